@@ -1,0 +1,182 @@
+import { ModelError } from './errors.ts';
+import { checkParamValue, type AnyParams, type ParamSpecs, type ParamValues } from './params.ts';
+
+/**
+ * One enabled transition of a state. `label` is stable and printable (`cpu0: nmi enters`) and
+ * unique among the transitions of one state; `lane` names the CPU (or process) that takes it,
+ * one column of the counterexample graph. `apply` computes the successor: it must be pure.
+ */
+export interface Transition<S> {
+  readonly label: string;
+  readonly lane: string;
+  readonly apply: () => S;
+}
+
+/**
+ * What a property check returns: `true` when it holds; `false`, a message, or a message with
+ * the offending field paths (as `mc` prints them, e.g. `cpus[0].freelist`) when violated.
+ * Write checks as `cond || 'what went wrong'`.
+ */
+export type Check = boolean | string | { readonly message: string; readonly fields?: readonly string[] };
+
+interface PropertyBase {
+  /** Exactly what the user types after `--property`. */
+  readonly name: string;
+  readonly description: string;
+}
+
+/** Must hold in every reachable state, initial ones included. */
+export interface InvariantProperty<S, P> extends PropertyBase {
+  readonly kind: 'invariant';
+  readonly check: (state: S, params: P) => Check;
+}
+
+/** Must hold in every reachable state that has no enabled transition (quiescence, end of run). */
+export interface FinalProperty<S, P> extends PropertyBase {
+  readonly kind: 'final';
+  readonly check: (state: S, params: P) => Check;
+}
+
+/** Must hold for every transition taken: the state before, the transition, the state after. */
+export interface StepProperty<S, P> extends PropertyBase {
+  readonly kind: 'step';
+  readonly check: (before: S, step: { readonly label: string; readonly lane: string }, after: S, params: P) => Check;
+}
+
+/** Built in: a reachable state with no enabled transition that the model does not accept as an end state. */
+export interface DeadlockProperty extends PropertyBase {
+  readonly kind: 'deadlock';
+}
+
+export type Property<S, P = AnyParams> = InvariantProperty<S, P> | FinalProperty<S, P> | StepProperty<S, P> | DeadlockProperty;
+export type PropertyKind = Property<unknown>['kind'];
+
+export const DEADLOCK_PROPERTY = 'no-deadlock';
+
+export function invariant<S, P = AnyParams>(name: string, description: string, check: (state: S, params: P) => Check): InvariantProperty<S, P> {
+  return { kind: 'invariant', name, description, check };
+}
+
+export function atQuiescence<S, P = AnyParams>(name: string, description: string, check: (state: S, params: P) => Check): FinalProperty<S, P> {
+  return { kind: 'final', name, description, check };
+}
+
+export function onStep<S, P = AnyParams>(name: string, description: string, check: StepProperty<S, P>['check']): StepProperty<S, P> {
+  return { kind: 'step', name, description, check };
+}
+
+/**
+ * What a model declares about one parameter setting: the properties it expects violated there.
+ * Every other property is expected to hold, except those listed as `unchecked`. `mc check`
+ * turns each expectation into CI checks; a buggy variant that stops failing is a regression.
+ */
+export interface Expectation<P> {
+  readonly params: Partial<P>;
+  readonly violated?: readonly string[];
+  readonly unchecked?: readonly string[];
+  /** Why this setting is expected to behave so: the kernel fact, shown by `mc list`. */
+  readonly note?: string;
+}
+
+export interface ModelDefinition<S, P extends ParamSpecs> {
+  readonly name: string;
+  readonly description?: string;
+  readonly params: P;
+  /** The initial state, or several. */
+  readonly init: (params: ParamValues<P>) => S | readonly S[];
+  /** The transitions enabled in a state, in a deterministic order. */
+  readonly transitions: (state: S, params: ParamValues<P>) => readonly Transition<S>[];
+  readonly properties: readonly Property<S, ParamValues<P>>[];
+  /** States with no enabled transition that are proper ends, not deadlocks. Default: none. */
+  readonly isEndState?: (state: S, params: ParamValues<P>) => boolean;
+  /** Lane names in display order (`cpu0`, `cpu1`, …). Default: the order lanes first appear. */
+  readonly lanes?: (params: ParamValues<P>) => readonly string[];
+  readonly expectations?: readonly Expectation<ParamValues<P>>[];
+}
+
+const MODEL_BRAND = Symbol.for('mc.model');
+
+/** A checked model definition with the built-in deadlock property appended. */
+export interface Model<S = unknown, P extends ParamSpecs = ParamSpecs> extends ModelDefinition<S, P> {
+  readonly [MODEL_BRAND]: true;
+  readonly properties: readonly Property<S, ParamValues<P>>[];
+  readonly expectations: readonly Expectation<ParamValues<P>>[];
+}
+
+/** A model with its parameter types erased, as the explorer and the CLI handle it. */
+export interface AnyModel {
+  readonly [MODEL_BRAND]: true;
+  readonly name: string;
+  readonly description?: string;
+  readonly params: ParamSpecs;
+  readonly init: (params: AnyParams) => unknown;
+  readonly transitions: (state: unknown, params: AnyParams) => readonly Transition<unknown>[];
+  readonly properties: readonly Property<unknown, AnyParams>[];
+  readonly isEndState?: (state: unknown, params: AnyParams) => boolean;
+  readonly lanes?: (params: AnyParams) => readonly string[];
+  readonly expectations: readonly Expectation<AnyParams>[];
+}
+
+/** Erases a model's types, for code that handles any model (tests, the CLI). */
+export function anyModel<S, P extends ParamSpecs>(m: Model<S, P>): AnyModel {
+  return m as unknown as AnyModel;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Declares a model: the default export of a model file. Checks the definition once, here, so
+ * that a malformed model fails when loaded, with a message that names the mistake.
+ */
+export function defineModel<S, const P extends ParamSpecs>(def: ModelDefinition<S, P>): Model<S, P> {
+  const where = `model "${def?.name ?? '?'}"`;
+  if (typeof def !== 'object' || def === null) throw new ModelError('defineModel() needs an object');
+  if (typeof def.name !== 'string' || !NAME.test(def.name))
+    throw new ModelError(`${where}: name must match ${NAME} (it names the output folder)`);
+  if (typeof def.init !== 'function') throw new ModelError(`${where}: init must be a function of the parameters`);
+  if (typeof def.transitions !== 'function') throw new ModelError(`${where}: transitions must be a function (state, params) => Transition[]`);
+  const params = def.params ?? ({} as P);
+  for (const [k, spec] of Object.entries(params)) {
+    const err = checkParamValue(spec, spec.default);
+    if (err) throw new ModelError(`${where}: default of parameter "${k}" is invalid: ${err}`);
+  }
+  const properties = [...(def.properties ?? [])];
+  if (properties.some((p) => p.name === DEADLOCK_PROPERTY))
+    throw new ModelError(`${where}: "${DEADLOCK_PROPERTY}" is built in; do not declare it`);
+  properties.push({
+    kind: 'deadlock',
+    name: DEADLOCK_PROPERTY,
+    description: 'every reachable state with no enabled transition is an accepted end state',
+  });
+  const names = new Set<string>();
+  for (const p of properties) {
+    if (!p || typeof p.name !== 'string' || !NAME.test(p.name)) throw new ModelError(`${where}: property name ${JSON.stringify(p?.name)} must match ${NAME}`);
+    if (names.has(p.name)) throw new ModelError(`${where}: two properties are named "${p.name}"`);
+    names.add(p.name);
+  }
+  const expectations = def.expectations ?? [];
+  expectations.forEach((e, i) => {
+    for (const [k, v] of Object.entries(e.params)) {
+      const spec = params[k];
+      if (!spec) throw new ModelError(`${where}: expectation ${i + 1} sets unknown parameter "${k}"; parameters: ${Object.keys(params).join(', ') || '(none)'}`);
+      const err = checkParamValue(spec, v);
+      if (err) throw new ModelError(`${where}: expectation ${i + 1} sets "${k}" = ${JSON.stringify(v)}: ${err}`);
+    }
+    for (const n of [...(e.violated ?? []), ...(e.unchecked ?? [])])
+      if (!names.has(n)) throw new ModelError(`${where}: expectation ${i + 1} names unknown property "${n}"; properties: ${[...names].join(', ')}`);
+  });
+  return { ...def, params, properties, expectations, [MODEL_BRAND]: true };
+}
+
+export function isModel(x: unknown): x is AnyModel {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[MODEL_BRAND] === true;
+}
+
+/** Normalises a Check result: undefined when it holds, else the message and offending fields. */
+export function violationOf(c: Check): { message: string; fields: readonly string[] } | undefined {
+  if (c === true) return undefined;
+  if (c === false) return { message: 'violated', fields: [] };
+  if (typeof c === 'string') return { message: c, fields: [] };
+  if (typeof c === 'object' && c !== null && typeof c.message === 'string') return { message: c.message, fields: c.fields ?? [] };
+  throw new ModelError(`a property check returned ${JSON.stringify(c)}; expected true, false, a message, or { message, fields }`);
+}

@@ -1,0 +1,72 @@
+import type { AnyParams } from './params.ts';
+import type { PropertyKind } from './model.ts';
+
+/** One step of a counterexample: the transition taken and the state it led to. */
+export interface TraceStep<S = unknown> {
+  readonly label: string;
+  readonly lane: string;
+  readonly state: S;
+}
+
+/** A path from an initial state: `steps[i].state` is the state after step i + 1. */
+export interface Trace<S = unknown> {
+  readonly initial: S;
+  readonly steps: readonly TraceStep<S>[];
+}
+
+export interface Violation<S = unknown> {
+  readonly message: string;
+  /** Field paths the property names as offending; highlighted in reports. */
+  readonly fields: readonly string[];
+  /**
+   * The path to the violation. For an invariant or a deadlock the last state violates; for a
+   * step property the last step does; for a final property the last state is quiescent and bad.
+   */
+  readonly trace: Trace<S>;
+}
+
+export type Verdict = 'holds' | 'violated' | 'unknown';
+
+export interface PropertyResult<S = unknown> {
+  readonly name: string;
+  readonly kind: PropertyKind;
+  readonly description: string;
+  readonly verdict: Verdict;
+  readonly violation?: Violation<S>;
+}
+
+export interface Stats {
+  readonly initialStates: number;
+  /** Distinct states stored. */
+  readonly states: number;
+  /** Transitions taken (successors computed), duplicates included. */
+  readonly transitions: number;
+  /** Length of the longest shortest-known path to a stored state. */
+  readonly maxDepth: number;
+  readonly elapsedMs: number;
+}
+
+/** Why a run ended before it had explored every reachable state. */
+export type StopReason =
+  | { readonly kind: 'max-states'; readonly limit: number }
+  | { readonly kind: 'max-depth'; readonly limit: number }
+  | { readonly kind: 'time-limit'; readonly limit: number }
+  | { readonly kind: 'first-violation' };
+
+export type Strategy = 'bfs' | 'dfs';
+
+export interface Outcome<S = unknown> {
+  readonly model: string;
+  readonly params: AnyParams;
+  readonly strategy: Strategy;
+  /** violated: some checked property is violated; incomplete: none is, but not every state was explored. */
+  readonly verdict: 'holds' | 'violated' | 'incomplete';
+  readonly complete: boolean;
+  readonly stoppedBy?: StopReason;
+  readonly stats: Stats;
+  readonly properties: readonly PropertyResult<S>[];
+}
+
+export function statesPerSecond(stats: Stats): number {
+  return stats.elapsedMs > 0 ? Math.round((stats.states * 1000) / stats.elapsedMs) : stats.states;
+}

@@ -1,0 +1,22 @@
+/**
+ * The public API that model files import. A model file default-exports `defineModel({...})`.
+ */
+export { defineModel, invariant, atQuiescence, onStep, isModel, anyModel, DEADLOCK_PROPERTY } from './core/model.ts';
+export type {
+  Model,
+  AnyModel,
+  ModelDefinition,
+  Transition,
+  Check,
+  Property,
+  InvariantProperty,
+  FinalProperty,
+  StepProperty,
+  Expectation,
+} from './core/model.ts';
+export { int, bool, oneOf } from './core/params.ts';
+export type { ParamSpec, ParamSpecs, ParamValues, AnyParams } from './core/params.ts';
+export { ModelError, UsageError } from './core/errors.ts';
+export type { Outcome, PropertyResult, Trace, TraceStep, Violation, Stats, StopReason, Strategy } from './core/outcome.ts';
+export { explore } from './explore/explore.ts';
+export type { ExploreOptions, Progress } from './explore/explore.ts';

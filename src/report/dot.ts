@@ -1,0 +1,109 @@
+import { createRequire } from 'node:module';
+import type { Graph } from 'graphviz-builder';
+import type { PropertyResult } from '../core/outcome.ts';
+import { formatParams, type AnyParams } from '../core/params.ts';
+import { viewTrace } from './steps.ts';
+
+// graphviz-builder's ES module build assigns an undeclared variable and throws in strict mode;
+// its CommonJS build is the same code and works, so load that one.
+const { digraph } = createRequire(import.meta.url)('graphviz-builder') as typeof import('graphviz-builder');
+
+/** graphviz-builder keeps at most 1000 characters of an HTML label; stay below. */
+const HTML_BUDGET = 900;
+const RED = '#c62828';
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A quoted DOT string: graphviz-builder writes values between quotes without escaping them. */
+function quoted(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+/** An HTML label from a title row and detail rows, cut to the builder's budget. */
+function htmlLabel(title: string, rows: readonly string[]): string {
+  let out = `<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr><td align="left">${title}</td></tr>`;
+  const end = '</table>';
+  let shown = 0;
+  for (const r of rows) {
+    const row = `<tr><td align="left">${r}</td></tr>`;
+    if (out.length + row.length + end.length + 60 > HTML_BUDGET) break;
+    out += row;
+    shown++;
+  }
+  if (shown < rows.length) out += `<tr><td align="left"><i>… ${rows.length - shown} more</i></td></tr>`;
+  return `!${out}${end}`;
+}
+
+/**
+ * The counterexample of one violated property as a Graphviz digraph: one column (cluster) per
+ * lane in the model's order, the steps numbered in time order and chained top to bottom, each
+ * with the fields it changed; the violating step and the offending values in red.
+ */
+export function counterexampleDot(model: string, params: AnyParams, result: PropertyResult, lanes: readonly string[] = []): string {
+  const v = result.violation;
+  if (!v) throw new Error(`property ${result.name} has no counterexample`);
+  const view = viewTrace(v.trace, v.fields, lanes);
+  const g: Graph = digraph(quoted(`${model}/${result.name}`));
+  g.set('rankdir', 'TB');
+  g.set('labelloc', 't');
+  g.set('fontname', 'Helvetica');
+  g.set('label', quoted(`${model} [${formatParams(params)}]\n${result.name} violated: ${v.message}`));
+  g.setNodeAttribut('shape', 'box');
+  g.setNodeAttribut('style', 'rounded,filled');
+  g.setNodeAttribut('fillcolor', 'white');
+  g.setNodeAttribut('fontname', 'Helvetica');
+  g.setNodeAttribut('fontsize', 10);
+  g.setEdgeAttribut('color', 'gray40');
+
+  const n = view.steps.length;
+  const lastIsCulprit = result.kind === 'invariant' || result.kind === 'step';
+  const initRows = view.initial.map((f) => `${esc(f.path)} = ${esc(f.value)}`);
+  g.addNode('s0', {
+    label: htmlLabel('<b>0</b>  initial state', initRows),
+    shape: 'note',
+    ...(n === 0 && lastIsCulprit ? { color: RED, penwidth: 2 } : {}),
+  });
+
+  // One cluster per lane, with a header so that idle lanes still show as columns.
+  const clusters = new Map<string, Graph>();
+  view.lanes.forEach((lane, i) => {
+    const c = g.addCluster(`cluster_${i}`);
+    c.set('label', quoted(lane));
+    c.set('style', 'dashed');
+    c.set('color', 'gray60');
+    clusters.set(lane, c);
+  });
+
+  for (const s of view.steps) {
+    const culprit = lastIsCulprit && s.index === n;
+    const rows = s.changes.map((c) => {
+      const text = `${esc(c.path)}: ${esc(c.from ?? '-')} → ${esc(c.to)}`;
+      return c.offending ? `<font color="${RED}"><b>${text}</b></font>` : text;
+    });
+    const title = `<b>${s.index}</b>  ${esc(s.label)}`;
+    clusters.get(s.lane)!.addNode(`s${s.index}`, {
+      label: htmlLabel(title, rows.length ? rows : ['<i>(no field changed)</i>']),
+      ...(culprit ? { color: RED, fillcolor: '#ffebee', penwidth: 2 } : {}),
+    });
+  }
+  // Time order: each step follows the previous one; a switch of lane is drawn dashed.
+  for (const s of view.steps) {
+    const prev = view.steps[s.index - 2];
+    g.addEdge(`s${s.index - 1}`, `s${s.index}`, prev && prev.lane === s.lane ? {} : { style: 'dashed' });
+  }
+  if (!lastIsCulprit) {
+    const what = result.kind === 'deadlock' ? 'deadlock: no transition enabled' : 'quiescent: no transition enabled';
+    g.addNode('end', {
+      label: htmlLabel(`<font color="${RED}"><b>${what}</b></font>`, [esc(v.message), ...view.offending.map((f) => `<font color="${RED}">${esc(f.path)} = ${esc(f.value)}</font>`)]),
+      shape: 'octagon',
+      color: RED,
+      fillcolor: '#ffebee',
+    });
+    g.addEdge(`s${n}`, 'end', { color: RED });
+  }
+  // graphviz-builder rejects attributes it does not know, newrank among them; without it dot
+  // ranks each cluster on its own and a later step can be drawn above an earlier one.
+  return g.to_dot().replace('{\n', '{\n  newrank = true;\n');
+}

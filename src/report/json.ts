@@ -1,0 +1,39 @@
+import { isImmutable } from 'immutable';
+import type { Outcome } from '../core/outcome.ts';
+import { statesPerSecond } from '../core/outcome.ts';
+
+function plain(v: unknown): unknown {
+  return isImmutable(v) ? v.toJS() : v;
+}
+
+/** The outcome as plain JSON data: states as plain objects, files as given. */
+export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, string>> = {}): unknown {
+  return {
+    model: outcome.model,
+    params: outcome.params,
+    strategy: outcome.strategy,
+    verdict: outcome.verdict,
+    complete: outcome.complete,
+    stoppedBy: outcome.stoppedBy ?? null,
+    stats: { ...outcome.stats, statesPerSecond: statesPerSecond(outcome.stats) },
+    properties: outcome.properties.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      description: p.description,
+      verdict: p.verdict,
+      ...(p.violation
+        ? {
+            violation: {
+              message: p.violation.message,
+              fields: p.violation.fields,
+              graph: files[p.name] ?? null,
+              trace: {
+                initial: plain(p.violation.trace.initial),
+                steps: p.violation.trace.steps.map((s) => ({ label: s.label, lane: s.lane, state: plain(s.state) })),
+              },
+            },
+          }
+        : {}),
+    })),
+  };
+}

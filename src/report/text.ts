@@ -1,0 +1,73 @@
+import type { Outcome, PropertyResult, StopReason } from '../core/outcome.ts';
+import { statesPerSecond } from '../core/outcome.ts';
+import { formatParams } from '../core/params.ts';
+import { viewTrace } from './steps.ts';
+
+const ARROW = '→';
+
+/** The counterexample of one violated property as indented text: per step, only what changed. */
+export function formatCounterexample(result: PropertyResult, lanes: readonly string[] = []): string {
+  const v = result.violation;
+  if (!v) return '';
+  const view = viewTrace(v.trace, v.fields, lanes);
+  const n = view.steps.length;
+  const laneWidth = Math.max(4, ...view.lanes.map((l) => l.length));
+  const numWidth = String(n).length;
+  const lines: string[] = [];
+  lines.push(`Counterexample for ${result.name} (${result.description}): ${n} step${n === 1 ? '' : 's'}`);
+  lines.push(`  ${'0'.padStart(numWidth)}  ${'init'.padEnd(laneWidth)}  initial state`);
+  for (const f of view.initial) lines.push(`  ${' '.repeat(numWidth + laneWidth + 4)}${f.path} = ${f.value}`);
+  for (const s of view.steps) {
+    const mark = s.index === n && result.kind !== 'deadlock' && result.kind !== 'final' ? `   ✗ ${result.name}` : '';
+    lines.push(`  ${String(s.index).padStart(numWidth)}  ${s.lane.padEnd(laneWidth)}  ${s.label}${mark}`);
+    for (const c of s.changes)
+      lines.push(`  ${' '.repeat(numWidth + laneWidth + 4)}${c.path}: ${c.from ?? '-'} ${ARROW} ${c.to}${c.offending ? '   ◀' : ''}`);
+    if (s.changes.length === 0) lines.push(`  ${' '.repeat(numWidth + laneWidth + 4)}(no field changed)`);
+  }
+  const why =
+    result.kind === 'deadlock' ? 'deadlock: ' : result.kind === 'final' ? 'at quiescence (no transition enabled): ' : result.kind === 'step' ? 'the last step violates it: ' : '';
+  lines.push(`  violated: ${why}${v.message}`);
+  if (view.offending.length > 0) lines.push(`  offending: ${view.offending.map((f) => `${f.path} = ${f.value}`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export function describeStop(s: StopReason): string {
+  switch (s.kind) {
+    case 'max-states':
+      return `stopped at --max-states ${s.limit}`;
+    case 'max-depth':
+      return `states at --max-depth ${s.limit} were not expanded`;
+    case 'time-limit':
+      return `stopped at --time-limit ${s.limit} s`;
+    case 'first-violation':
+      return 'stopped at the first violation';
+  }
+}
+
+/** One line per checked property: name, verdict, message. */
+export function formatResults(outcome: Outcome): string {
+  const w = Math.max(...outcome.properties.map((p) => p.name.length));
+  return outcome.properties
+    .map((p) => `  ${p.name.padEnd(w)}  ${p.verdict.padEnd(8)}${p.violation ? `  ${p.violation.message}` : ''}`)
+    .join('\n');
+}
+
+/** The summary line: verdict, distinct states, transitions, max depth, seconds, states/second. */
+export function formatSummary(outcome: Outcome): string {
+  const s = outcome.stats;
+  const violated = outcome.properties.filter((p) => p.verdict === 'violated').length;
+  const head =
+    outcome.verdict === 'violated'
+      ? `violated (${violated} of ${outcome.properties.length} properties)`
+      : outcome.verdict === 'incomplete'
+        ? `incomplete (${outcome.stoppedBy ? describeStop(outcome.stoppedBy) : 'not every state was explored'})`
+        : `holds (${outcome.properties.length} properties)`;
+  return (
+    `${head}: ${s.states} distinct states, ${s.transitions} transitions, max depth ${s.maxDepth}, ` +
+    `${(s.elapsedMs / 1000).toFixed(2)} s, ${statesPerSecond(s)} states/s`
+  );
+}
+
+export function formatHeader(outcome: Outcome): string {
+  return `mc verify ${outcome.model} [${formatParams(outcome.params)}] strategy=${outcome.strategy}`;
+}
