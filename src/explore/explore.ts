@@ -17,7 +17,7 @@ export interface Progress {
 export interface ExploreOptions {
   /** bfs (default) finds shortest counterexamples; dfs goes deep first. */
   readonly strategy?: Strategy;
-  /** Names of the properties to check; default: all of the model's. */
+  /** Names of the properties to check; default (undefined): all of the model's; [] checks none. */
   readonly properties?: readonly string[];
   /** States at this depth are checked but not expanded. */
   readonly maxDepth?: number;
@@ -43,7 +43,7 @@ const CLOCK_EVERY = 256;
 
 /** Resolves the property selection once, with a UsageError that lists the valid names. */
 export function selectProperties(model: AnyModel, names: readonly string[] | undefined): Property<unknown, AnyParams>[] {
-  if (!names || names.length === 0) return [...model.properties];
+  if (!names) return [...model.properties];
   return names.map((n) => {
     const p = model.properties.find((q) => q.name === n);
     if (!p)
@@ -181,11 +181,9 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
           record(p, guard(() => `property "${p.name}" threw on state {${renderState(state)}}`, () => p.check(state, params)), id, -1);
       continue;
     }
+    // At the depth bound, successors already stored are still linked; new ones are not stored.
     const d = depth.get(id);
-    if (d >= maxDepth) {
-      cutByDepth = true;
-      continue;
-    }
+    const atBound = d >= maxDepth;
 
     const sample = expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0;
     const successorKeys: string[] | undefined = sample ? [] : undefined;
@@ -200,6 +198,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
 
       // Skip if already stored; otherwise store, check and enqueue.
       if (ids.has(key)) continue;
+      if (atBound) {
+        cutByDepth = true;
+        continue;
+      }
       if (keys.length >= maxStates) {
         stoppedBy = { kind: 'max-states', limit: maxStates };
         break search;

@@ -1,0 +1,69 @@
+import fc from 'fast-check';
+import { is, List, Map as IMap, OrderedMap, Record, Set as ISet, fromJS } from 'immutable';
+import { describe, expect, it } from 'vitest';
+import { ModelError } from '../../src/index.ts';
+import { changedFields, flatten, stateKey } from '../../src/core/value.ts';
+
+const Cpu = Record({ irqsOff: false, locks: List<string>() }, 'Cpu');
+
+describe('stateKey: the exact key of the visited set', () => {
+  it('equal Immutable values get equal keys, whatever the insertion order of a Map or Set', () => {
+    expect(stateKey(IMap({ a: 1, b: 2 }))).toBe(stateKey(IMap({ b: 2, a: 1 })));
+    expect(stateKey(ISet([3, 1, 2]))).toBe(stateKey(ISet([2, 3, 1])));
+  });
+
+  it('order matters where equality says it does', () => {
+    expect(stateKey(List([1, 2]))).not.toBe(stateKey(List([2, 1])));
+    expect(stateKey(OrderedMap({ a: 1, b: 2 }))).not.toBe(stateKey(OrderedMap({ b: 2, a: 1 })));
+  });
+
+  it('keeps types apart: 1 vs "1", a record vs a map with the same fields, undefined vs null', () => {
+    expect(stateKey(List([1]))).not.toBe(stateKey(List(['1'])));
+    expect(stateKey(Cpu())).not.toBe(stateKey(IMap({ irqsOff: false, locks: List() })));
+    expect(stateKey(List([undefined]))).not.toBe(stateKey(List([null])));
+    expect(stateKey('a,b')).not.toBe(stateKey(List(['a', 'b'])));
+  });
+
+  it('refuses plain mutable objects, naming where they are', () => {
+    expect(() => stateKey(IMap({ cpus: List([{ x: 1 }]) }))).toThrow(ModelError);
+    expect(() => stateKey(IMap({ cpus: List([{ x: 1 }]) }))).toThrow('state holds a plain object at .cpus[0]');
+  });
+
+  it('agrees with Immutable.is on random nested values', () => {
+    const leaf = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom('a', 'b'), fc.boolean());
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom('x', 'y', 'z'), tie('node'), { maxKeys: 3 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(tree, tree, (a, b) => {
+        const x = fromJS(a);
+        const y = fromJS(b);
+        expect(stateKey(x) === stateKey(y)).toBe(is(x, y));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('flatten and changedFields: what traces print', () => {
+  it('descends records and maps, keeps lists of primitives whole', () => {
+    const s = IMap({ cpus: List([Cpu(), Cpu({ irqsOff: true, locks: List(['zone']) })]) });
+    expect([...flatten(s)]).toEqual([
+      ['cpus[0].irqsOff', 'false'],
+      ['cpus[0].locks', '[]'],
+      ['cpus[1].irqsOff', 'true'],
+      ['cpus[1].locks', '[zone]'],
+    ]);
+  });
+
+  it('reports only the fields that changed', () => {
+    const a = flatten(IMap({ x: 1, y: List([1]) }));
+    const b = flatten(IMap({ x: 1, y: List([1, 2]) }));
+    expect(changedFields(a, b)).toEqual([{ path: 'y', from: '[1]', to: '[1, 2]' }]);
+  });
+});
