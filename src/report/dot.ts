@@ -66,11 +66,16 @@ export function counterexampleDot(model: string, params: AnyParams, result: Prop
     ...(n === 0 && lastIsCulprit ? { color: RED, penwidth: 2 } : {}),
   });
 
-  // One cluster per lane, with a header so that idle lanes still show as columns.
+  // One column per lane: a header row in lane order (a flat edge puts its tail left of its
+  // head), so that idle lanes show too, and a cluster below it holding the lane's steps.
   const clusters = new Map<string, Graph>();
   view.lanes.forEach((lane, i) => {
+    g.addNode(`h${i}`, { label: quoted(lane), shape: 'plaintext', fontsize: 14 });
+    g.addEdge('s0', `h${i}`, { style: 'invis' });
+    if (i > 0) g.addEdge(`h${i - 1}`, `h${i}`, { style: 'invis', minlen: 0 });
+    if (n > 0) g.addEdge(`h${i}`, 's1', { style: 'invis' });
     const c = g.addCluster(`cluster_${i}`);
-    c.set('label', quoted(lane));
+    c.set('label', '');
     c.set('style', 'dashed');
     c.set('color', 'gray60');
     clusters.set(lane, c);
@@ -88,15 +93,22 @@ export function counterexampleDot(model: string, params: AnyParams, result: Prop
       ...(culprit ? { color: RED, fillcolor: '#ffebee', penwidth: 2 } : {}),
     });
   }
-  // Time order: each step follows the previous one; a switch of lane is drawn dashed.
+  // Time order: each step follows the previous one; a switch of lane is drawn dashed. Steps of
+  // one lane are also tied together (invisibly, heavily) so that the lane stays a column.
+  const lastInLane = new Map<string, number>();
   for (const s of view.steps) {
     const prev = view.steps[s.index - 2];
-    g.addEdge(`s${s.index - 1}`, `s${s.index}`, prev && prev.lane === s.lane ? {} : { style: 'dashed' });
+    g.addEdge(`s${s.index - 1}`, `s${s.index}`, prev && prev.lane === s.lane ? { weight: 4 } : { style: 'dashed', constraint: true });
+    const before = lastInLane.get(s.lane);
+    const header = `h${view.lanes.indexOf(s.lane)}`;
+    if (before === undefined) g.addEdge(header, `s${s.index}`, { style: 'invis', weight: 8 });
+    else if (before !== s.index - 1) g.addEdge(`s${before}`, `s${s.index}`, { style: 'invis', weight: 8 });
+    lastInLane.set(s.lane, s.index);
   }
   if (!lastIsCulprit) {
     const what = result.kind === 'deadlock' ? 'deadlock: no transition enabled' : 'quiescent: no transition enabled';
     g.addNode('end', {
-      label: htmlLabel(`<font color="${RED}"><b>${what}</b></font>`, [esc(v.message), ...view.offending.map((f) => `<font color="${RED}">${esc(f.path)} = ${esc(f.value)}</font>`)]),
+      label: htmlLabel(`<font color="${RED}"><b>${what}</b></font>`, [...(result.kind === 'deadlock' ? [] : [esc(v.message)]), ...view.offending.map((f) => `<font color="${RED}">${esc(f.path)} = ${esc(f.value)}</font>`)]),
       shape: 'octagon',
       color: RED,
       fillcolor: '#ffebee',
