@@ -1,0 +1,307 @@
+import { List } from 'immutable';
+import { configName, type KernelConfig } from './config.ts';
+import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, updateTop } from './cpu.ts';
+import { Holder, Lock, type Kernel, type LockType } from './state.ts';
+
+/**
+ * Lock types and their semantics under PREEMPT_RT on and off:
+ *
+ * | type              | !RT                                   | RT                                         |
+ * |-------------------|---------------------------------------|--------------------------------------------|
+ * | raw_spinlock_t    | spins, preemption off                 | spins, preemption off                      |
+ * | spinlock_t        | spins, preemption off                 | sleeping (rt_mutex), migrate_disable only  |
+ * | local_(try)lock_t | no waiting: preemption or irqs off    | per-CPU spinlock_t + migrate_disable       |
+ * | mutex             | sleeps                                | sleeps                                     |
+ *
+ * Waiting on a lock held elsewhere blocks the frame: `lock()` then sets the frame's `waiting`
+ * field and acquires nothing; the model offers no transition for that frame until
+ * `canAcquire()` says the lock is free, and then calls `lock()` again. A !RT local lock never
+ * waits (it only masks preemption or irqs on this CPU): taking it again from an NMI or hook
+ * proceeds into the critical section a second time, which is exactly the hazard that
+ * local_lock_is_locked() guards against.
+ */
+
+/** lockdep's wait types, most restrictive first (LD_WAIT_SPIN < LD_WAIT_CONFIG < LD_WAIT_SLEEP). */
+export type WaitType = 'SPIN' | 'CONFIG' | 'SLEEP';
+const RANK: Record<WaitType, number> = { SPIN: 2, CONFIG: 3, SLEEP: 4 };
+
+export function waitType(type: LockType): WaitType {
+  switch (type) {
+    case 'raw_spinlock_t':
+      return 'SPIN';
+    case 'spinlock_t':
+    case 'local_lock_t':
+    case 'local_trylock_t':
+      return 'CONFIG';
+    case 'mutex':
+      return 'SLEEP';
+  }
+}
+
+/** Whether a blocking acquisition of this type may sleep under `cfg` (might_sleep() applies). */
+export function maySleep(type: LockType, cfg: KernelConfig): boolean {
+  return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
+}
+
+function isLocalLock(type: LockType): boolean {
+  return type === 'local_lock_t' || type === 'local_trylock_t';
+}
+
+/** The kernel function a blocking acquisition of this type runs, for messages. */
+export function lockFunction(type: LockType, cfg: KernelConfig, irqsave = false): string {
+  const save = irqsave ? '_irqsave' : '';
+  switch (type) {
+    case 'raw_spinlock_t':
+      return `raw_spin_lock${save}`;
+    case 'spinlock_t':
+      return cfg.rt ? 'rt_spin_lock' : `spin_lock${save}`;
+    case 'local_lock_t':
+    case 'local_trylock_t':
+      return cfg.rt ? `local_lock${save} (rt_spin_lock)` : `local_lock${save}`;
+    case 'mutex':
+      return 'mutex_lock';
+  }
+}
+
+export interface LockDecl {
+  readonly name: string;
+  readonly type: LockType;
+  /** For a per-CPU instance: its CPU. */
+  readonly cpu?: number;
+}
+
+/** Adds locks to the kernel (in init). Names are unique; per-CPU locks get one entry per CPU (see local_lock.ts). */
+export function declareLocks(k: Kernel, decls: readonly LockDecl[]): Kernel {
+  return k.set(
+    'locks',
+    k.locks.withMutations((m) => {
+      for (const d of decls) {
+        if (m.has(d.name)) throw new Error(`lock "${d.name}" is declared twice`);
+        m.set(d.name, Lock({ name: d.name, type: d.type, cpu: d.cpu ?? -1 }));
+      }
+    }),
+  );
+}
+
+export function lockState(k: Kernel, name: string): Lock {
+  const l = k.locks.get(name);
+  if (!l) throw new Error(`unknown lock "${name}"; declared: ${[...k.locks.keys()].join(', ') || '(none)'}`);
+  return l;
+}
+
+/** The identity of the running frame of `cpu`, as a lock records its holder. */
+export function runningHolder(k: Kernel, cpu: number, irqsave = false): Holder {
+  const fr = top(k, cpu);
+  return Holder({ cpu, depth: depth(k, cpu), task: fr.task, kind: fr.kind, irqsave });
+}
+
+function sameFrame(a: Holder, b: Holder): boolean {
+  return a.cpu === b.cpu && a.depth === b.depth && a.task === b.task;
+}
+
+/** Whether the running frame of `cpu` holds `name`. */
+export function holds(k: Kernel, cpu: number, name: string): boolean {
+  const me = runningHolder(k, cpu);
+  return lockState(k, name).holders.some((h) => sameFrame(h, me));
+}
+
+/** `zone->lock (spinlock_t) held by cpu0 task (task0)` */
+export function describeHolder(k: Kernel, h: Holder): string {
+  const fr = frames(k, h.cpu).get(h.depth);
+  const running = fr !== undefined && fr.task === h.task && fr.kind === h.kind;
+  return `cpu${h.cpu} ${h.kind}${h.kind === 'task' || h.kind === 'hook' ? ` (${h.task})` : ''}${running ? '' : ' (not running)'}`;
+}
+
+/**
+ * The frames of `cpu` that form the running frame's irq-context level, as lockdep groups
+ * held locks: task and hook frames together, each interrupt frame alone.
+ */
+function levelDepths(k: Kernel, cpu: number): [number, number] {
+  const d = depth(k, cpu);
+  const fr = top(k, cpu);
+  if (fr.kind !== 'task' && fr.kind !== 'hook') return [d, d];
+  let lo = d;
+  const fs = frames(k, cpu);
+  while (lo > 0 && (fs.get(lo - 1)!.kind === 'task' || fs.get(lo - 1)!.kind === 'hook')) lo--;
+  return [lo, d];
+}
+
+/** Locks held in the running frame's irq-context level, in acquisition order as far as the stack tells. */
+export function heldInContext(k: Kernel, cpu: number): Lock[] {
+  const [lo, hi] = levelDepths(k, cpu);
+  const task = top(k, cpu).task;
+  return [...k.locks.values()].filter((l) => l.holders.some((h) => h.cpu === cpu && h.task === task && h.depth >= lo && h.depth <= hi));
+}
+
+/** The wait type the running frame may still take, and why (lockdep's check_wait_context). */
+export function contextWaitType(k: Kernel, cpu: number): { type: WaitType; because: string } {
+  const kind = top(k, cpu).kind;
+  let type: WaitType = kind === 'hardirq' || kind === 'nmi' ? 'SPIN' : kind === 'softirq' ? 'CONFIG' : 'SLEEP';
+  let because = kind === 'hardirq' ? 'non-threaded hardirq' : kind === 'nmi' ? 'NMI' : kind === 'softirq' ? 'softirq' : 'task context';
+  for (const l of heldInContext(k, cpu)) {
+    const w = waitType(l.type);
+    if (RANK[w] < RANK[type]) {
+      type = w;
+      because = `${l.name} (${l.type}) held`;
+    }
+  }
+  return { type, because };
+}
+
+function heldChain(k: Kernel, cpu: number): string {
+  const held = heldInContext(k, cpu);
+  if (held.length === 0) return 'no locks held';
+  return held
+    .map((l, i) => `#${i}: ${l.name} (${l.type}) {${waitType(l.type)}} held by ${l.holders.map((h) => describeHolder(k, h)).join(', ')}`)
+    .join('; ');
+}
+
+/** lockdep's "BUG: Invalid wait context" check for a blocking acquisition; records a splat when violated. */
+function checkWaitContext(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): Kernel {
+  const ctx = contextWaitType(k, cpu);
+  const want = waitType(l.type);
+  if (RANK[want] <= RANK[ctx.type]) return k;
+  return splat(
+    k,
+    'invalid-wait-context',
+    cpu,
+    `BUG: Invalid wait context: ${contextName(k, cpu)} is trying to lock ${l.name} (${l.type}) {${want}} with ${lockFunction(l.type, cfg, irqsave)} ` +
+      `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cpu)} [${configName(cfg)}]`,
+  );
+}
+
+/**
+ * might_sleep(): records a "sleeping function called from invalid context" splat when the
+ * running frame is atomic. Use it for anything that may sleep: a sleeping lock, GFP_KERNEL,
+ * synchronize_rcu(), vfree().
+ */
+export function mightSleep(k: Kernel, cfg: KernelConfig, cpu: number, what: string): Kernel {
+  const why = atomicReasons(k, cfg, cpu);
+  if (why.length === 0) return k;
+  return splat(
+    k,
+    'sleep-in-atomic',
+    cpu,
+    `BUG: sleeping function called from invalid context: ${contextName(k, cpu)} calls ${what} while ${why.join(', ')}; ${heldChain(k, cpu)} [${configName(cfg)}]`,
+  );
+}
+
+function take(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): Kernel {
+  const masks = irqsave && (l.type === 'raw_spinlock_t' || !cfg.rt) && l.type !== 'mutex';
+  let out = masks ? localIrqSave(k, cpu) : k;
+  const h = runningHolder(out, cpu, masks);
+  out = updateTop(out, cpu, (fr) => {
+    const f = fr.set('waiting', null);
+    switch (l.type) {
+      case 'raw_spinlock_t':
+        return f.set('preempt', f.preempt + 1);
+      case 'spinlock_t':
+        return cfg.rt ? f.set('migrate', f.migrate + 1) : f.set('preempt', f.preempt + 1);
+      case 'local_lock_t':
+      case 'local_trylock_t':
+        return cfg.rt ? f.set('migrate', f.migrate + 1) : masks ? f : f.set('preempt', f.preempt + 1);
+      case 'mutex':
+        return f;
+    }
+  });
+  return out.setIn(['locks', l.name], l.set('holders', l.holders.push(h)).set('acquired', l.type === 'local_trylock_t' ? true : l.acquired)) as Kernel;
+}
+
+function checkInstance(cpu: number, l: Lock): void {
+  if (l.cpu >= 0 && l.cpu !== cpu) throw new Error(`cpu${cpu} takes ${l.name}, the instance of cpu${l.cpu}: per-CPU locks are only taken through this_cpu_ptr()`);
+}
+
+/** Whether a blocking `lock()` of `name` from the running frame of `cpu` would acquire now rather than wait. */
+export function canAcquire(k: Kernel, cfg: KernelConfig, cpu: number, name: string): boolean {
+  const l = lockState(k, name);
+  return l.holders.isEmpty() || (!cfg.rt && isLocalLock(l.type));
+}
+
+export interface LockResult {
+  readonly k: Kernel;
+  /** false: the frame now waits (its `waiting` names the lock); call lock() again once canAcquire(). */
+  readonly acquired: boolean;
+}
+
+/**
+ * A blocking acquisition (raw_spin_lock, spin_lock, local_lock, mutex_lock and their _irqsave
+ * forms) by the running frame of `cpu`. Checks lockdep's wait-context rule and might_sleep()
+ * on the first attempt, then acquires, or makes the frame wait.
+ */
+export function lock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): LockResult {
+  const l = lockState(k, name);
+  checkInstance(cpu, l);
+  const irqsave = opts.irqsave ?? false;
+  let out = k;
+  if (top(k, cpu).waiting !== name) {
+    out = checkWaitContext(out, cfg, cpu, l, irqsave);
+    if (maySleep(l.type, cfg)) out = mightSleep(out, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`);
+  }
+  if (canAcquire(out, cfg, cpu, name)) return { k: take(out, cfg, cpu, l, irqsave), acquired: true };
+  return { k: updateTop(out, cpu, (fr) => fr.set('waiting', name)), acquired: false };
+}
+
+export interface TrylockResult {
+  readonly k: Kernel;
+  readonly ok: boolean;
+}
+
+/**
+ * A trylock (raw_spin_trylock, spin_trylock, local_trylock, mutex_trylock and _irqsave forms).
+ * Exempt from lockdep's wait-context check, but on PREEMPT_RT a spin_trylock() of a sleeping
+ * lock from NMI or hardirq is still invalid (the rt_mutex would record the interrupted task as
+ * owner and confuse priority inheritance); local_trylock() guards against that by failing
+ * there always.
+ */
+export function trylock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): TrylockResult {
+  const l = lockState(k, name);
+  checkInstance(cpu, l);
+  const irqsave = opts.irqsave ?? false;
+  const inIrq = inNmi(k, cpu) || inHardirq(k, cpu);
+  let out = k;
+  if (isLocalLock(l.type)) {
+    if (cfg.rt && inIrq) return { k, ok: false };
+    if (!cfg.rt) return l.acquired || !l.holders.isEmpty() ? { k, ok: false } : { k: take(k, cfg, cpu, l, irqsave), ok: true };
+  } else if (inIrq && (l.type === 'mutex' || (cfg.rt && l.type === 'spinlock_t'))) {
+    const fn = l.type === 'mutex' ? 'mutex_trylock' : 'spin_trylock (rt_mutex)';
+    out = splat(
+      out,
+      'invalid-wait-context',
+      cpu,
+      `BUG: Invalid wait context: ${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}; ` +
+        `${heldChain(k, cpu)} [${configName(cfg)}]`,
+    );
+  }
+  if (!l.holders.isEmpty()) return { k: out, ok: false };
+  return { k: take(out, cfg, cpu, l, irqsave), ok: true };
+}
+
+/** Releases `name` held by the running frame of `cpu`, undoing what its acquisition did to irqs, preemption and migration. */
+export function unlock(k: Kernel, cfg: KernelConfig, cpu: number, name: string): Kernel {
+  const l = lockState(k, name);
+  const me = runningHolder(k, cpu);
+  const i = l.holders.findLastIndex((h) => sameFrame(h, me));
+  if (i < 0)
+    return splat(k, 'bad-unlock', cpu, `${contextName(k, cpu)} releases ${name} (${l.type}), which it does not hold; holders: ${l.holders.map((h) => describeHolder(k, h)).join(', ') || 'none'}`);
+  const h = l.holders.get(i)!;
+  let out = k.setIn(['locks', name], l.set('holders', l.holders.delete(i)).set('acquired', false)) as Kernel;
+  out = updateTop(out, cpu, (fr) => {
+    switch (l.type) {
+      case 'raw_spinlock_t':
+        return fr.set('preempt', fr.preempt - 1);
+      case 'spinlock_t':
+        return cfg.rt ? fr.set('migrate', fr.migrate - 1) : fr.set('preempt', fr.preempt - 1);
+      case 'local_lock_t':
+      case 'local_trylock_t':
+        return cfg.rt ? fr.set('migrate', fr.migrate - 1) : h.irqsave ? fr : fr.set('preempt', fr.preempt - 1);
+      case 'mutex':
+        return fr;
+    }
+  });
+  return h.irqsave ? localIrqRestore(out, cpu) : out;
+}
+
+/** All holders of a lock (empty when free). */
+export function holdersOf(k: Kernel, name: string): List<Holder> {
+  return lockState(k, name).holders;
+}
