@@ -1,28 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ModelError, UsageError } from '../core/errors.ts';
-import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { explore, type ExploreOptions } from '../explore/explore.ts';
-import { counterexampleDot } from '../report/dot.ts';
 import { outcomeJson } from '../report/json.ts';
 import { formatCounterexample, formatHeader, formatResults, formatSummary } from '../report/text.ts';
+import { check, type CheckFlags } from './check.ts';
+import { EXIT, processIO, type IO } from './io.ts';
 import { loadModel } from './load.ts';
+import { fileKind, writeCounterexamples } from './outputs.ts';
+import { progressReporter } from './progress.ts';
 
-export interface IO {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
-
-const processIO: IO = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
-
-/** Exit codes, as documented in the README. */
-export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
+export { EXIT, type IO } from './io.ts';
 
 interface VerifyFlags {
   property: string[];
@@ -34,6 +24,7 @@ interface VerifyFlags {
   out: string;
   json: boolean;
   first: boolean;
+  quiet: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -53,21 +44,6 @@ function seconds(text: string): number {
   return v;
 }
 
-/** Writes each counterexample as `<out>/<model>/<property>.dot`; returns property → path. */
-function writeGraphs(model: AnyModel, outcome: Outcome, outDir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  const lanes = model.lanes?.(outcome.params) ?? [];
-  for (const p of outcome.properties) {
-    if (!p.violation) continue;
-    const dir = join(outDir, model.name);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${p.name}.dot`);
-    writeFileSync(file, counterexampleDot(model.name, outcome.params, p, lanes));
-    files[p.name] = file;
-  }
-  return files;
-}
-
 function exitCode(outcome: Outcome): number {
   return outcome.verdict === 'violated' ? EXIT.violated : outcome.verdict === 'incomplete' ? EXIT.incomplete : EXIT.holds;
 }
@@ -83,8 +59,16 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     timeLimitSeconds: flags.timeLimit,
     stopOnFirst: flags.first,
   };
-  const outcome = explore(model, params, options);
-  const files = writeGraphs(model, outcome, flags.out);
+  const progress = progressReporter(io, flags);
+  let outcome: Outcome;
+  try {
+    outcome = explore(model, params, { ...options, onProgress: progress.onProgress });
+  } finally {
+    progress.done();
+  }
+  const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
+  const written = writeCounterexamples(model, outcome, join(flags.out, model.name), reproduce);
+  const files = Object.fromEntries(Object.entries(written.files).map(([k, v]) => [k, v[0]]));
   if (flags.json) {
     io.out(`${JSON.stringify(outcomeJson(outcome, files), null, 2)}\n`);
     return exitCode(outcome);
@@ -93,7 +77,7 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
   io.out(`${formatHeader(outcome)}\n${formatResults(outcome)}\n`);
   for (const p of outcome.properties) {
     if (!p.violation) continue;
-    io.out(`\n${formatCounterexample(p, lanes)}\n  graph: ${files[p.name]}\n`);
+    io.out(`\n${formatCounterexample(p, lanes)}\n${written.files[p.name].map((f) => `  ${fileKind(f)}: ${f}\n`).join('')}`);
   }
   io.out(`\n${formatSummary(outcome)}\n`);
   return exitCode(outcome);
@@ -146,7 +130,18 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--first', 'stop at the first violation instead of deciding every property', false)
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
+    .option('--quiet', 'no progress lines on stderr', false)
     .action((file: string, flags: VerifyFlags) => run(verify(file, flags, io)));
+
+  prog
+    .command('check')
+    .description("check every model's declared expectations (for CI): one line per model, setting and property")
+    .argument('[paths...]', 'model files or folders searched for them', ['models'])
+    .option('--junit <file>', 'also write the results as JUnit XML')
+    .option('--out <dir>', 'where counterexamples are written', 'out')
+    .option('--time-limit <seconds>', 'stop each run after this many seconds (an unbounded run that stops fails)', seconds)
+    .option('--quiet', 'no progress lines on stderr', false)
+    .action((paths: string[], flags: CheckFlags) => run(check(paths, flags, io)));
 
   prog
     .command('list')

@@ -76,6 +76,20 @@ export interface Expectation<P> {
   readonly unchecked?: readonly string[];
   /** Why this setting is expected to behave so: the kernel fact, shown by `mc list`. */
   readonly note?: string;
+  /**
+   * Bounds for a setting too big to exhaust. `mc check` then accepts an incomplete run: a
+   * property expected to hold passes when no violation was found within the bounds (the
+   * verdict says "unknown"), while a property expected violated must still be violated within
+   * them. Without bounds an incomplete run fails. A time limit makes the result depend on the
+   * machine's speed; prefer maxStates or maxDepth, which give the same result on every run.
+   */
+  readonly bounds?: ExpectationBounds;
+}
+
+export interface ExpectationBounds {
+  readonly maxStates?: number;
+  readonly maxDepth?: number;
+  readonly timeLimitSeconds?: number;
 }
 
 export interface ModelDefinition<S, P extends ParamSpecs> {
@@ -162,6 +176,9 @@ export function defineModel<S, const P extends ParamSpecs>(def: ModelDefinition<
       const err = checkParamValue(spec, v);
       if (err) throw new ModelError(`${where}: expectation ${i + 1} sets "${k}" = ${JSON.stringify(v)}: ${err}`);
     }
+    for (const [k, v] of Object.entries(e.bounds ?? {}))
+      if (!['maxStates', 'maxDepth', 'timeLimitSeconds'].includes(k) || typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))
+        throw new ModelError(`${where}: expectation ${i + 1} has bad bound ${k} = ${JSON.stringify(v)}; bounds: maxStates, maxDepth, timeLimitSeconds (non-negative numbers)`);
     for (const n of [...(e.violated ?? []), ...(e.unchecked ?? [])])
       if (!names.has(n)) throw new ModelError(`${where}: expectation ${i + 1} names unknown property "${n}"; properties: ${[...names].join(', ')}`);
   });
