@@ -93,7 +93,7 @@ function checkSetting(file: string, model: AnyModel, setting: Setting, flags: Ch
   } finally {
     progress.done();
   }
-  const written = writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), reproduceCommand(file, setting));
+  const written = writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), file, reproduceCommand(file, setting));
   return outcome.properties.map((p) => {
     const j = judge(setting, p, outcome);
     const files = written.files[p.name] ?? [];

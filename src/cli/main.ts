@@ -11,6 +11,7 @@ import { EXIT, processIO, type IO } from './io.ts';
 import { loadModel } from './load.ts';
 import { fileKind, writeCounterexamples } from './outputs.ts';
 import { progressReporter } from './progress.ts';
+import { replayCommand, type ReplayFlags } from './replay.ts';
 
 export { EXIT, type IO } from './io.ts';
 
@@ -67,10 +68,9 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     progress.done();
   }
   const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
-  const written = writeCounterexamples(model, outcome, join(flags.out, model.name), reproduce);
-  const files = Object.fromEntries(Object.entries(written.files).map(([k, v]) => [k, v[0]]));
+  const written = writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce);
   if (flags.json) {
-    io.out(`${JSON.stringify(outcomeJson(outcome, files), null, 2)}\n`);
+    io.out(`${JSON.stringify(outcomeJson(outcome, written.files), null, 2)}\n`);
     return exitCode(outcome);
   }
   const lanes = model.lanes?.(params) ?? [];
@@ -142,6 +142,15 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--time-limit <seconds>', 'stop each run after this many seconds (an unbounded run that stops fails)', seconds)
     .option('--quiet', 'no progress lines on stderr', false)
     .action((paths: string[], flags: CheckFlags) => run(check(paths, flags, io)));
+
+  prog
+    .command('replay')
+    .description('re-check a saved ITF trace (.itf.json) against a model, step by step, and say where it stops matching')
+    .argument('<trace-file>', 'an ITF trace, such as out/peterson/mutual-exclusion.itf.json')
+    .argument('<model-file>', 'the model file to replay it against')
+    .option('--param <name=value>', "set a model parameter (repeatable); default: the trace's own", collect, [])
+    .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
+    .action((trace: string, file: string, flags: ReplayFlags) => run(replayCommand(trace, file, flags, io)));
 
   prog
     .command('list')

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { counterexampleDot } from '../report/dot.ts';
+import { counterexampleItf } from '../report/itf.ts';
 import { formatCounterexample } from '../report/text.ts';
 
 export interface Written {
@@ -14,19 +15,20 @@ export interface Written {
 
 /**
  * Writes each counterexample of an outcome under `dir` as `<property>.dot` (Graphviz) and
- * returns what it wrote. `reproduce` is the command that gives the same outcome again.
+ * `<property>.itf.json` (the trace, for `mc replay` and ITF viewers) and returns what it wrote.
+ * `source` is the model file; `reproduce` the command that gives the same outcome again.
  */
-export function writeCounterexamples(model: AnyModel, outcome: Outcome, dir: string, reproduce: string): Written {
+export function writeCounterexamples(model: AnyModel, outcome: Outcome, dir: string, source: string, reproduce: string): Written {
   const files: Record<string, string[]> = {};
   const text: Record<string, string> = {};
   const lanes = model.lanes?.(outcome.params) ?? [];
-  void reproduce;
   for (const p of outcome.properties) {
     if (!p.violation) continue;
     mkdirSync(dir, { recursive: true });
     const base = join(dir, p.name);
     writeFileSync(`${base}.dot`, counterexampleDot(model.name, outcome.params, p, lanes));
-    files[p.name] = [`${base}.dot`];
+    writeFileSync(`${base}.itf.json`, counterexampleItf(model.name, outcome.params, p, { source, reproduce }));
+    files[p.name] = [`${base}.dot`, `${base}.itf.json`];
     text[p.name] = formatCounterexample(p, lanes);
   }
   return { files, text };
