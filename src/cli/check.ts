@@ -6,7 +6,8 @@ import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { explore } from '../explore/explore.ts';
-import { formatCheckRows, formatCheckSummary, type CheckRow } from '../report/check.ts';
+import { formatCheckRows, formatCheckSummary, formatCoverageNote, type CheckRow } from '../report/check.ts';
+import { coverageOf } from '../core/coverage.ts';
 import { checkJunit } from '../report/junit.ts';
 import { loadModel } from './load.ts';
 import { writeCounterexamples } from './outputs.ts';
@@ -74,7 +75,7 @@ function errorText(e: unknown): string {
 }
 
 /** Runs one setting and turns each checked property into a row. */
-function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO): CheckRow[] {
+function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[]): CheckRow[] {
   const b = setting.bounds ?? {};
   const timeLimit = [b.timeLimitSeconds, flags.timeLimit].filter((x): x is number => x !== undefined);
   let outcome: Outcome;
@@ -86,6 +87,7 @@ function checkSetting(file: string, model: AnyModel, setting: Setting, flags: Ch
       maxDepth: b.maxDepth,
       timeLimitSeconds: timeLimit.length ? Math.min(...timeLimit) : undefined,
       onProgress: progress.onProgress,
+      coverage: true,
     });
   } catch (e) {
     if (!(e instanceof ModelError || e instanceof UsageError)) throw e;
@@ -93,6 +95,8 @@ function checkSetting(file: string, model: AnyModel, setting: Setting, flags: Ch
   } finally {
     progress.done();
   }
+  const coverage = coverageOf(model, setting.params, outcome.fired ?? []);
+  if (coverage.neverFired.length > 0 || coverage.undeclared.length > 0) notes.push(formatCoverageNote(`${model.name} [${setting.label}]`, coverage, outcome.complete));
   const written = writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), file, reproduceCommand(file, setting));
   return outcome.properties.map((p) => {
     const j = judge(setting, p, outcome);
@@ -134,9 +138,10 @@ export async function check(args: readonly string[], flags: CheckFlags, io: IO):
     const block: CheckRow[] = [];
     if (settings.length === 0)
       block.push({ file: shown, model: model.name, setting: '', status: 'skip', why: 'no expectations declared: nothing to check (add `expectations` to the model)' });
-    for (const s of settings) block.push(...checkSetting(shown, model, s, flags, io));
+    const notes: string[] = [];
+    for (const s of settings) block.push(...checkSetting(shown, model, s, flags, io, notes));
     rows.push(...block);
-    io.out(`${formatCheckRows(block)}\n`);
+    io.out(`${formatCheckRows(block)}\n${notes.map((n) => `${n}\n`).join('')}`);
   }
   io.out(`${formatCheckSummary(rows)}\n`);
   if (flags.junit) {

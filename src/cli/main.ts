@@ -5,7 +5,8 @@ import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { explore, type ExploreOptions } from '../explore/explore.ts';
 import { outcomeJson } from '../report/json.ts';
-import { formatCounterexample, formatHeader, formatResults, formatSummary } from '../report/text.ts';
+import { formatCounterexample, formatCoverage, formatHeader, formatResults, formatSummary } from '../report/text.ts';
+import { coverageOf } from '../core/coverage.ts';
 import { check, type CheckFlags } from './check.ts';
 import { EXIT, processIO, type IO } from './io.ts';
 import { loadModel } from './load.ts';
@@ -26,6 +27,7 @@ interface VerifyFlags {
   json: boolean;
   first: boolean;
   quiet: boolean;
+  coverage: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -63,14 +65,15 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
   const progress = progressReporter(io, flags);
   let outcome: Outcome;
   try {
-    outcome = explore(model, params, { ...options, onProgress: progress.onProgress });
+    outcome = explore(model, params, { ...options, onProgress: progress.onProgress, coverage: true });
   } finally {
     progress.done();
   }
   const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
   const written = writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce);
+  const coverage = coverageOf(model, params, outcome.fired ?? []);
   if (flags.json) {
-    io.out(`${JSON.stringify(outcomeJson(outcome, written.files), null, 2)}\n`);
+    io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
     return exitCode(outcome);
   }
   const lanes = model.lanes?.(params) ?? [];
@@ -79,7 +82,7 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     if (!p.violation) continue;
     io.out(`\n${formatCounterexample(p, lanes)}\n${written.files[p.name].map((f) => `  ${fileKind(f)}: ${f}\n`).join('')}`);
   }
-  io.out(`\n${formatSummary(outcome)}\n`);
+  io.out(`\n${formatSummary(outcome)}\n${formatCoverage(coverage, outcome.complete, flags.coverage)}\n`);
   return exitCode(outcome);
 }
 
@@ -131,6 +134,7 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
     .option('--quiet', 'no progress lines on stderr', false)
+    .option('--coverage', 'list every action with the number of times it fired', false)
     .action((file: string, flags: VerifyFlags) => run(verify(file, flags, io)));
 
   prog

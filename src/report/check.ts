@@ -1,3 +1,4 @@
+import type { Coverage } from '../core/coverage.ts';
 import type { Verdict } from '../core/outcome.ts';
 
 /** One line of `mc check`: one property of one setting of one model, or an error that stopped them. */
@@ -96,4 +97,16 @@ export function formatCheckSummary(rows: readonly CheckRow[]): string {
   return ok
     ? `mc check: ok, every result matches its expectation (${counts}); ${scope}`
     : `mc check: FAILED, ${t.failed + t.errors} of ${t.rows} results do not match their expectations (${counts}); ${scope}`;
+}
+
+/**
+ * A note under a model's block when a setting left declared actions unfired (or fired
+ * undeclared ones). Not a failure: an action may be dead in one variant by design; the note
+ * makes dead model code visible in CI logs.
+ */
+export function formatCoverageNote(where: string, c: Coverage, complete: boolean): string {
+  const parts: string[] = [];
+  if (c.neverFired.length > 0) parts.push(`never fired${complete ? '' : ' (in the part explored)'}: ${c.neverFired.join('; ')}`);
+  if (c.undeclared.length > 0) parts.push(`fired but not declared: ${c.undeclared.join('; ')}`);
+  return `note  ${where}  actions ${parts.join('; ')}`;
 }

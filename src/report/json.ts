@@ -1,3 +1,4 @@
+import type { Coverage } from '../core/coverage.ts';
 import { isImmutable } from 'immutable';
 import type { Outcome } from '../core/outcome.ts';
 import { statesPerSecond } from '../core/outcome.ts';
@@ -10,7 +11,7 @@ function plain(v: unknown): unknown {
  * The outcome as plain JSON data: states as plain objects. `files` maps a property to the files
  * written for its counterexample: `graph` is the .dot among them, `files` lists them all.
  */
-export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, readonly string[]>> = {}): unknown {
+export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, readonly string[]>> = {}, coverage?: Coverage): unknown {
   return {
     model: outcome.model,
     params: outcome.params,
@@ -39,5 +40,6 @@ export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, rea
           }
         : {}),
     })),
+    ...(coverage ? { coverage } : {}),
   };
 }
