@@ -19,6 +19,8 @@ export interface CheckFlags extends ProgressFlags {
   junit?: string;
   out: string;
   timeLimit?: number;
+  svg?: boolean;
+  html?: boolean;
 }
 
 const MODEL_FILE = /\.(ts|mts|js|mjs)$/;
@@ -75,7 +77,7 @@ function errorText(e: unknown): string {
 }
 
 /** Runs one setting and turns each checked property into a row. */
-function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[]): CheckRow[] {
+async function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[]): Promise<CheckRow[]> {
   const b = setting.bounds ?? {};
   const timeLimit = [b.timeLimitSeconds, flags.timeLimit].filter((x): x is number => x !== undefined);
   let outcome: Outcome;
@@ -97,7 +99,10 @@ function checkSetting(file: string, model: AnyModel, setting: Setting, flags: Ch
   }
   const coverage = coverageOf(model, setting.params, outcome.fired ?? []);
   if (coverage.neverFired.length > 0 || coverage.undeclared.length > 0) notes.push(formatCoverageNote(`${model.name} [${setting.label}]`, coverage, outcome.complete));
-  const written = writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), file, reproduceCommand(file, setting));
+  const written = await writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), file, reproduceCommand(file, setting), {
+    svg: flags.svg,
+    html: flags.html,
+  });
   return outcome.properties.map((p) => {
     const j = judge(setting, p, outcome);
     const files = written.files[p.name] ?? [];
@@ -139,7 +144,7 @@ export async function check(args: readonly string[], flags: CheckFlags, io: IO):
     if (settings.length === 0)
       block.push({ file: shown, model: model.name, setting: '', status: 'skip', why: 'no expectations declared: nothing to check (add `expectations` to the model)' });
     const notes: string[] = [];
-    for (const s of settings) block.push(...checkSetting(shown, model, s, flags, io, notes));
+    for (const s of settings) block.push(...(await checkSetting(shown, model, s, flags, io, notes)));
     rows.push(...block);
     io.out(`${formatCheckRows(block)}\n${notes.map((n) => `${n}\n`).join('')}`);
   }

@@ -28,6 +28,8 @@ interface VerifyFlags {
   first: boolean;
   quiet: boolean;
   coverage: boolean;
+  svg: boolean;
+  html: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -70,7 +72,7 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     progress.done();
   }
   const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
-  const written = writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce);
+  const written = await writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce, { svg: flags.svg, html: flags.html });
   const coverage = coverageOf(model, params, outcome.fired ?? []);
   if (flags.json) {
     io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
@@ -135,6 +137,8 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--json', 'print the outcome as JSON', false)
     .option('--quiet', 'no progress lines on stderr', false)
     .option('--coverage', 'list every action with the number of times it fired', false)
+    .option('--svg', 'also render each counterexample graph to SVG (in-process, no Graphviz needed)', false)
+    .option('--html', 'also write a self-contained HTML report per counterexample', false)
     .action((file: string, flags: VerifyFlags) => run(verify(file, flags, io)));
 
   prog
@@ -145,6 +149,8 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--out <dir>', 'where counterexamples are written', 'out')
     .option('--time-limit <seconds>', 'stop each run after this many seconds (an unbounded run that stops fails)', seconds)
     .option('--quiet', 'no progress lines on stderr', false)
+    .option('--svg', 'also render each counterexample graph to SVG', false)
+    .option('--html', 'also write a self-contained HTML report per counterexample', false)
     .action((paths: string[], flags: CheckFlags) => run(check(paths, flags, io)));
 
   prog

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { counterexampleDot } from '../report/dot.ts';
+import { counterexampleHtml } from '../report/html.ts';
 import { counterexampleItf } from '../report/itf.ts';
+import { dotToSvg } from '../report/svg.ts';
 import { formatCounterexample } from '../report/text.ts';
 
 export interface Written {
@@ -13,12 +15,27 @@ export interface Written {
   readonly text: Readonly<Record<string, string>>;
 }
 
+export interface WriteOptions {
+  /** Also render the graph to `<property>.svg`. */
+  readonly svg?: boolean;
+  /** Also write the self-contained report `<property>.html` (with the graph inlined). */
+  readonly html?: boolean;
+}
+
 /**
  * Writes each counterexample of an outcome under `dir` as `<property>.dot` (Graphviz) and
- * `<property>.itf.json` (the trace, for `mc replay` and ITF viewers) and returns what it wrote.
- * `source` is the model file; `reproduce` the command that gives the same outcome again.
+ * `<property>.itf.json` (the trace, for `mc replay` and ITF viewers), with the options
+ * `<property>.svg` and `<property>.html`, and returns what it wrote. `source` is the model
+ * file; `reproduce` the command that gives the same outcome again.
  */
-export function writeCounterexamples(model: AnyModel, outcome: Outcome, dir: string, source: string, reproduce: string): Written {
+export async function writeCounterexamples(
+  model: AnyModel,
+  outcome: Outcome,
+  dir: string,
+  source: string,
+  reproduce: string,
+  options: WriteOptions = {},
+): Promise<Written> {
   const files: Record<string, string[]> = {};
   const text: Record<string, string> = {};
   const lanes = model.lanes?.(outcome.params) ?? [];
@@ -26,9 +43,31 @@ export function writeCounterexamples(model: AnyModel, outcome: Outcome, dir: str
     if (!p.violation) continue;
     mkdirSync(dir, { recursive: true });
     const base = join(dir, p.name);
-    writeFileSync(`${base}.dot`, counterexampleDot(model.name, outcome.params, p, lanes));
+    const dot = counterexampleDot(model.name, outcome.params, p, lanes);
+    writeFileSync(`${base}.dot`, dot);
     writeFileSync(`${base}.itf.json`, counterexampleItf(model.name, outcome.params, p, { source, reproduce }));
-    files[p.name] = [`${base}.dot`, `${base}.itf.json`];
+    const mine = [`${base}.dot`, `${base}.itf.json`];
+    const svg = options.svg || options.html ? await dotToSvg(dot) : undefined;
+    if (options.svg && svg) {
+      writeFileSync(`${base}.svg`, svg);
+      mine.push(`${base}.svg`);
+    }
+    if (options.html) {
+      const html = counterexampleHtml({
+        model: model.name,
+        description: model.description,
+        params: outcome.params,
+        result: p,
+        lanes,
+        reproduce,
+        itfFile: `${base}.itf.json`,
+        modelFile: source,
+        svg,
+      });
+      writeFileSync(`${base}.html`, html);
+      mine.push(`${base}.html`);
+    }
+    files[p.name] = mine;
     text[p.name] = formatCounterexample(p, lanes);
   }
   return { files, text };
