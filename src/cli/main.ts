@@ -13,6 +13,7 @@ import { loadModel } from './load.ts';
 import { fileKind, writeCounterexamples } from './outputs.ts';
 import { progressReporter } from './progress.ts';
 import { replayCommand, type ReplayFlags } from './replay.ts';
+import { parseSeed, simulateCommand, type SimulateFlags } from './simulate.ts';
 
 export { EXIT, type IO } from './io.ts';
 
@@ -161,6 +162,20 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--param <name=value>', "set a model parameter (repeatable); default: the trace's own", collect, [])
     .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
     .action((trace: string, file: string, flags: ReplayFlags) => run(replayCommand(trace, file, flags, io)));
+
+  prog
+    .command('simulate')
+    .description('random walks through a model too big to explore, printing the seed that reproduces any violation')
+    .argument('<model-file>', 'a model file')
+    .option('--param <name=value>', 'set a model parameter (repeatable)', collect, [])
+    .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
+    .option('--seed <n>', 'seed of the first run (run i uses seed + i); default: a random one, printed', parseSeed)
+    .option('--runs <n>', 'number of runs', count('--runs'), 1000)
+    .option('--depth <n>', 'steps per run at most', count('--depth'), 100)
+    .option('--out <dir>', 'where a counterexample is written', 'out')
+    .option('--svg', 'also render the counterexample graph to SVG', false)
+    .option('--html', 'also write a self-contained HTML report of the counterexample', false)
+    .action((file: string, flags: SimulateFlags) => run(simulateCommand(file, flags, io)));
 
   prog
     .command('list')

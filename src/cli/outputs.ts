@@ -2,6 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
+
+/** What writeCounterexamples needs of an outcome: a simulation provides it too. */
+type Findings = Pick<Outcome, 'params' | 'properties'>;
 import { counterexampleDot } from '../report/dot.ts';
 import { counterexampleHtml } from '../report/html.ts';
 import { counterexampleItf } from '../report/itf.ts';
@@ -30,7 +33,7 @@ export interface WriteOptions {
  */
 export async function writeCounterexamples(
   model: AnyModel,
-  outcome: Outcome,
+  outcome: Findings,
   dir: string,
   source: string,
   reproduce: string,
