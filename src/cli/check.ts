@@ -78,6 +78,8 @@ function errorText(e: unknown): string {
 
 /** Runs one setting and turns each checked property into a row. */
 async function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[]): Promise<CheckRow[]> {
+  if (setting.properties.length === 0)
+    return [{ file, model: model.name, setting: setting.label, status: 'skip', why: 'every property is declared unchecked: nothing to check' }];
   const b = setting.bounds ?? {};
   const timeLimit = [b.timeLimitSeconds, flags.timeLimit].filter((x): x is number => x !== undefined);
   let outcome: Outcome;
@@ -123,7 +125,11 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
   });
 }
 
-/** Checks every model file's declared expectations; prints one block per file and a summary. */
+/**
+ * Checks every model file's declared expectations; prints one block per file and a summary.
+ * Exit 0 when every result matches; 1 when some result does not; 2 when a file did not load or
+ * a model broke its contract (that dominates mismatches: the results are then not all known).
+ */
 export async function check(args: readonly string[], flags: CheckFlags, io: IO): Promise<number> {
   const files = findModelFiles(args.length > 0 ? args : ['models']);
   const rows: CheckRow[] = [];

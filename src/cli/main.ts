@@ -109,6 +109,7 @@ async function list(file: string, io: IO): Promise<number> {
     if (violated.length) lines.push(`    violated: ${violated.join(', ')}`);
     if (holds.length) lines.push(`    holds:    ${holds.join(', ')}`);
     if (unchecked.length) lines.push(`    unchecked: ${unchecked.join(', ')}`);
+    if (e.bounds) lines.push(`    bounds: ${Object.entries(e.bounds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (e.note) lines.push(`    why: ${e.note}`);
   }
   io.out(`${lines.join('\n')}\n`);

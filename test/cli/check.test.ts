@@ -90,6 +90,16 @@ describe('mc check', () => {
     expect(r.out).toMatch(/\(4 passed, 0 failed, 1 error, 0 skipped\)/);
   });
 
+  it('reports a setting whose model throws as an error with its reproduce command, and skips a fully unchecked one', async () => {
+    const r = await mc('check', 'test/fixtures/check/broken', '--out', tmp());
+    expect(r.code).toBe(2);
+    expect(untimed(r.out).split('\n').slice(2, 5)).toEqual([
+      'ERROR throws [broken=true]   -            transitions() threw in state {x=2}: no such CPU',
+      '      reproduce: mc verify test/fixtures/check/broken/throws.ts --param broken=true',
+      'skip  throws [broken=false]  -            every property is declared unchecked: nothing to check',
+    ]);
+  });
+
   it('refuses a path that does not exist with one line and exit 2', async () => {
     const r = await mc('check', 'test/fixtures/check/nope');
     expect(r.code).toBe(2);

@@ -87,6 +87,33 @@ describe('verify → ITF → replay', () => {
     expect(r.out).toContain('  1  ✗     "p0: turn = 1" is not enabled in state 0; enabled: "p0: flag[0] = 1", "p1: flag[1] = 1"\n');
   });
 
+  it('says when the initial state is not the model\'s', async () => {
+    const file = edit(await petersonTrace(), (d) => {
+      d.states[0].ncs = 5;
+    });
+    const r = await mc('replay', file, 'test/fixtures/peterson.ts');
+    expect(r.code).toBe(2);
+    expect(r.out.split('\n').slice(1, 4)).toEqual([
+      "  0  ✗     the initial state is not the model's initial state",
+      '           ncs: trace 5, model 0',
+      'the trace stops matching the model at state 0 of 8',
+    ]);
+  });
+
+  it('reproduces a violation at quiescence, checked once the replay reaches a state with nothing enabled', async () => {
+    const out = tmp();
+    expect((await mc('verify', 'test/fixtures/lost_update.ts', '--param', 'threads=2', '--out', out, '--quiet')).code).toBe(1);
+    const r = await mc('replay', join(out, 'lost-update', 'no-lost-update.itf.json'), 'test/fixtures/lost_update.ts');
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n').slice(-5)).toEqual([
+      '  4  t1    t1: x = tmp + 1   ✗ no-lost-update: x = 1 after 2 increments',
+      'the trace matches the model: 4 steps, ending with no transition enabled',
+      'violated: no-lost-update at state 4: x = 1 after 2 increments',
+      'the recorded violation of no-lost-update is reproduced',
+      '',
+    ]);
+  });
+
   it('refuses a file that is not a trace with one line', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x.itf.json'), '{"vars": []}');
