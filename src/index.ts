@@ -13,6 +13,7 @@ export type {
   FinalProperty,
   StepProperty,
   Expectation,
+  ExpectationBounds,
 } from './core/model.ts';
 export { int, bool, oneOf } from './core/params.ts';
 export type { ParamSpec, ParamSpecs, ParamValues, AnyParams } from './core/params.ts';

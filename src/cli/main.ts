@@ -1,28 +1,21 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ModelError, UsageError } from '../core/errors.ts';
-import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { explore, type ExploreOptions } from '../explore/explore.ts';
-import { counterexampleDot } from '../report/dot.ts';
 import { outcomeJson } from '../report/json.ts';
-import { formatCounterexample, formatHeader, formatResults, formatSummary } from '../report/text.ts';
+import { formatCounterexample, formatCoverage, formatHeader, formatResults, formatSummary } from '../report/text.ts';
+import { coverageOf } from '../core/coverage.ts';
+import { check, type CheckFlags } from './check.ts';
+import { EXIT, processIO, type IO } from './io.ts';
 import { loadModel } from './load.ts';
+import { fileKind, writeCounterexamples } from './outputs.ts';
+import { progressReporter } from './progress.ts';
+import { replayCommand, type ReplayFlags } from './replay.ts';
+import { parseSeed, simulateCommand, type SimulateFlags } from './simulate.ts';
 
-export interface IO {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
-
-const processIO: IO = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
-
-/** Exit codes, as documented in the README. */
-export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
+export { EXIT, type IO } from './io.ts';
 
 interface VerifyFlags {
   property: string[];
@@ -34,6 +27,10 @@ interface VerifyFlags {
   out: string;
   json: boolean;
   first: boolean;
+  quiet: boolean;
+  coverage: boolean;
+  svg: boolean;
+  html: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -53,21 +50,6 @@ function seconds(text: string): number {
   return v;
 }
 
-/** Writes each counterexample as `<out>/<model>/<property>.dot`; returns property → path. */
-function writeGraphs(model: AnyModel, outcome: Outcome, outDir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  const lanes = model.lanes?.(outcome.params) ?? [];
-  for (const p of outcome.properties) {
-    if (!p.violation) continue;
-    const dir = join(outDir, model.name);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${p.name}.dot`);
-    writeFileSync(file, counterexampleDot(model.name, outcome.params, p, lanes));
-    files[p.name] = file;
-  }
-  return files;
-}
-
 function exitCode(outcome: Outcome): number {
   return outcome.verdict === 'violated' ? EXIT.violated : outcome.verdict === 'incomplete' ? EXIT.incomplete : EXIT.holds;
 }
@@ -83,19 +65,27 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     timeLimitSeconds: flags.timeLimit,
     stopOnFirst: flags.first,
   };
-  const outcome = explore(model, params, options);
-  const files = writeGraphs(model, outcome, flags.out);
+  const progress = progressReporter(io, flags);
+  let outcome: Outcome;
+  try {
+    outcome = explore(model, params, { ...options, onProgress: progress.onProgress, coverage: true });
+  } finally {
+    progress.done();
+  }
+  const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
+  const written = await writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce, { svg: flags.svg, html: flags.html });
+  const coverage = coverageOf(model, params, outcome.fired ?? []);
   if (flags.json) {
-    io.out(`${JSON.stringify(outcomeJson(outcome, files), null, 2)}\n`);
+    io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
     return exitCode(outcome);
   }
   const lanes = model.lanes?.(params) ?? [];
   io.out(`${formatHeader(outcome)}\n${formatResults(outcome)}\n`);
   for (const p of outcome.properties) {
     if (!p.violation) continue;
-    io.out(`\n${formatCounterexample(p, lanes)}\n  graph: ${files[p.name]}\n`);
+    io.out(`\n${formatCounterexample(p, lanes)}\n${written.files[p.name].map((f) => `  ${fileKind(f)}: ${f}\n`).join('')}`);
   }
-  io.out(`\n${formatSummary(outcome)}\n`);
+  io.out(`\n${formatSummary(outcome)}\n${formatCoverage(coverage, outcome.complete, flags.coverage)}\n`);
   return exitCode(outcome);
 }
 
@@ -119,6 +109,7 @@ async function list(file: string, io: IO): Promise<number> {
     if (violated.length) lines.push(`    violated: ${violated.join(', ')}`);
     if (holds.length) lines.push(`    holds:    ${holds.join(', ')}`);
     if (unchecked.length) lines.push(`    unchecked: ${unchecked.join(', ')}`);
+    if (e.bounds) lines.push(`    bounds: ${Object.entries(e.bounds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (e.note) lines.push(`    why: ${e.note}`);
   }
   io.out(`${lines.join('\n')}\n`);
@@ -146,7 +137,46 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--first', 'stop at the first violation instead of deciding every property', false)
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
+    .option('--quiet', 'no progress lines on stderr', false)
+    .option('--coverage', 'list every action with the number of times it fired', false)
+    .option('--svg', 'also render each counterexample graph to SVG (in-process, no Graphviz needed)', false)
+    .option('--html', 'also write a self-contained HTML report per counterexample', false)
     .action((file: string, flags: VerifyFlags) => run(verify(file, flags, io)));
+
+  prog
+    .command('check')
+    .description("check every model's declared expectations (for CI): one line per model, setting and property")
+    .argument('[paths...]', 'model files or folders searched for them', ['models'])
+    .option('--junit <file>', 'also write the results as JUnit XML')
+    .option('--out <dir>', 'where counterexamples are written', 'out')
+    .option('--time-limit <seconds>', 'stop each run after this many seconds (an unbounded run that stops fails)', seconds)
+    .option('--quiet', 'no progress lines on stderr', false)
+    .option('--svg', 'also render each counterexample graph to SVG', false)
+    .option('--html', 'also write a self-contained HTML report per counterexample', false)
+    .action((paths: string[], flags: CheckFlags) => run(check(paths, flags, io)));
+
+  prog
+    .command('replay')
+    .description('re-check a saved ITF trace (.itf.json) against a model, step by step, and say where it stops matching')
+    .argument('<trace-file>', 'an ITF trace, such as out/peterson/mutual-exclusion.itf.json')
+    .argument('<model-file>', 'the model file to replay it against')
+    .option('--param <name=value>', "set a model parameter (repeatable); default: the trace's own", collect, [])
+    .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
+    .action((trace: string, file: string, flags: ReplayFlags) => run(replayCommand(trace, file, flags, io)));
+
+  prog
+    .command('simulate')
+    .description('random walks through a model too big to explore, printing the seed that reproduces any violation')
+    .argument('<model-file>', 'a model file')
+    .option('--param <name=value>', 'set a model parameter (repeatable)', collect, [])
+    .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
+    .option('--seed <n>', 'seed of the first run (run i uses seed + i); default: a random one, printed', parseSeed)
+    .option('--runs <n>', 'number of runs', count('--runs'), 1000)
+    .option('--depth <n>', 'steps per run at most', count('--depth'), 100)
+    .option('--out <dir>', 'where a counterexample is written', 'out')
+    .option('--svg', 'also render the counterexample graph to SVG', false)
+    .option('--html', 'also write a self-contained HTML report of the counterexample', false)
+    .action((file: string, flags: SimulateFlags) => run(simulateCommand(file, flags, io)));
 
   prog
     .command('list')

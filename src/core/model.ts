@@ -10,6 +10,12 @@ export interface Transition<S> {
   readonly label: string;
   readonly lane: string;
   readonly apply: () => S;
+  /**
+   * The action this transition is an instance of, for coverage (`mc verify` lists the declared
+   * actions that never fired). Default: the label with its lane's number abstracted, so that
+   * `cpu1: nmi enters` (lane `cpu1`) is an instance of `cpuN: nmi enters`.
+   */
+  readonly action?: string;
 }
 
 /**
@@ -76,6 +82,20 @@ export interface Expectation<P> {
   readonly unchecked?: readonly string[];
   /** Why this setting is expected to behave so: the kernel fact, shown by `mc list`. */
   readonly note?: string;
+  /**
+   * Bounds for a setting too big to exhaust. `mc check` then accepts an incomplete run: a
+   * property expected to hold passes when no violation was found within the bounds (the
+   * verdict says "unknown"), while a property expected violated must still be violated within
+   * them. Without bounds an incomplete run fails. A time limit makes the result depend on the
+   * machine's speed; prefer maxStates or maxDepth, which give the same result on every run.
+   */
+  readonly bounds?: ExpectationBounds;
+}
+
+export interface ExpectationBounds {
+  readonly maxStates?: number;
+  readonly maxDepth?: number;
+  readonly timeLimitSeconds?: number;
 }
 
 export interface ModelDefinition<S, P extends ParamSpecs> {
@@ -92,6 +112,12 @@ export interface ModelDefinition<S, P extends ParamSpecs> {
   /** Lane names in display order (`cpu0`, `cpu1`, …). Default: the order lanes first appear. */
   readonly lanes?: (params: ParamValues<P>) => readonly string[];
   readonly expectations?: readonly Expectation<ParamValues<P>>[];
+  /**
+   * Every action the model can take under these parameters (see Transition.action), so that
+   * coverage can name the ones that never fired: dead model code is the commonest modeling
+   * mistake. Without it coverage can only list the actions that did fire.
+   */
+  readonly actions?: readonly string[] | ((params: ParamValues<P>) => readonly string[]);
 }
 
 const MODEL_BRAND = Symbol.for('mc.model');
@@ -115,6 +141,7 @@ export interface AnyModel {
   readonly isEndState?: (state: unknown, params: AnyParams) => boolean;
   readonly lanes?: (params: AnyParams) => readonly string[];
   readonly expectations: readonly Expectation<AnyParams>[];
+  readonly actions?: readonly string[] | ((params: AnyParams) => readonly string[]);
 }
 
 /** Erases a model's types, for code that handles any model (tests, the CLI). */
@@ -162,9 +189,14 @@ export function defineModel<S, const P extends ParamSpecs>(def: ModelDefinition<
       const err = checkParamValue(spec, v);
       if (err) throw new ModelError(`${where}: expectation ${i + 1} sets "${k}" = ${JSON.stringify(v)}: ${err}`);
     }
+    for (const [k, v] of Object.entries(e.bounds ?? {}))
+      if (!['maxStates', 'maxDepth', 'timeLimitSeconds'].includes(k) || typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))
+        throw new ModelError(`${where}: expectation ${i + 1} has bad bound ${k} = ${JSON.stringify(v)}; bounds: maxStates, maxDepth, timeLimitSeconds (non-negative numbers)`);
     for (const n of [...(e.violated ?? []), ...(e.unchecked ?? [])])
       if (!names.has(n)) throw new ModelError(`${where}: expectation ${i + 1} names unknown property "${n}"; properties: ${[...names].join(', ')}`);
   });
+  if (def.actions !== undefined && typeof def.actions !== 'function' && (!Array.isArray(def.actions) || def.actions.some((a) => typeof a !== 'string')))
+    throw new ModelError(`${where}: actions must be a list of action names, or a function of the parameters that returns one`);
   return { ...def, params, properties, expectations, [MODEL_BRAND]: true };
 }
 

@@ -65,6 +65,16 @@ export interface Outcome<S = unknown> {
   readonly stoppedBy?: StopReason;
   readonly stats: Stats;
   readonly properties: readonly PropertyResult<S>[];
+  /** With the coverage option: each distinct label taken, in order of first firing. */
+  readonly fired?: readonly FiredLabel[];
+}
+
+/** A transition label that fired during a run, how often, and what coverage needs to name its action. */
+export interface FiredLabel {
+  readonly label: string;
+  readonly lane: string;
+  readonly action?: string;
+  readonly count: number;
 }
 
 export function statesPerSecond(stats: Stats): number {

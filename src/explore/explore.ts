@@ -1,6 +1,6 @@
 import { ModelError, UsageError } from '../core/errors.ts';
 import { violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
-import type { Outcome, PropertyResult, StopReason, Strategy, Trace, TraceStep } from '../core/outcome.ts';
+import type { FiredLabel, Outcome, PropertyResult, StopReason, Strategy, Trace, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState, stateKey } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
@@ -29,6 +29,8 @@ export interface ExploreOptions {
   /** Called about every `progressIntervalMs` (default 1000) during the run. */
   readonly onProgress?: (p: Progress) => void;
   readonly progressIntervalMs?: number;
+  /** Count the transitions taken per label, for action coverage (Outcome.fired). */
+  readonly coverage?: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const depth = new Int32Column();
   const found = new Map<string, Found>();
   const frontier = new Frontier<unknown>(strategy);
+  const fired = options.coverage ? new Map<string, { label: string; lane: string; action?: string; count: number }>() : undefined;
 
   const started = performance.now();
   let transitions = 0;
@@ -191,6 +194,11 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       const t = ts[i];
       const { next, key } = apply(state, t);
       transitions++;
+      if (fired) {
+        const f = fired.get(t.label);
+        if (f) f.count++;
+        else fired.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
+      }
       successorKeys?.push(key);
       for (const p of steps)
         if (p.kind === 'step' && !found.has(p.name))
@@ -261,6 +269,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     stoppedBy,
     stats: { initialStates: initStates.length, states: keys.length, transitions, maxDepth: maxDepthSeen, elapsedMs },
     properties,
+    ...(fired ? { fired: [...fired.values()] as FiredLabel[] } : {}),
   };
 
   /** Expands `state` again and compares: same labels, lanes and successors, in the same order. */

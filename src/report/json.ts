@@ -1,3 +1,4 @@
+import type { Coverage } from '../core/coverage.ts';
 import { isImmutable } from 'immutable';
 import type { Outcome } from '../core/outcome.ts';
 import { statesPerSecond } from '../core/outcome.ts';
@@ -6,8 +7,11 @@ function plain(v: unknown): unknown {
   return isImmutable(v) ? v.toJS() : v;
 }
 
-/** The outcome as plain JSON data: states as plain objects, files as given. */
-export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, string>> = {}): unknown {
+/**
+ * The outcome as plain JSON data: states as plain objects. `files` maps a property to the files
+ * written for its counterexample: `graph` is the .dot among them, `files` lists them all.
+ */
+export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, readonly string[]>> = {}, coverage?: Coverage): unknown {
   return {
     model: outcome.model,
     params: outcome.params,
@@ -26,7 +30,8 @@ export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, str
             violation: {
               message: p.violation.message,
               fields: p.violation.fields,
-              graph: files[p.name] ?? null,
+              graph: files[p.name]?.find((f) => f.endsWith('.dot')) ?? null,
+              files: files[p.name] ?? [],
               trace: {
                 initial: plain(p.violation.trace.initial),
                 steps: p.violation.trace.steps.map((s) => ({ label: s.label, lane: s.lane, state: plain(s.state) })),
@@ -35,5 +40,6 @@ export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, str
           }
         : {}),
     })),
+    ...(coverage ? { coverage } : {}),
   };
 }

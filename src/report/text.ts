@@ -1,3 +1,4 @@
+import type { Coverage } from '../core/coverage.ts';
 import type { Outcome, PropertyResult, StopReason } from '../core/outcome.ts';
 import { statesPerSecond } from '../core/outcome.ts';
 import { formatParams } from '../core/params.ts';
@@ -70,4 +71,23 @@ export function formatSummary(outcome: Outcome): string {
 
 export function formatHeader(outcome: Outcome): string {
   return `mc verify ${outcome.model} [${formatParams(outcome.params)}] strategy=${outcome.strategy}`;
+}
+
+/**
+ * The coverage line of a summary: which declared actions never fired (and which fired without
+ * being declared); with `detail`, a line per action with its count, as TLC's -coverage gives.
+ */
+export function formatCoverage(c: Coverage, complete: boolean, detail = false): string {
+  const lines: string[] = [];
+  const fired = c.actions.filter((a) => a.count > 0).length;
+  const scope = complete ? '' : ' (in the part explored)';
+  if (!c.declared) lines.push(`actions: ${fired} fired${scope}; the model declares no \`actions\`, so the ones that never fire cannot be named`);
+  else if (c.neverFired.length === 0) lines.push(`actions: all ${c.actions.length - c.undeclared.length} declared actions fired${scope}`);
+  else lines.push(`actions: ${c.neverFired.length} of ${c.actions.length - c.undeclared.length} declared actions never fired${scope}: ${c.neverFired.join('; ')}`);
+  if (c.undeclared.length > 0) lines.push(`actions fired but not declared: ${c.undeclared.join('; ')}`);
+  if (detail) {
+    const w = Math.max(...c.actions.map((a) => String(a.count).length));
+    for (const a of c.actions) lines.push(`  ${String(a.count).padStart(w)}  ${a.action}`);
+  }
+  return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 // Bad input: one clear line on stderr naming what and where, exit code 2, no stack trace.
 import { describe, expect, it } from 'vitest';
-import { mc } from './run.ts';
+import { mcBin as mc } from './run.ts';
 
 function expectUsageError(args: string[], ...parts: (string | RegExp)[]) {
   const r = mc(args);

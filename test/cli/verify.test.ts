@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mc } from './run.ts';
+import { mcBin as mc } from './run.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'mc-verify-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));

@@ -1,0 +1,59 @@
+import { isRecord } from 'immutable';
+import { toItf, type ItfValue } from '../core/itf.ts';
+import type { PropertyResult, Trace } from '../core/outcome.ts';
+import type { AnyParams } from '../core/params.ts';
+
+export const ITF_FORMAT_DESCRIPTION = 'https://apalache-mc.org/docs/adr/015adr-trace.html';
+
+/** The state variables of a trace: a Record state's fields, else one variable named `state`. */
+export function itfVars(state: unknown): string[] {
+  return isRecord(state) ? [...state.toSeq().keys()].map(String) : ['state'];
+}
+
+function itfState(state: unknown, vars: readonly string[]): Record<string, ItfValue> {
+  if (!isRecord(state)) return { state: toItf(state) };
+  const v = toItf(state) as Record<string, ItfValue>;
+  return Object.fromEntries(vars.map((k) => [k, v[k]]));
+}
+
+export interface ItfOptions {
+  /** The model file the trace was found in, recorded as the trace's `source`. */
+  readonly source?: string;
+  /** The command that reproduces the trace. */
+  readonly reproduce?: string;
+}
+
+/**
+ * A counterexample as an ITF trace (`.itf.json`): the `#meta` of the trace names the model, its
+ * parameters and the violated property; each state's `#meta` holds its index and, from state 1
+ * on, the label and lane of the transition that led to it (`mc replay` follows them). The
+ * variables are the state's own fields, so the ITF viewers of Apalache and Quint show them.
+ * No timestamp: the same counterexample gives the same file.
+ */
+export function counterexampleItf(model: string, params: AnyParams, result: PropertyResult, options: ItfOptions = {}): string {
+  const v = result.violation;
+  if (!v) throw new Error(`property ${result.name} has no counterexample`);
+  return traceItf(v.trace, {
+    format: 'ITF',
+    'format-description': ITF_FORMAT_DESCRIPTION,
+    ...(options.source ? { source: options.source } : {}),
+    description: `mc counterexample: ${model} [${Object.entries(params).map(([k, x]) => `${k}=${String(x)}`).join(' ')}] violates ${result.name}: ${v.message}`,
+    model,
+    params,
+    property: result.name,
+    kind: result.kind,
+    message: v.message,
+    fields: v.fields,
+    ...(options.reproduce ? { reproduce: options.reproduce } : {}),
+  });
+}
+
+/** Any trace as ITF with the given trace `#meta`, one state per line. */
+export function traceItf(trace: Trace, meta: Record<string, unknown>): string {
+  const vars = itfVars(trace.initial);
+  const states = [
+    { '#meta': { index: 0 }, ...itfState(trace.initial, vars) },
+    ...trace.steps.map((s, i) => ({ '#meta': { index: i + 1, action: s.label, lane: s.lane }, ...itfState(s.state, vars) })),
+  ];
+  return `{\n  "#meta": ${JSON.stringify(meta)},\n  "vars": ${JSON.stringify(vars)},\n  "states": [\n${states.map((s) => `    ${JSON.stringify(s)}`).join(',\n')}\n  ]\n}\n`;
+}
