@@ -13,8 +13,8 @@ describe('SVG and HTML counterexamples', () => {
     expect(r.out).toContain(`  svg: ${base}.svg\n  report: ${base}.html\n`);
     const svg = readFileSync(`${base}.svg`, 'utf8');
     expect(svg).toMatch(/^<\?xml[^]*<svg /);
-    // The initial state, 4 steps and the quiescent end, and one cluster per thread.
-    expect(svg.match(/class="node"/g)).toHaveLength(6);
+    // A lane header per thread, the initial state, 4 steps and the quiescent end; one cluster per thread.
+    expect(svg.match(/class="node"/g)).toHaveLength(8);
     expect(svg.match(/class="cluster"/g)).toHaveLength(2);
     const html = readFileSync(`${base}.html`, 'utf8');
     expect(html).toContain('<title>lost-update: no-lost-update violated</title>');
