@@ -66,7 +66,7 @@ export class Frontier {
       m >>>= 7;
     }
     c[p++] = m;
-    c.set(b.subarray(0, n), p);
+    for (let i = 0; i < n; i++) c[p + i] = b[i];
     this.logUsed[last] = p + n;
   }
 

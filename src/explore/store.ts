@@ -6,11 +6,12 @@
  * that two different states share a fingerprint and the second one is wrongly taken as visited.
  */
 
-/** MurmurHash3 (x86, 32-bit) of `b[0, n)`. */
-export function hash32(b: Uint8Array, n: number, seed: number): number {
+/** MurmurHash3 (x86, 32-bit) of `b[from, from + n)`. */
+export function hash32(b: Uint8Array, from: number, n: number, seed: number): number {
   let h = seed | 0;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  let i = from;
+  const whole = from + (n & ~3);
+  for (; i < whole; i += 4) {
     let k = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
     k = Math.imul(k, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
@@ -73,8 +74,9 @@ const MAX_LOAD = 0.7;
 /**
  * Exact storage. Each state is appended once to an arena of 16 MiB chunks as a varint length and
  * its bytes (a state never straddles two chunks); `offsets[id]` says where. The hash table holds
- * ids (plus one) and, beside each, 8 bits of the hash, so that most probes of another state are
- * rejected without touching the arena; a full byte comparison decides.
+ * pairs (id + 1, 32-bit hash) side by side, so that a probe reads one cache line, most probes of
+ * another state are rejected without touching the arena, and growing the table never rehashes
+ * bytes; a full byte comparison decides.
  */
 export class ExactStore implements StateStore {
   readonly exact = true;
@@ -82,21 +84,20 @@ export class ExactStore implements StateStore {
   private used = CHUNK;
   private offsets = new Uint32Array(1024);
   size = 0;
-  private slots = new Int32Array(1 << 12);
-  private tags = new Uint8Array(1 << 12);
-  private mask = (1 << 12) - 1;
+  private slots = new Int32Array(2 << 10);
+  private mask = (1 << 10) - 1;
   /** Set by `locate`: the chunk and the [start, end) of a state's bytes. */
   chunk: Uint8Array = new Uint8Array(0);
   start = 0;
   end = 0;
 
   get byteSize(): number {
-    return this.chunks.length * CHUNK + this.offsets.byteLength + this.slots.byteLength + this.tags.byteLength;
+    return this.chunks.length * CHUNK + this.offsets.byteLength + this.slots.byteLength;
   }
 
   /** Bytes actually used by stored states (arena in use, offsets, table at its load). */
   get usedBytes(): number {
-    return (this.chunks.length - 1) * CHUNK + this.used + this.size * 4 + this.slots.byteLength + this.tags.byteLength;
+    return (this.chunks.length - 1) * CHUNK + this.used + this.size * 4 + this.slots.byteLength;
   }
 
   /** Points `chunk`, `start`, `end` at the bytes of state `id`. */
@@ -123,12 +124,11 @@ export class ExactStore implements StateStore {
   }
 
   contains(b: Uint8Array, n: number): boolean {
-    const h = hash32(b, n, SEED_A);
-    const tag = h >>> 24;
+    const h = hash32(b, 0, n, SEED_A) | 0;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const s = this.slots[i];
+      const s = this.slots[2 * i];
       if (s === 0) return false;
-      if (this.tags[i] === tag && this.matches(s - 1, b, n)) return true;
+      if (this.slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return true;
     }
   }
 
@@ -141,23 +141,21 @@ export class ExactStore implements StateStore {
   }
 
   add(b: Uint8Array, n: number): number {
-    const h = hash32(b, n, SEED_A);
-    const tag = h >>> 24;
+    const h = hash32(b, 0, n, SEED_A) | 0;
     const slots = this.slots;
-    const tags = this.tags;
     const mask = this.mask;
     // Probe until the state or an empty slot: the state is new there.
     let i = h & mask;
     for (;;) {
-      const s = slots[i];
+      const s = slots[2 * i];
       if (s === 0) break;
-      if (tags[i] === tag && this.matches(s - 1, b, n)) return -1;
+      if (slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return -1;
       i = (i + 1) & mask;
     }
     const id = this.size;
     this.append(b, n);
-    slots[i] = id + 1;
-    tags[i] = tag;
+    slots[2 * i] = id + 1;
+    slots[2 * i + 1] = h;
     this.size++;
     if (this.size > MAX_LOAD * (mask + 1)) this.grow();
     return id;
@@ -185,25 +183,25 @@ export class ExactStore implements StateStore {
       m >>>= 7;
     }
     c[p++] = m;
-    c.set(n === b.length ? b : b.subarray(0, n), p);
+    // A loop: for states of tens of bytes it beats set(subarray()), which allocates a view.
+    for (let i = 0; i < n; i++) c[p + i] = b[i];
     this.used = p + n;
   }
 
   private grow(): void {
+    const old = this.slots;
     const cap = (this.mask + 1) * 2;
-    const slots = new Int32Array(cap);
-    const tags = new Uint8Array(cap);
+    const slots = new Int32Array(2 * cap);
     const mask = cap - 1;
-    for (let id = 0; id < this.size; id++) {
-      this.locate(id);
-      const h = hash32(this.chunk.subarray(this.start, this.end), this.end - this.start, SEED_A);
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] === 0) continue;
+      const h = old[j + 1];
       let i = h & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = id + 1;
-      tags[i] = h >>> 24;
+      while (slots[2 * i] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j];
+      slots[2 * i + 1] = h;
     }
     this.slots = slots;
-    this.tags = tags;
     this.mask = mask;
   }
 }
@@ -237,8 +235,8 @@ export class FingerprintStore implements StateStore {
   }
 
   private fingerprint(b: Uint8Array, n: number): void {
-    this.lo = hash32(b, n, SEED_A);
-    this.hi = hash32(b, n, SEED_B);
+    this.lo = hash32(b, 0, n, SEED_A);
+    this.hi = hash32(b, 0, n, SEED_B);
     if (this.lo === 0 && this.hi === 0) this.lo = 1;
   }
 

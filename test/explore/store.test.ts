@@ -105,7 +105,7 @@ describe('state stores', () => {
     );
   });
 
-  it('keeps 100000 byte strings apart through table growth and 8-bit hash tags', () => {
+  it('keeps 100000 byte strings apart through table growth and hash collisions in the low bits', () => {
     const store = new ExactStore();
     const reference = new Map<string, number>();
     const b = new Uint8Array(6);
