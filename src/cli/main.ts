@@ -31,6 +31,8 @@ interface VerifyFlags {
   coverage: boolean;
   svg: boolean;
   html: boolean;
+  fingerprint: boolean;
+  maxMemory?: number;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -64,6 +66,8 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     maxStates: flags.maxStates,
     timeLimitSeconds: flags.timeLimit,
     stopOnFirst: flags.first,
+    fingerprint: flags.fingerprint,
+    maxMemoryMiB: flags.maxMemory,
   };
   const progress = progressReporter(io, flags);
   let outcome: Outcome;
@@ -135,6 +139,8 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--max-states <n>', 'store at most this many distinct states', count('--max-states'))
     .option('--time-limit <seconds>', 'stop after this many seconds', seconds)
     .option('--first', 'stop at the first violation instead of deciding every property', false)
+    .option('--fingerprint', 'store 64-bit state fingerprints instead of whole states: less memory, a small reported chance of missing states', false)
+    .option('--max-memory <MiB>', 'stop (incomplete) when the state store, frontier and heap exceed this many MiB', count('--max-memory'))
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
     .option('--quiet', 'no progress lines on stderr', false)

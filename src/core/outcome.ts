@@ -44,6 +44,12 @@ export interface Stats {
   /** Length of the longest shortest-known path to a stored state. */
   readonly maxDepth: number;
   readonly elapsedMs: number;
+  /** exact: every state stored whole; fingerprint: 64-bit hashes only (see collisionOdds). */
+  readonly storage: 'exact' | 'fingerprint';
+  /** Memory per stored state: its share of the hash table, its bytes, parent and action. */
+  readonly bytesPerState: number;
+  /** Fingerprint storage: an upper estimate of the chance that two states were merged. */
+  readonly collisionOdds?: number;
 }
 
 /** Why a run ended before it had explored every reachable state. */
@@ -51,6 +57,8 @@ export type StopReason =
   | { readonly kind: 'max-states'; readonly limit: number }
   | { readonly kind: 'max-depth'; readonly limit: number }
   | { readonly kind: 'time-limit'; readonly limit: number }
+  /** Memory ran short: `limit` in bytes, `detail` says which limit and how much was in use. */
+  | { readonly kind: 'memory'; readonly limit: number; readonly detail: string }
   | { readonly kind: 'first-violation' };
 
 export type Strategy = 'bfs' | 'dfs';

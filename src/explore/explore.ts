@@ -2,9 +2,12 @@ import { ModelError, UsageError } from '../core/errors.ts';
 import { violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
 import type { FiredLabel, Outcome, PropertyResult, StopReason, Strategy, Trace, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { renderState, stateKey } from '../core/value.ts';
+import { getHeapStatistics } from 'node:v8';
+import { ByteWriter, StateCodec } from '../core/codec.ts';
+import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
-import { Int32Column } from './growable.ts';
+import { Int32Column, Uint16Column } from './growable.ts';
+import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
   readonly states: number;
@@ -29,6 +32,17 @@ export interface ExploreOptions {
   /** Called about every `progressIntervalMs` (default 1000) during the run. */
   readonly onProgress?: (p: Progress) => void;
   readonly progressIntervalMs?: number;
+  /**
+   * Store 64-bit fingerprints instead of whole states (TLC's hash compaction): about a third of
+   * the memory, with a small chance, reported in the outcome, of missing states.
+   */
+  readonly fingerprint?: boolean;
+  /**
+   * Stop as incomplete when the state store, the frontier and the V8 heap together hold more
+   * than this many MiB. Independently, a run always stops when the V8 heap nears its limit or
+   * the store cannot grow, so that it ends with its counts instead of crashing.
+   */
+  readonly maxMemoryMiB?: number;
   /** Count the transitions taken per label, for action coverage (Outcome.fired). */
   readonly coverage?: boolean;
 }
@@ -40,8 +54,12 @@ export interface ExploreOptions {
  */
 const DETERMINISM_PREFIX = 2000;
 const DETERMINISM_EVERY = 64;
-/** Expansions between two looks at the clock. */
+/** Expansions between two looks at the clock and the memory. */
 const CLOCK_EVERY = 256;
+/** The fraction of V8's heap limit at which a run stops (the store itself lives outside the heap). */
+const HEAP_STOP = 0.9;
+/** Action indices are stored in 16 bits. */
+const MAX_TRANSITIONS_PER_STATE = 0xffff;
 
 /** Resolves the property selection once, with a UsageError that lists the valid names. */
 export function selectProperties(model: AnyModel, names: readonly string[] | undefined): Property<unknown, AnyParams>[] {
@@ -80,6 +98,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const maxStates = positive('max-states', options.maxStates);
   const timeLimitMs = positive('time-limit', options.timeLimitSeconds) * 1000;
   const progressMs = options.progressIntervalMs ?? 1000;
+  const maxMemoryBytes = positive('max-memory', options.maxMemoryMiB) * 2 ** 20;
+  const heapLimit = getHeapStatistics().heap_size_limit;
 
   const invariants = selected.filter((p) => p.kind === 'invariant');
   const finals = selected.filter((p) => p.kind === 'final');
@@ -87,14 +107,15 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const checkDeadlock = selected.some((p) => p.kind === 'deadlock');
   const isEnd = model.isEndState ?? (() => false);
 
-  // Stored states: key by id and id by key; how each was first reached.
-  const keys: string[] = [];
-  const ids = new Map<string, number>();
+  // Stored states: each encoded once, in the store; its id indexes how it was first reached
+  // (parent id, index of the action). `out` holds the bytes of the state being looked up.
+  const codec = new StateCodec();
+  const out = new ByteWriter();
+  const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
   const parent = new Int32Column();
-  const action = new Int32Column();
-  const depth = new Int32Column();
+  const action = new Uint16Column();
   const found = new Map<string, Found>();
-  const frontier = new Frontier<unknown>(strategy);
+  const frontier = new Frontier(strategy, !store.exact);
   const fired = options.coverage ? new Map<string, { label: string; lane: string; action?: string; count: number }>() : undefined;
 
   const started = performance.now();
@@ -118,14 +139,21 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (!Array.isArray(ts)) throw new ModelError(`transitions() returned ${typeof ts}, expected an array, in state {${renderState(s)}}`);
     return ts;
   };
-  const apply = (s: unknown, t: Transition<unknown>): { next: unknown; key: string } =>
+  /** Applies `t` to `s` and leaves the successor's bytes in `out`. */
+  const apply = (s: unknown, t: Transition<unknown>): unknown =>
     guard(
       () => `transition "${t?.label}" threw from state {${renderState(s)}}`,
       () => {
         const next = t.apply();
-        return { next, key: stateKey(next) };
+        out.length = 0;
+        codec.encode(next, out);
+        return next;
       },
     );
+  /** The state whose bytes are `b[start, end)`, as the model's transitions see it. */
+  const decode = (b: Uint8Array, start: number, end: number): unknown => codec.decode(b, start, end);
+  /** Decoding the encoding: the canonical form of a state that every expansion starts from. */
+  const canonical = (): unknown => decode(out.bytes, 0, out.length);
   const record = (p: Property<unknown, AnyParams>, c: Check, stateId: number, actionIndex: number): void => {
     const v = violationOf(c);
     if (v && !found.has(p.name)) found.set(p.name, { stateId, action: actionIndex, ...v });
@@ -135,18 +163,18 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       if (!found.has(p.name) && p.kind === 'invariant')
         record(p, guard(() => `property "${p.name}" threw on state {${renderState(s)}}`, () => p.check(s, params)), id, -1);
   };
-  const add = (key: string, s: unknown, from: number, via: number, d: number): number => {
-    const id = keys.length;
-    keys.push(key);
-    ids.set(key, id);
+  /** Stores the state `s` whose bytes are in `out` unless already stored: its id, or -1. */
+  const add = (s: unknown, from: number, via: number, d: number): number => {
+    const id = store.add(out.bytes, out.length);
+    if (id < 0) return -1;
     parent.push(from);
     action.push(via);
-    depth.push(d);
     if (d > maxDepthSeen) maxDepthSeen = d;
     checkState(id, s);
-    frontier.push(id, s);
+    frontier.push(id, d, out.bytes, out.length);
     return id;
   };
+  const memoryInUse = (): number => store.byteSize + frontier.byteSize + parent.byteSize + action.byteSize;
   const done = (): boolean => found.size > 0 && (options.stopOnFirst || found.size === selected.length);
 
   // Initial states are checked like any other.
@@ -154,12 +182,25 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const initStates: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
   if (initStates.length === 0) throw new ModelError(`model "${model.name}": init() returned no state`);
   initStates.forEach((s, i) => {
-    const key = guard(() => `initial state ${i + 1} is malformed`, () => stateKey(s));
-    if (!ids.has(key) && !done()) add(key, s, -1 - i, -1, 0);
+    guard(
+      () => `initial state ${i + 1} is malformed`,
+      () => {
+        out.length = 0;
+        codec.encode(s, out);
+      },
+    );
+    if (!done()) add(s, -1 - i, -1, 0);
   });
 
   search: while (frontier.size > 0 && !done()) {
-    const { id, state } = frontier.take();
+    frontier.take();
+    const id = frontier.id;
+    const d = frontier.depth;
+    let state: unknown;
+    if (store instanceof ExactStore) {
+      store.locate(id);
+      state = decode(store.chunk, store.start, store.end);
+    } else state = decode(frontier.bytes, frontier.start, frontier.end);
     expansions++;
     if (expansions % CLOCK_EVERY === 0) {
       const now = performance.now();
@@ -167,12 +208,23 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         stoppedBy = { kind: 'time-limit', limit: timeLimitMs / 1000 };
         break;
       }
+      const heapUsed = getHeapStatistics().used_heap_size;
+      if (heapUsed > HEAP_STOP * heapLimit) {
+        stoppedBy = { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
+        break;
+      }
+      if (heapUsed + memoryInUse() > maxMemoryBytes) {
+        stoppedBy = { kind: 'memory', limit: maxMemoryBytes, detail: `store, frontier and heap reached ${mib(heapUsed + memoryInUse())}` };
+        break;
+      }
       if (options.onProgress && now - lastProgress >= progressMs) {
         lastProgress = now;
-        options.onProgress({ states: keys.length, transitions, queued: frontier.size, depth: maxDepthSeen, elapsedMs: now - started });
+        options.onProgress({ states: store.size, transitions, queued: frontier.size, depth: maxDepthSeen, elapsedMs: now - started });
       }
     }
     const ts = transitionsOf(state);
+    if (ts.length > MAX_TRANSITIONS_PER_STATE)
+      throw new ModelError(`model "${model.name}": ${ts.length} transitions from one state; at most ${MAX_TRANSITIONS_PER_STATE} are supported, in state {${renderState(state)}}`);
 
     // A state with nothing enabled: an accepted end, or a deadlock; final properties apply.
     if (ts.length === 0) {
@@ -184,37 +236,43 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
           record(p, guard(() => `property "${p.name}" threw on state {${renderState(state)}}`, () => p.check(state, params)), id, -1);
       continue;
     }
-    // At the depth bound, successors already stored are still linked; new ones are not stored.
-    const d = depth.get(id);
+    // At the depth bound, successors already stored are still linked (so a bound at or past the
+    // diameter still ends complete); a new one is not stored and makes the run incomplete.
     const atBound = d >= maxDepth;
 
     const sample = expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0;
-    const successorKeys: string[] | undefined = sample ? [] : undefined;
+    const successorKeys: Uint8Array[] | undefined = sample ? [] : undefined;
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i];
-      const { next, key } = apply(state, t);
+      const next = apply(state, t);
       transitions++;
       if (fired) {
         const f = fired.get(t.label);
         if (f) f.count++;
         else fired.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
       }
-      successorKeys?.push(key);
+      successorKeys?.push(out.bytes.slice(0, out.length));
       for (const p of steps)
         if (p.kind === 'step' && !found.has(p.name))
           record(p, guard(() => `property "${p.name}" threw on transition "${t.label}"`, () => p.check(state, t, next, params)), id, i);
 
       // Skip if already stored; otherwise store, check and enqueue.
-      if (ids.has(key)) continue;
       if (atBound) {
-        cutByDepth = true;
+        if (!store.contains(out.bytes, out.length)) cutByDepth = true;
         continue;
       }
-      if (keys.length >= maxStates) {
+      if (store.size >= maxStates && !store.contains(out.bytes, out.length)) {
         stoppedBy = { kind: 'max-states', limit: maxStates };
         break search;
       }
-      add(key, next, id, i, d + 1);
+      try {
+        add(next, id, i, d + 1);
+      } catch (e) {
+        if (!(e instanceof StoreFull || e instanceof RangeError)) throw e;
+        // The store or a column could not grow: end with the counts so far.
+        stoppedBy = { kind: 'memory', limit: memoryInUse(), detail: e.message };
+        break search;
+      }
     }
     if (successorKeys) checkDeterministic(state, ts, successorKeys);
   }
@@ -238,20 +296,29 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         `model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step} ` +
           `(this usually happens when init() or transitions() depend on something outside the state, such as a counter, a random number or a mutable object)`,
       );
-    if (stateKey(initial) !== keys[x]) throw nondeterministic(0);
-    let s = initial;
-    const out: TraceStep[] = [];
-    const replay = (actionIndex: number, expectedKey: string | undefined) => {
+    // The search expanded decoded states, so the replay does too: a decoded Map may list its
+    // transitions in another order than the value it was encoded from.
+    out.length = 0;
+    codec.encode(initial, out);
+    if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
+    let s = canonical();
+    const path: TraceStep[] = [];
+    const replay = (actionIndex: number, expectedId: number | undefined) => {
       const t = transitionsOf(s)[actionIndex];
-      if (!t) throw nondeterministic(out.length + 1);
-      const { next, key } = apply(s, t);
-      if (expectedKey !== undefined && key !== expectedKey) throw nondeterministic(out.length + 1);
-      out.push({ label: t.label, lane: t.lane, state: next });
-      s = next;
+      if (!t) throw nondeterministic(path.length + 1);
+      apply(s, t);
+      if (expectedId !== undefined && !store.matches(expectedId, out.bytes, out.length)) throw nondeterministic(path.length + 1);
+      s = canonical();
+      path.push({ label: t.label, lane: t.lane, state: s });
     };
-    for (let k = chain.length - 1; k >= 0; k--) replay(action.get(chain[k]), keys[chain[k]]);
+    for (let k = chain.length - 1; k >= 0; k--) replay(action.get(chain[k]), chain[k]);
     if (lastAction >= 0) replay(lastAction, undefined);
-    return { initial, steps: out };
+    return { initial: canonicalInitial(initial), steps: path };
+  };
+  const canonicalInitial = (initial: unknown): unknown => {
+    out.length = 0;
+    codec.encode(initial, out);
+    return canonical();
   };
 
   const properties: PropertyResult[] = selected.map((p) => {
@@ -267,13 +334,23 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
     complete,
     stoppedBy,
-    stats: { initialStates: initStates.length, states: keys.length, transitions, maxDepth: maxDepthSeen, elapsedMs },
+    stats: {
+      initialStates: initStates.length,
+      states: store.size,
+      transitions,
+      maxDepth: maxDepthSeen,
+      elapsedMs,
+      storage: store.exact ? 'exact' : 'fingerprint',
+      // What each stored state costs: its share of the table, its bytes, offset and path columns.
+      bytesPerState: store.size > 0 ? store.usedBytes / store.size + 4 + 2 : 0,
+      ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+    },
     properties,
     ...(fired ? { fired: [...fired.values()] as FiredLabel[] } : {}),
   };
 
   /** Expands `state` again and compares: same labels, lanes and successors, in the same order. */
-  function checkDeterministic(state: unknown, first: readonly Transition<unknown>[], firstKeys: readonly string[]): void {
+  function checkDeterministic(state: unknown, first: readonly Transition<unknown>[], firstKeys: readonly Uint8Array[]): void {
     const again = transitionsOf(state);
     const where = `in state {${renderState(state)}}`;
     const labels = new Set<string>();
@@ -286,8 +363,19 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     for (let i = 0; i < again.length; i++) {
       if (again[i].label !== first[i].label || again[i].lane !== first[i].lane)
         throw new ModelError(`model "${model.name}" is not deterministic: transition ${i + 1} was "${first[i].label}" then "${again[i].label}" ${where}`);
-      if (apply(state, again[i]).key !== firstKeys[i])
+      apply(state, again[i]);
+      if (!sameBytes(firstKeys[i], out.bytes, out.length))
         throw new ModelError(`model "${model.name}" is not deterministic: transition "${first[i].label}" led to two different states ${where}`);
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
 }

@@ -42,6 +42,8 @@ export function describeStop(s: StopReason): string {
       return `stopped at --time-limit ${s.limit} s`;
     case 'first-violation':
       return 'stopped at the first violation';
+    case 'memory':
+      return `stopped short of memory: ${s.detail}`;
   }
 }
 
@@ -65,7 +67,8 @@ export function formatSummary(outcome: Outcome): string {
         : `holds (${outcome.properties.length} properties)`;
   return (
     `${head}: ${s.states} distinct states, ${s.transitions} transitions, max depth ${s.maxDepth}, ` +
-    `${(s.elapsedMs / 1000).toFixed(2)} s, ${statesPerSecond(s)} states/s`
+    `${(s.elapsedMs / 1000).toFixed(2)} s, ${statesPerSecond(s)} states/s, ${s.bytesPerState.toFixed(1)} bytes/state` +
+    (s.collisionOdds !== undefined ? ` (fingerprints: odds of a missed state ≤ ${s.collisionOdds.toPrecision(2)})` : '')
   );
 }
 

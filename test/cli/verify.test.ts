@@ -9,7 +9,7 @@ import { mcBin as mc } from './run.ts';
 const out = mkdtempSync(join(tmpdir(), 'mc-verify-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-const SUMMARY = /^(holds|violated|incomplete) .*: (\d+) distinct states, (\d+) transitions, max depth (\d+), [\d.]+ s, \d+ states\/s$/m;
+const SUMMARY = /^(holds|violated|incomplete) .*: (\d+) distinct states, (\d+) transitions, max depth (\d+), [\d.]+ s, \d+ states\/s, [\d.]+ bytes\/state$/m;
 
 describe('mc verify', () => {
   it('exit 0 and the summary line when every property holds', () => {

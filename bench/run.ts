@@ -1,0 +1,186 @@
+// `npm run bench [-- --quick] [-- --only <model>]`: runs mc and SPIN 6.5.2 on the same models
+// (bench/models/*.ts and their Promela twins *.pml), one after the other in one run, and prints a
+// table of distinct states, transitions, seconds, states/second, peak memory and the mc/SPIN
+// ratios. SPIN's verifier is compiled with full state vectors and no partial-order reduction
+// (-O2 -DNOREDUCE -DSAFETY), so both must find exactly the same distinct states.
+// Installs spin and gcc with apt-get when they are missing. Not a test: nothing here asserts
+// a speed; a state-count mismatch is reported and makes the exit code 1.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TIME = '/usr/bin/time';
+
+interface Case {
+  readonly model: string;
+  /** The mc model file and its parameters. */
+  readonly mc: string;
+  readonly params: Record<string, string | number>;
+  /** mc properties to check (default: all). */
+  readonly properties?: readonly string[];
+  /** The Promela twin and its -D defines; extra pan flags (-E: deadlocks are expected). */
+  readonly pml: string;
+  readonly defines?: Record<string, string | number>;
+  readonly panFlags?: readonly string[];
+}
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+
+const cases: Case[] = [
+  { model: 'filter-lock n=4', mc: 'bench/models/filter.ts', params: { n: 4 }, pml: 'bench/models/filter.pml' },
+  {
+    model: `philosophers n=${quick ? 10 : 13}`,
+    mc: 'bench/models/philosophers.ts',
+    params: { n: quick ? 10 : 13 },
+    properties: ['forks-held'],
+    pml: 'bench/models/philosophers.pml',
+    defines: { N: quick ? 10 : 13 },
+    panFlags: ['-E'],
+  },
+  {
+    model: `nmi-percpu 2 cpus r=${quick ? 3 : 6} nmi=${quick ? 3 : 6}`,
+    mc: 'bench/models/nmi_percpu.ts',
+    params: { cpus: 2, rounds: quick ? 3 : 6, nmis: quick ? 3 : 6 },
+    pml: 'bench/models/nmi_percpu.pml',
+    defines: { ROUNDS: quick ? 3 : 6, NMIS: quick ? 3 : 6 },
+  },
+];
+
+interface Run {
+  readonly states: number;
+  readonly transitions: number;
+  readonly seconds: number;
+  readonly peakMiB: number | undefined;
+  readonly bytesPerState: number;
+  readonly note?: string;
+}
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+function ensureTools(): void {
+  const missing = ['spin', 'gcc'].filter((c) => !have(c));
+  if (missing.length === 0) return;
+  console.log(`installing ${missing.join(', ')} with apt-get …`);
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const run = (args: string[]) => execFileSync(sudo.length ? 'sudo' : args[0], sudo.length ? args : args.slice(1), { stdio: 'inherit' });
+  run(['apt-get', 'update']);
+  run(['apt-get', 'install', '-y', ...missing]);
+}
+
+/** Runs a command under /usr/bin/time when present; returns stdout, stderr and the peak RSS. */
+function timed(cmd: string, args: readonly string[], cwd: string): { stdout: string; stderr: string; peakMiB?: number; status: number | null } {
+  const useTime = existsSync(TIME);
+  const r = useTime
+    ? spawnSync(TIME, ['-f', 'MAXRSS %M', cmd, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 })
+    : spawnSync(cmd, [...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const m = /MAXRSS (\d+)/.exec(r.stderr ?? '');
+  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', peakMiB: m ? Number(m[1]) / 1024 : undefined, status: r.status };
+}
+
+function runMc(c: Case, setting: 'exact' | 'fingerprint'): Run {
+  const args = ['bin/mc.js', 'verify', c.mc, '--json', '--out', join(tmpdir(), 'mc-bench-out')];
+  for (const [k, v] of Object.entries(c.params)) args.push('--param', `${k}=${v}`);
+  for (const p of c.properties ?? []) args.push('--property', p);
+  if (setting === 'fingerprint') args.push('--fingerprint');
+  const r = timed(process.execPath, args, root);
+  let o: { stats: { states: number; transitions: number; elapsedMs: number; bytesPerState: number }; verdict: string };
+  try {
+    o = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`mc failed on ${c.mc}: ${r.stderr.trim().split('\n').slice(0, 5).join('\n')}`);
+  }
+  return {
+    states: o.stats.states,
+    transitions: o.stats.transitions,
+    seconds: o.stats.elapsedMs / 1000,
+    peakMiB: r.peakMiB,
+    bytesPerState: o.stats.bytesPerState,
+    note: o.verdict === 'holds' ? undefined : o.verdict,
+  };
+}
+
+function runSpin(c: Case): Run {
+  const dir = mkdtempSync(join(tmpdir(), 'mc-bench-spin-'));
+  try {
+    const pml = join(dir, 'model.pml');
+    copyFileSync(join(root, c.pml), pml);
+    const defs = Object.entries(c.defines ?? {}).map(([k, v]) => `-D${k}=${v}`);
+    execFileSync('spin', ['-a', ...defs, 'model.pml'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-DNOREDUCE', '-DSAFETY', '-w', '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' });
+    // -m: the DFS stack depth; grown until SPIN no longer says it was too small.
+    for (let depth = 1_000_000; ; depth *= 4) {
+      const r = timed('./pan', [`-m${depth}`, ...(c.panFlags ?? [])], dir);
+      const out = r.stdout;
+      if (/max search depth too small/.test(out) && depth < 1e9) continue;
+      const num = (re: RegExp): number => {
+        const m = re.exec(out);
+        if (!m) throw new Error(`cannot read ${re} from SPIN's output:\n${out}`);
+        return Number(m[1]);
+      };
+      const errors = num(/errors: (\d+)/);
+      const stored = num(/(\d+) states, stored/);
+      // SPIN's own per-state figure: the state vector as stored plus its per-state overhead.
+      // Its hash table (fixed, 128 MiB at the default -w24) is left out; mc's table share is in.
+      const asStored = /state-vector as stored = (\d+) byte \+ (\d+) byte overhead/.exec(out);
+      return {
+        states: stored,
+        // SPIN counts stored + matched, the initial state included; mc counts successors computed.
+        transitions: num(/(\d+) transitions \(= stored\+matched\)/) - 1,
+        seconds: num(/elapsed time ([\d.e+-]+) seconds/),
+        peakMiB: r.peakMiB,
+        bytesPerState: asStored ? Number(asStored[1]) + Number(asStored[2]) : NaN,
+        note: errors > 0 ? `${errors} errors` : undefined,
+      };
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+const rate = (r: Run): number => (r.seconds > 0 ? r.states / r.seconds : NaN);
+
+function main(): number {
+  ensureTools();
+  const spinVersion = execFileSync('spin', ['-V'], { encoding: 'utf8' }).trim();
+  console.log(`mc vs ${spinVersion}; node ${process.version}; SPIN: gcc -O2 -DNOREDUCE -DSAFETY; mc: one worker, BFS\n`);
+  const header = ['model', 'setting', 'states mc / SPIN', 'transitions mc / SPIN', 's mc / SPIN', 'states/s mc / SPIN', 'peak MiB mc / SPIN', 'B/state mc / SPIN', 'speed mc/SPIN', 'B/state mc/SPIN'];
+  const rows: string[][] = [];
+  let mismatch = false;
+  for (const c of cases) {
+    if (only && !c.model.startsWith(only)) continue;
+    const spin = runSpin(c);
+    for (const setting of ['exact', 'fingerprint'] as const) {
+      const mc = runMc(c, setting);
+      if (mc.states !== spin.states) mismatch = true;
+      rows.push([
+        c.model,
+        setting,
+        `${mc.states} / ${spin.states}${mc.states === spin.states ? '' : ' MISMATCH'}`,
+        `${mc.transitions} / ${spin.transitions}`,
+        `${fmt(mc.seconds, 2)} / ${fmt(spin.seconds, 2)}`,
+        `${fmt(rate(mc))} / ${fmt(rate(spin))}`,
+        `${fmt(mc.peakMiB)} / ${fmt(spin.peakMiB)}`,
+        `${fmt(mc.bytesPerState, 1)} / ${fmt(spin.bytesPerState, 1)}`,
+        `${fmt(rate(mc) / rate(spin), 2)}x`,
+        `${fmt(mc.bytesPerState / spin.bytesPerState, 2)}x`,
+      ]);
+      console.error(`  done: ${c.model} ${setting}`);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  if (mismatch) console.log('\nstate counts differ between mc and SPIN: the models are not twins');
+  return mismatch ? 1 : 0;
+}
+
+process.exitCode = main();

@@ -1,0 +1,342 @@
+import { isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack, List, Map as ImmMap, OrderedMap, OrderedSet, Record as ImmRecord, Set as ImmSet, Stack } from 'immutable';
+import { ModelError } from './errors.ts';
+
+/**
+ * The compact canonical byte form of a state, derived from its Immutable value: two states get
+ * the same bytes exactly when they are equal values, so a store that compares bytes never merges
+ * two different states. One codec serves one run: strings and Record types are interned into
+ * its tables, so bytes from two codecs are not comparable.
+ *
+ * Layout, one tag byte per value:
+ * - 0x00–0x7f: the integer 0–127 itself (a pc, a flag as a number, a small counter: one byte);
+ * - false, true, null, undefined: one byte each;
+ * - other integers: a zigzag varint; other numbers: 8 bytes (NaN canonical, -0 as 0, as
+ *   `stateKey` does); strings and bigints: the varint index of the interned text;
+ * - Record: the varint index of its type (descriptive name and keys), then its fields in order;
+ * - List, Stack, OrderedMap, OrderedSet: a varint count, then the members in order;
+ * - Map, Set: a varint count, then the members sorted by their bytes (insertion order does not
+ *   matter to their equality, so it must not matter to their bytes).
+ *
+ * `decode` rebuilds an equal Immutable value. A decoded Map or Set may iterate in a different
+ * order than the value that was encoded; the explorer therefore only ever expands decoded
+ * states, during the search and when it replays a counterexample, so that action indices mean
+ * the same thing both times.
+ *
+ * Limitation: two Record factories with the same descriptive name and keys are one type here
+ * (as they are for `stateKey`); decoding builds values of the first one seen.
+ */
+const T_FALSE = 0x80;
+const T_TRUE = 0x81;
+const T_NULL = 0x82;
+const T_UNDEFINED = 0x83;
+const T_INT = 0x84;
+const T_FLOAT = 0x85;
+const T_STRING = 0x86;
+const T_BIGINT = 0x87;
+const T_RECORD = 0x88;
+const T_LIST = 0x89;
+const T_STACK = 0x8a;
+const T_ORDERED_MAP = 0x8b;
+const T_MAP = 0x8c;
+const T_ORDERED_SET = 0x8d;
+const T_SET = 0x8e;
+
+type RecordFactory = ImmRecord.Factory<Record<string, unknown>>;
+
+interface RecordType {
+  readonly factory: RecordFactory;
+  readonly keys: readonly string[];
+  readonly index: number;
+}
+
+/** A growable byte buffer: the encoder's output. `bytes.subarray(0, length)` is the state. */
+export class ByteWriter {
+  bytes: Uint8Array;
+  length = 0;
+
+  constructor(capacity = 256) {
+    this.bytes = new Uint8Array(capacity);
+  }
+
+  reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    let cap = this.bytes.length * 2;
+    while (cap < this.length + n) cap *= 2;
+    const bigger = new Uint8Array(cap);
+    bigger.set(this.bytes.subarray(0, this.length));
+    this.bytes = bigger;
+  }
+
+  byte(b: number): void {
+    if (this.length === this.bytes.length) this.reserve(1);
+    this.bytes[this.length++] = b;
+  }
+
+  varint(n: number): void {
+    // Non-negative integers up to 2^53: 7 bits per byte, high bit = more.
+    while (n >= 0x80) {
+      this.byte((n % 0x80) | 0x80);
+      n = Math.floor(n / 0x80);
+    }
+    this.byte(n);
+  }
+}
+
+const f64 = new Float64Array(1);
+const f64bytes = new Uint8Array(f64.buffer);
+
+export class StateCodec {
+  private readonly typeByFactory = new Map<unknown, RecordType>();
+  private readonly typeBySignature = new Map<string, RecordType>();
+  private readonly types: RecordType[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly scratch = new ByteWriter();
+  /** Where `decode` reads: set by `decode`, advanced by `read`. */
+  private src: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+
+  /** Appends the bytes of `v` to `out`. Throws a ModelError on a value that is not a state. */
+  encode(v: unknown, out: ByteWriter): void {
+    this.put(v, out, '');
+  }
+
+  /** The value whose bytes are `bytes[start, end)`. */
+  decode(bytes: Uint8Array, start: number, end: number): unknown {
+    this.src = bytes;
+    this.pos = start;
+    const v = this.read();
+    if (this.pos !== end) throw new Error(`state bytes decoded to ${this.pos - start} of ${end - start} bytes`);
+    return v;
+  }
+
+  private put(v: unknown, out: ByteWriter, path: string): void {
+    switch (typeof v) {
+      case 'number':
+        if (Number.isInteger(v) && v >= 0 && v < 0x80) out.byte(v);
+        else if (Number.isSafeInteger(v)) {
+          out.byte(T_INT);
+          out.varint(v < 0 ? -2 * v - 1 : 2 * v);
+        } else if (Object.is(v, -0)) out.byte(0);
+        else {
+          out.byte(T_FLOAT);
+          f64[0] = Number.isNaN(v) ? NaN : v;
+          out.reserve(8);
+          out.bytes.set(f64bytes, out.length);
+          out.length += 8;
+        }
+        return;
+      case 'boolean':
+        out.byte(v ? T_TRUE : T_FALSE);
+        return;
+      case 'string':
+        out.byte(T_STRING);
+        out.varint(this.intern(v));
+        return;
+      case 'undefined':
+        out.byte(T_UNDEFINED);
+        return;
+      case 'bigint':
+        out.byte(T_BIGINT);
+        out.varint(this.intern(String(v)));
+        return;
+      case 'object': {
+        if (v === null) {
+          out.byte(T_NULL);
+          return;
+        }
+        if (isRecord(v)) {
+          const type = this.recordType(v);
+          out.byte(T_RECORD);
+          out.varint(type.index);
+          const r = v as unknown as { get(k: string): unknown };
+          for (const k of type.keys) this.put(r.get(k), out, path ? `${path}.${k}` : k);
+          return;
+        }
+        if (isList(v) || isStack(v)) {
+          const c = v as List<unknown>;
+          out.byte(isList(v) ? T_LIST : T_STACK);
+          out.varint(c.size);
+          let i = 0;
+          for (const x of c) this.put(x, out, `${path}[${i++}]`);
+          return;
+        }
+        if (isOrderedMap(v)) {
+          out.byte(T_ORDERED_MAP);
+          out.varint(v.size);
+          for (const [k, x] of v.entries()) {
+            this.put(k, out, path);
+            this.put(x, out, `${path}.${String(k)}`);
+          }
+          return;
+        }
+        if (isMap(v)) {
+          out.byte(T_MAP);
+          out.varint(v.size);
+          this.putSorted(out, v.size, (emit) => {
+            for (const [k, x] of v.entries())
+              emit(() => {
+                this.put(k, out, path);
+                this.put(x, out, `${path}.${String(k)}`);
+              });
+          });
+          return;
+        }
+        if (isOrderedSet(v)) {
+          out.byte(T_ORDERED_SET);
+          out.varint(v.size);
+          for (const x of v as Iterable<unknown>) this.put(x, out, path);
+          return;
+        }
+        if (isSet(v)) {
+          out.byte(T_SET);
+          out.varint(v.size);
+          this.putSorted(out, v.size, (emit) => {
+            for (const x of v as Iterable<unknown>) emit(() => this.put(x, out, path));
+          });
+          return;
+        }
+        throw new ModelError(
+          `state holds a plain ${Array.isArray(v) ? 'array' : 'object'} at ${path || '(root)'}; ` +
+            `states must be Immutable values (Record, List, Map, Set) or primitives`,
+        );
+      }
+      default:
+        throw new ModelError(`state holds a ${typeof v} at ${path || '(root)'}; states must be Immutable values or primitives`);
+    }
+  }
+
+  /**
+   * Writes the members of an unordered collection in the order of their bytes: each member is
+   * encoded in place, then the region is rewritten sorted if it was not already.
+   */
+  private putSorted(out: ByteWriter, size: number, each: (emit: (member: () => void) => void) => void): void {
+    if (size <= 1) {
+      each((member) => member());
+      return;
+    }
+    const base = out.length;
+    const starts: number[] = [];
+    each((member) => {
+      starts.push(out.length);
+      member();
+    });
+    starts.push(out.length);
+    const order = starts.slice(0, -1).map((_, i) => i);
+    const b = out.bytes;
+    const cmp = (i: number, j: number): number => {
+      const a0 = starts[i];
+      const a1 = starts[i + 1];
+      const b0 = starts[j];
+      const b1 = starts[j + 1];
+      const n = Math.min(a1 - a0, b1 - b0);
+      for (let k = 0; k < n; k++) if (b[a0 + k] !== b[b0 + k]) return b[a0 + k] - b[b0 + k];
+      return a1 - a0 - (b1 - b0);
+    };
+    let sorted = true;
+    for (let i = 1; i < order.length && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
+    if (sorted) return;
+    order.sort(cmp);
+    const copy = this.scratch;
+    copy.length = 0;
+    copy.reserve(out.length - base);
+    copy.bytes.set(b.subarray(base, out.length));
+    let at = base;
+    for (const i of order) {
+      b.set(copy.bytes.subarray(starts[i] - base, starts[i + 1] - base), at);
+      at += starts[i + 1] - starts[i];
+    }
+  }
+
+  private intern(s: string): number {
+    let id = this.stringIds.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.stringIds.set(s, id);
+    }
+    return id;
+  }
+
+  private recordType(v: unknown): RecordType {
+    const factory = (v as { constructor: unknown }).constructor;
+    let type = this.typeByFactory.get(factory);
+    if (type) return type;
+    const r = v as ImmRecord<Record<string, unknown>>;
+    const keys = [...r.toSeq().keys()];
+    const signature = JSON.stringify([ImmRecord.getDescriptiveName(r), keys]);
+    type = this.typeBySignature.get(signature);
+    if (!type) {
+      type = { factory: factory as RecordFactory, keys, index: this.types.length };
+      this.types.push(type);
+      this.typeBySignature.set(signature, type);
+    }
+    this.typeByFactory.set(factory, type);
+    return type;
+  }
+
+  private varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.src[this.pos++];
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 0x80;
+    }
+  }
+
+  private read(): unknown {
+    const tag = this.src[this.pos++];
+    if (tag < 0x80) return tag;
+    switch (tag) {
+      case T_FALSE:
+        return false;
+      case T_TRUE:
+        return true;
+      case T_NULL:
+        return null;
+      case T_UNDEFINED:
+        return undefined;
+      case T_INT: {
+        const z = this.varint();
+        return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+      }
+      case T_FLOAT:
+        f64bytes.set(this.src.subarray(this.pos, this.pos + 8));
+        this.pos += 8;
+        return f64[0];
+      case T_STRING:
+        return this.strings[this.varint()];
+      case T_BIGINT:
+        return BigInt(this.strings[this.varint()]);
+      case T_RECORD: {
+        const type = this.types[this.varint()];
+        const values: Record<string, unknown> = {};
+        for (const k of type.keys) values[k] = this.read();
+        return type.factory(values);
+      }
+      case T_LIST:
+      case T_STACK:
+      case T_ORDERED_SET:
+      case T_SET: {
+        const n = this.varint();
+        const items = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) items[i] = this.read();
+        return tag === T_LIST ? List(items) : tag === T_STACK ? Stack(items) : tag === T_SET ? ImmSet(items) : OrderedSet(items);
+      }
+      case T_MAP:
+      case T_ORDERED_MAP: {
+        const n = this.varint();
+        const entries = new Array<[unknown, unknown]>(n);
+        for (let i = 0; i < n; i++) {
+          const k = this.read();
+          entries[i] = [k, this.read()];
+        }
+        return tag === T_MAP ? ImmMap(entries) : OrderedMap(entries);
+      }
+      default:
+        throw new Error(`bad state byte 0x${tag.toString(16)} at ${this.pos - 1}`);
+    }
+  }
+}

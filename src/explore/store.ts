@@ -1,0 +1,303 @@
+/**
+ * Visited-state sets over encoded states (see src/core/codec.ts). `ExactStore` keeps every
+ * state's bytes in a flat arena behind an open-addressing hash table and compares full bytes:
+ * two different states are never merged. `FingerprintStore` keeps only a 64-bit hash of each
+ * state (hash compaction, as TLC does): far less memory, at the price of a small computed chance
+ * that two different states share a fingerprint and the second one is wrongly taken as visited.
+ */
+
+/** MurmurHash3 (x86, 32-bit) of `b[from, from + n)`. */
+export function hash32(b: Uint8Array, from: number, n: number, seed: number): number {
+  let h = seed | 0;
+  let i = from;
+  const whole = from + (n & ~3);
+  for (; i < whole; i += 4) {
+    let k = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  switch (n & 3) {
+    case 3:
+      k ^= b[i + 2] << 16;
+    // falls through
+    case 2:
+      k ^= b[i + 1] << 8;
+    // falls through
+    case 1:
+      k ^= b[i];
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const SEED_A = 0x9747b28c;
+const SEED_B = 0x2f1e6d35;
+
+/** Raised when the store cannot grow further; the explorer ends the run as incomplete. */
+export class StoreFull extends Error {}
+
+export interface StateStore {
+  /** Distinct states stored; ids are 0 … size-1 in the order of `add`. */
+  readonly size: number;
+  /** Whether different states are never merged (false for fingerprints). */
+  readonly exact: boolean;
+  /** Stores the state whose bytes are `b[0, n)`; its new id, or -1 if it was already stored. */
+  add(b: Uint8Array, n: number): number;
+  /** Whether stored state `id` is the state `b[0, n)` (for a fingerprint: has its fingerprint). */
+  matches(id: number, b: Uint8Array, n: number): boolean;
+  /** Whether the state `b[0, n)` is stored (for a fingerprint: its fingerprint is). */
+  contains(b: Uint8Array, n: number): boolean;
+  /** Bytes held by the store, spare capacity included. */
+  readonly byteSize: number;
+  /** Bytes that the stored states take: the table as allocated, arena and offsets as used. */
+  readonly usedBytes: number;
+}
+
+const CHUNK_BITS = 24;
+const CHUNK = 1 << CHUNK_BITS;
+/** Offsets are Uint32: at most 2^32 bytes of arena (256 chunks of 16 MiB). */
+const MAX_CHUNKS = 256;
+const MAX_LOAD = 0.7;
+
+/**
+ * Exact storage. Each state is appended once to an arena of 16 MiB chunks as a varint length and
+ * its bytes (a state never straddles two chunks); `offsets[id]` says where. The hash table holds
+ * pairs (id + 1, 32-bit hash) side by side, so that a probe reads one cache line, most probes of
+ * another state are rejected without touching the arena, and growing the table never rehashes
+ * bytes; a full byte comparison decides.
+ */
+export class ExactStore implements StateStore {
+  readonly exact = true;
+  private chunks: Uint8Array[] = [];
+  private used = CHUNK;
+  private offsets = new Uint32Array(1024);
+  size = 0;
+  private slots = new Int32Array(2 << 10);
+  private mask = (1 << 10) - 1;
+  /** Set by `locate`: the chunk and the [start, end) of a state's bytes. */
+  chunk: Uint8Array = new Uint8Array(0);
+  start = 0;
+  end = 0;
+
+  get byteSize(): number {
+    return this.chunks.length * CHUNK + this.offsets.byteLength + this.slots.byteLength;
+  }
+
+  /** Bytes actually used by stored states (arena in use, offsets, table at its load). */
+  get usedBytes(): number {
+    return (this.chunks.length - 1) * CHUNK + this.used + this.size * 4 + this.slots.byteLength;
+  }
+
+  /** Points `chunk`, `start`, `end` at the bytes of state `id`. */
+  locate(id: number): void {
+    const off = this.offsets[id];
+    const c = this.chunks[Math.floor(off / CHUNK)];
+    let p = off % CHUNK;
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = c[p++];
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+    }
+    this.chunk = c;
+    this.start = p;
+    this.end = p + n;
+  }
+
+  matches(id: number, b: Uint8Array, n: number): boolean {
+    this.locate(id);
+    return this.equalAt(b, n);
+  }
+
+  contains(b: Uint8Array, n: number): boolean {
+    const h = hash32(b, 0, n, SEED_A) | 0;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const s = this.slots[2 * i];
+      if (s === 0) return false;
+      if (this.slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return true;
+    }
+  }
+
+  private equalAt(b: Uint8Array, n: number): boolean {
+    if (this.end - this.start !== n) return false;
+    const c = this.chunk;
+    const s = this.start;
+    for (let i = 0; i < n; i++) if (c[s + i] !== b[i]) return false;
+    return true;
+  }
+
+  add(b: Uint8Array, n: number): number {
+    const h = hash32(b, 0, n, SEED_A) | 0;
+    const slots = this.slots;
+    const mask = this.mask;
+    // Probe until the state or an empty slot: the state is new there.
+    let i = h & mask;
+    for (;;) {
+      const s = slots[2 * i];
+      if (s === 0) break;
+      if (slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return -1;
+      i = (i + 1) & mask;
+    }
+    const id = this.size;
+    this.append(b, n);
+    slots[2 * i] = id + 1;
+    slots[2 * i + 1] = h;
+    this.size++;
+    if (this.size > MAX_LOAD * (mask + 1)) this.grow();
+    return id;
+  }
+
+  private append(b: Uint8Array, n: number): void {
+    const head = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+    if (head + n > CHUNK) throw new StoreFull(`a state encodes to ${n} bytes; at most ${CHUNK - 4} are supported`);
+    if (this.used + head + n > CHUNK) {
+      if (this.chunks.length === MAX_CHUNKS) throw new StoreFull(`the state arena is full (${MAX_CHUNKS * (CHUNK >>> 20)} MiB)`);
+      this.chunks.push(new Uint8Array(CHUNK));
+      this.used = 0;
+    }
+    if (this.size === this.offsets.length) {
+      const bigger = new Uint32Array(this.offsets.length * 2);
+      bigger.set(this.offsets);
+      this.offsets = bigger;
+    }
+    const c = this.chunks[this.chunks.length - 1];
+    this.offsets[this.size] = (this.chunks.length - 1) * CHUNK + this.used;
+    let p = this.used;
+    let m = n;
+    while (m >= 0x80) {
+      c[p++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    c[p++] = m;
+    // A loop: for states of tens of bytes it beats set(subarray()), which allocates a view.
+    for (let i = 0; i < n; i++) c[p + i] = b[i];
+    this.used = p + n;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    const slots = new Int32Array(2 * cap);
+    const mask = cap - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] === 0) continue;
+      const h = old[j + 1];
+      let i = h & mask;
+      while (slots[2 * i] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j];
+      slots[2 * i + 1] = h;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/**
+ * Fingerprint storage: a 64-bit fingerprint per state (two independently seeded 32-bit
+ * MurmurHash3 of its bytes) in an open-addressing table, 8 bytes a slot. The bytes themselves are
+ * not kept, so the frontier carries them. Two different states with one fingerprint are merged:
+ * the second is taken as visited and whatever only it leads to may be missed; `collisionOdds`
+ * estimates that chance.
+ */
+export class FingerprintStore implements StateStore {
+  readonly exact = false;
+  size = 0;
+  /** Pairs (low, high); (0, 0) is an empty slot, so a fingerprint (0, 0) is stored as (1, 0). */
+  private slots = new Uint32Array(2 << 12);
+  private mask = (1 << 12) - 1;
+  private lo = 0;
+  private hi = 0;
+
+  get byteSize(): number {
+    return this.slots.byteLength;
+  }
+
+  get usedBytes(): number {
+    return this.slots.byteLength;
+  }
+
+  contains(b: Uint8Array, n: number): boolean {
+    return this.matches(-1, b, n);
+  }
+
+  private fingerprint(b: Uint8Array, n: number): void {
+    this.lo = hash32(b, 0, n, SEED_A);
+    this.hi = hash32(b, 0, n, SEED_B);
+    if (this.lo === 0 && this.hi === 0) this.lo = 1;
+  }
+
+  /** The slot of the current fingerprint, or of the empty slot where it belongs. */
+  private probe(): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    const lo = this.lo;
+    const hi = this.hi;
+    let i = lo & mask;
+    for (;;) {
+      const l = slots[2 * i];
+      const h = slots[2 * i + 1];
+      if ((l === 0 && h === 0) || (l === lo && h === hi)) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Fingerprints do not say which id a state has: this answers whether `b[0, n)`'s fingerprint is stored. */
+  matches(_id: number, b: Uint8Array, n: number): boolean {
+    this.fingerprint(b, n);
+    const i = this.probe();
+    return this.slots[2 * i] !== 0 || this.slots[2 * i + 1] !== 0;
+  }
+
+  add(b: Uint8Array, n: number): number {
+    this.fingerprint(b, n);
+    const i = this.probe();
+    if (this.slots[2 * i] !== 0 || this.slots[2 * i + 1] !== 0) return -1;
+    this.slots[2 * i] = this.lo;
+    this.slots[2 * i + 1] = this.hi;
+    const id = this.size++;
+    if (this.size > MAX_LOAD * (this.mask + 1)) this.grow();
+    return id;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    const slots = new Uint32Array(2 * cap);
+    const mask = cap - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const lo = old[j];
+      const hi = old[j + 1];
+      if (lo === 0 && hi === 0) continue;
+      let i = lo & mask;
+      while (slots[2 * i] !== 0 || slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = lo;
+      slots[2 * i + 1] = hi;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/**
+ * The chance that a fingerprint run merged at least two different states, given `states`
+ * distinct fingerprints stored and `transitions` lookups: each lookup of a new state collides
+ * with one of at most `states` stored fingerprints with probability states / 2^64, so the odds
+ * are at most states × transitions / 2^64 (TLC's "optimistic" estimate is states² / 2^65).
+ */
+export function collisionOdds(states: number, transitions: number): number {
+  return Math.min(1, (states * Math.max(states, transitions)) / 2 ** 64);
+}
