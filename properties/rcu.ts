@@ -1,0 +1,38 @@
+/**
+ * Reusable RCU and memory properties. Each takes an accessor that finds the kernel-layer
+ * state inside a model's state, so any model built on src/kernel/memory.ts and
+ * src/kernel/rcu.ts can list them:
+ *
+ *   properties: [rcuNoUseAfterFree((s) => s.mem, 'mem'), noDoubleFree((s) => s.mem, 'mem'), ...]
+ *
+ * `at` is the field path of the memory inside the state, used to point at the offending fields.
+ */
+import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } from '../src/index.ts';
+import { faultsOf, leaked, type Memory } from '../src/kernel/memory.ts';
+import type { AnyParams } from '../src/core/params.ts';
+
+export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>(
+    'rcu-no-use-after-free',
+    'no reader dereferences an object that was freed before a grace period covering that reader ended',
+    (s) => {
+      const f = faultsOf(mem(s), 'use-after-free').first();
+      return !f || { message: `${f.ctx} uses ${f.obj} after it was freed`, fields: [`${at}.objects.${f.obj}`] };
+    },
+  );
+}
+
+export function noDoubleFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>('no-double-free', 'no object is freed twice', (s) => {
+    const f = faultsOf(mem(s), 'double-free').first();
+    return !f || { message: `${f.ctx} frees ${f.obj} a second time`, fields: [`${at}.objects.${f.obj}`] };
+  });
+}
+
+/** Objects legitimately kept at the end (a cache, the live array) are named by `owned`. */
+export function noLeakAtQuiescence<S, P = AnyParams>(mem: (s: S) => Memory, at: string, owned: (s: S) => ReadonlySet<string> = () => new Set()): FinalProperty<S, P> {
+  return atQuiescence<S, P>('no-leak-at-quiescence', 'when nothing is left to run, every object is freed or still reachable', (s) => {
+    const l = leaked(mem(s), owned(s));
+    return l.length === 0 || { message: `leaked: ${l.join(', ')} (neither freed nor reachable)`, fields: l.map((o) => `${at}.objects.${o}`) };
+  });
+}
