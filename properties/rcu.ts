@@ -9,6 +9,7 @@
  */
 import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } from '../src/index.ts';
 import { faultsOf, leaked, type Memory } from '../src/kernel/memory.ts';
+import { synchronizeRcuProblem, type Rcu } from '../src/kernel/rcu.ts';
 import type { AnyParams } from '../src/core/params.ts';
 
 export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
@@ -34,5 +35,20 @@ export function noLeakAtQuiescence<S, P = AnyParams>(mem: (s: S) => Memory, at: 
   return atQuiescence<S, P>('no-leak-at-quiescence', 'when nothing is left to run, every object is freed or still reachable', (s) => {
     const l = leaked(mem(s), owned(s));
     return l.length === 0 || { message: `leaked: ${l.join(', ')} (neither freed nor reachable)`, fields: l.map((o) => `${at}.objects.${o}`) };
+  });
+}
+
+/**
+ * Every context blocked in synchronize_rcu() may sleep there: it is not in atomic context
+ * (`atomic` is the model's check for that context) and not inside its own RCU reader.
+ */
+export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: string, atomic: (s: S, ctx: string) => boolean): InvariantProperty<S, P> {
+  return invariant<S, P>('synchronize-rcu-legal', 'synchronize_rcu() is called only where sleeping is legal and outside the caller\'s own reader', (s) => {
+    const r = rcu(s);
+    for (const ctx of r.sync.keys()) {
+      const why = synchronizeRcuProblem(r, ctx, atomic(s, ctx));
+      if (why) return { message: why, fields: [`${at}.sync.${ctx}`] };
+    }
+    return true;
   });
 }
