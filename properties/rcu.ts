@@ -1,0 +1,77 @@
+/**
+ * Reusable RCU and memory properties. Each takes an accessor that finds the kernel-layer
+ * state inside a model's state, so any model built on src/kernel/memory.ts and
+ * src/kernel/rcu.ts can list them:
+ *
+ *   properties: [rcuNoUseAfterFree((s) => s.mem, 'mem'), noDoubleFree((s) => s.mem, 'mem'), ...]
+ *
+ * `at` is the field path of the memory inside the state, used to point at the offending fields.
+ */
+import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } from '../src/index.ts';
+import { faultsOf, leaked, type Memory } from '../src/kernel/memory.ts';
+import { synchronizeRcuProblem, type Rcu } from '../src/kernel/rcu.ts';
+import type { AnyParams } from '../src/core/params.ts';
+import type { List } from 'immutable';
+
+export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>(
+    'rcu-no-use-after-free',
+    'no reader dereferences an object that was freed before a grace period covering that reader ended',
+    (s) => {
+      const f = faultsOf(mem(s), 'use-after-free').first();
+      return !f || { message: `${f.ctx} uses ${f.obj} after it was freed`, fields: [`${at}.objects.${f.obj}`] };
+    },
+  );
+}
+
+export function noDoubleFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>('no-double-free', 'no object is freed twice', (s) => {
+    const f = faultsOf(mem(s), 'double-free').first();
+    return !f || { message: `${f.ctx} frees ${f.obj} a second time`, fields: [`${at}.objects.${f.obj}`] };
+  });
+}
+
+/**
+ * Objects legitimately kept at the end (a cache, the live array) are named by `owned`.
+ * `finished` tells a proper end from a stuck state: in a deadlock nothing is freed either, but
+ * that is the deadlock's story (no-deadlock reports it), so the leak check holds there.
+ */
+export function noLeakAtQuiescence<S, P = AnyParams>(
+  mem: (s: S) => Memory,
+  at: string,
+  opts: { owned?: (s: S) => ReadonlySet<string>; finished?: (s: S, p: P) => boolean } = {},
+): FinalProperty<S, P> {
+  return atQuiescence<S, P>('no-leak-at-quiescence', 'when every context has finished, every object is freed or still reachable', (s, p) => {
+    if (opts.finished && !opts.finished(s, p)) return true;
+    const l = leaked(mem(s), opts.owned?.(s));
+    return l.length === 0 || { message: `leaked: ${l.join(', ')} (neither freed nor reachable)`, fields: l.map((o) => `${at}.objects.${o}`) };
+  });
+}
+
+/**
+ * Every context blocked in synchronize_rcu() may sleep there: it is not in atomic context
+ * (`atomic` is the model's check for that context) and not inside its own RCU reader.
+ */
+export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: string, atomic: (s: S, ctx: string) => boolean): InvariantProperty<S, P> {
+  return invariant<S, P>('synchronize-rcu-legal', 'synchronize_rcu() is called only where sleeping is legal and outside the caller\'s own reader', (s) => {
+    const r = rcu(s);
+    for (const ctx of r.sync.keys()) {
+      const why = synchronizeRcuProblem(r, ctx, atomic(s, ctx));
+      if (why) return { message: why, fields: [`${at}.sync.${ctx}`] };
+    }
+    return true;
+  });
+}
+
+/**
+ * A list of kernel splats the model records when an operation is illegal where it happens
+ * ("BUG: Invalid wait context", "sleeping function called from invalid context") must stay
+ * empty. The model records the splat on the step that would trigger it in the kernel, so the
+ * counterexample ends there.
+ */
+export function noSplat<S, P = AnyParams>(name: string, description: string, splats: (s: S) => List<string>, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>(name, description, (s) => {
+    const l = splats(s);
+    return l.size === 0 || { message: l.first()!, fields: [at] };
+  });
+}
