@@ -14,6 +14,7 @@ export type {
   StepProperty,
   Expectation,
   ExpectationBounds,
+  Symmetry,
 } from './core/model.ts';
 export { int, bool, oneOf } from './core/params.ts';
 export type { ParamSpec, ParamSpecs, ParamValues, AnyParams } from './core/params.ts';

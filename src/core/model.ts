@@ -16,6 +16,24 @@ export interface Transition<S> {
    * `cpu1: nmi enters` (lane `cpu1`) is an instance of `cpuN: nmi enters`.
    */
   readonly action?: string;
+  /**
+   * Declares that this transition reads and writes only its own lane's private state and that
+   * no property looks at what it changes (it commutes with every other lane's transitions and
+   * is invisible). Partial-order reduction (`--por`) may then explore it alone from a state.
+   * A wrong declaration makes `--por` miss states; without `--por` it is ignored.
+   */
+  readonly local?: boolean;
+}
+
+/**
+ * Interchangeable lanes (identical CPUs), for symmetry reduction (`--symmetry`): `permute`
+ * renames lane i to lane perm[i] everywhere in a state (per-CPU arrays, owner fields, CPU ids
+ * held in objects). Every property must give the same verdict on a state and its permutations.
+ */
+export interface Symmetry<S> {
+  /** The interchangeable lanes, in order (`cpu0`, `cpu1`, …). */
+  readonly lanes: readonly string[];
+  readonly permute: (state: S, perm: readonly number[]) => S;
 }
 
 /**
@@ -118,6 +136,8 @@ export interface ModelDefinition<S, P extends ParamSpecs> {
    * mistake. Without it coverage can only list the actions that did fire.
    */
   readonly actions?: readonly string[] | ((params: ParamValues<P>) => readonly string[]);
+  /** Interchangeable lanes under these parameters, if any (see Symmetry). */
+  readonly symmetry?: (params: ParamValues<P>) => Symmetry<S> | undefined;
 }
 
 const MODEL_BRAND = Symbol.for('mc.model');
@@ -142,6 +162,7 @@ export interface AnyModel {
   readonly lanes?: (params: AnyParams) => readonly string[];
   readonly expectations: readonly Expectation<AnyParams>[];
   readonly actions?: readonly string[] | ((params: AnyParams) => readonly string[]);
+  readonly symmetry?: (params: AnyParams) => Symmetry<unknown> | undefined;
 }
 
 /** Erases a model's types, for code that handles any model (tests, the CLI). */
