@@ -376,7 +376,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
             .setIn(['pcpu', c, 'slabs', b], slab.set('head', x).setIn(['next', o.slot], slab.head)),
         );
       }
-      return step(`${me}${call}: ${cacheOf(b)} is this CPU's slab`, () => base.set('kernel', setLocals(kk, c, 'kf.lock', taken.set('x', x))), op.what !== 'stash');
+      return step(`${me}${call}: ${cacheOf(b)} is this CPU's slab`, () => base.set('kernel', setLocals(kk, c, 'kf.lock', taken.set('x', x))));
     }
     case 'kf.lock': {
       const b = slabOf(parseObj(loc.x));
@@ -598,6 +598,45 @@ function allocReturn(before: State, step: { lane: string }, after: State) {
   };
 }
 
+/** What the kernel facts say about each variant, !RT and RT; the checker must find exactly these. */
+const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string; rt: string[]; rtNote: string }[] = [
+  {
+    variant: 'upstream',
+    nonRt: [],
+    nonRtNote: 'an NMI inside the irq-saved region sees local_lock_is_locked() and moves to the next bucket, or defers the free',
+    rt: [],
+    rtNote: 'NMIs and non-preemptible callers get NULL or defer; a hook inside the locked region sees owner == current and moves on',
+  },
+  {
+    variant: 'no-is-locked-check',
+    nonRt: ['freelist-integrity'],
+    nonRtNote: "local_irq_save() does not mask NMIs: the NMI pops c->freelist between the task's read and write, and the task hands out the same object again",
+    rt: ['no-self-deadlock', 'no-deadlock'],
+    rtNote: 'a hook inside the locked region takes the rt_spin_lock its own task holds and waits for itself',
+  },
+  {
+    variant: 'rt-nmi-trylock',
+    nonRt: [],
+    nonRtNote: 'the variant changes only PREEMPT_RT code',
+    rt: ['wait-context'],
+    rtNote: 'on RT the per-CPU lock is an rt_mutex: rt_spin_trylock from NMI would record the interrupted task as owner (local_trylock refuses there)',
+  },
+  {
+    variant: 'no-deferred-drain',
+    nonRt: ['deferred-drained'],
+    nonRtNote: 'without the irq_work a deferred object is never freed',
+    rt: ['deferred-drained'],
+    rtNote: 'without the irq_work a deferred object is never freed',
+  },
+  {
+    variant: 'rt-assumes-unlocked',
+    nonRt: [],
+    nonRtNote: 'the variant changes only PREEMPT_RT code',
+    rt: ['no-sleep-in-atomic'],
+    rtNote: 'is_locked() is owner == current: with the lock held by a preempted task it says false, and rt_spin_lock sleeps with preemption off',
+  },
+];
+
 export default defineModel({
   name: 'kfree-nolock',
   description: 'kmalloc_nolock()/kfree_nolock(): NMIs and hooks re-entering the per-CPU slab, local_lock_is_locked(), the deferred free list (!RT and PREEMPT_RT)',
@@ -616,34 +655,15 @@ export default defineModel({
     }),
     allocSucceedsOrNull<State, P>(allocReturn),
   ],
-  expectations: [
-    { params: { variant: 'upstream', rt: false }, note: 'an NMI inside the irq-saved region sees local_lock_is_locked() and moves to the next bucket or defers the free' },
-    { params: { variant: 'upstream', rt: true }, note: 'NMIs and non-preemptible callers get NULL or defer; a hook inside the locked region sees owner == current and moves on' },
-    {
-      params: { variant: 'no-is-locked-check', rt: false },
-      violated: ['freelist-integrity'],
-      note: 'local_irq_save() does not mask NMIs: the NMI pops c->freelist between the task\'s read and write, and the task hands out the same object again',
-    },
-    {
-      params: { variant: 'no-is-locked-check', rt: true },
-      violated: ['no-self-deadlock', 'no-deadlock'],
-      note: 'a hook inside the locked region takes the rt_spin_lock its own task holds and waits for itself',
-    },
-    { params: { variant: 'rt-nmi-trylock', rt: false }, note: 'the variant changes only PREEMPT_RT code' },
-    {
-      params: { variant: 'rt-nmi-trylock', rt: true },
-      violated: ['wait-context'],
-      note: 'on RT the per-CPU lock is an rt_mutex: rt_spin_trylock from NMI would record the interrupted task as owner (local_trylock refuses there)',
-    },
-    { params: { variant: 'no-deferred-drain', rt: false }, violated: ['deferred-drained'], note: 'without the irq_work a deferred object is never freed' },
-    { params: { variant: 'no-deferred-drain', rt: true }, violated: ['deferred-drained'], note: 'same on RT' },
-    { params: { variant: 'rt-assumes-unlocked', rt: false }, note: 'the variant changes only PREEMPT_RT code' },
-    {
-      params: { variant: 'rt-assumes-unlocked', rt: true },
-      violated: ['no-sleep-in-atomic'],
-      note: 'is_locked() is owner == current: with the lock held by a preempted task it says false, and rt_spin_lock sleeps with preemption off',
-    },
-  ],
+  expectations: [2, 3].flatMap((cpus) =>
+    VERDICTS.flatMap((v) =>
+      ([false, true] as const).map((rt) => ({
+        params: cpus === 2 ? { variant: v.variant, rt } : { variant: v.variant, rt, cpus },
+        violated: rt ? v.rt : v.nonRt,
+        note: rt ? v.rtNote : v.nonRtNote,
+      })),
+    ),
+  ),
 });
 
 // exported for the tests
