@@ -3,27 +3,28 @@
 // anywhere, tracepoint/BPF hooks re-entering task context, local_trylock_t under PREEMPT_RT
 // on and off, and lockdep / might_sleep() as splats.
 //
-// Per CPU, two kmalloc caches (kmalloc-64, kmalloc-128), each with a per-CPU slab whose
-// freelist is explicit state: c->freelist (the head) and each free object's free pointer, as
-// SLUB keeps them. A third, non-current kmalloc-64 slab holds one object (`p0:64#0`) that the
-// task frees: "not in this CPU's current slab". A per-CPU `stash` is the element a BPF
-// program keeps in a map; it starts as `c0:64#1`.
+// Two kmalloc caches (kmalloc-64, kmalloc-128), each with a per-CPU slab guarded by a per-CPU
+// local_trylock_t. cpu0's slabs hold the objects; their freelists are explicit state, as SLUB
+// keeps them: c->freelist (the head), each free object's free pointer, and slab->freelist
+// (objects freed remotely by __slab_free()). A per-CPU `stash` is the element a BPF program
+// keeps in a map; cpu0's starts as `c0:64#1`.
 //
-// Who runs on each CPU:
-//   task A      p = kmalloc_nolock(64); kfree_nolock(p); kfree_nolock(p0:64#0)
-//   NMI (1)     a BPF program: new = kmalloc_nolock(64); old = xchg(stash, new); kfree_nolock(old)
-//   PREEMPT_RT only:
-//   hook (1)    the same BPF program, run from a tracepoint/kprobe that re-enters task context
-//               (A or B) at any of its steps: on RT that code is preemptible, the lock is an
-//               rt_spin_lock, and its tracepoints (trace_contention_begin, ...) fire inside
-//               the locked region.
-//   task B      parked at first; preempt_disable(); p = kmalloc_nolock(64); kfree_nolock(p);
-//               preempt_enable(). It runs when the scheduler preempts A (A stays preemptible
-//               on RT even while it holds the per-CPU lock).
-//   irq_work    free_deferred_objects(): frees everything on the CPU's deferred list with
-//               __slab_free() (an atomic cmpxchg into the object's slab->freelist). On !RT a
-//               hardirq (runs where irqs are on); on RT the per-CPU irq_work thread (runs where
-//               the CPU may schedule).
+// Who runs:
+//   cpu0 task A    p = kmalloc_nolock(64); kfree_nolock(p)
+//   cpu0 NMI (1)   a BPF program: new = kmalloc_nolock(64); old = xchg(stash, new); kfree_nolock(old)
+//   PREEMPT_RT only, on cpu0:
+//   hook (1)       the same BPF program, run from a tracepoint that re-enters the task while it
+//                  holds a per-CPU slab lock (on RT that region is preemptible, the lock is an
+//                  rt_spin_lock, and lock tracepoints such as trace_contention_begin fire in it).
+//   task B         higher priority; wakes once, while A holds a slab lock, and preempts A:
+//                  preempt_disable(); p = kmalloc_nolock(64); kfree_nolock(p); preempt_enable().
+//   cpu1, cpu2     task R: kfree_nolock() of one of cpu0's objects (`c0:64#2`, `c0:64#3`) it was
+//                  handed: not in this CPU's current slab, so it goes on this CPU's deferred list.
+//   irq_work       per CPU: free_deferred_objects() frees everything on the deferred list with
+//                  __slab_free() (one atomic cmpxchg into the object's slab->freelist). On !RT a
+//                  hardirq (runs where irqs are on); on RT the per-CPU irq_work thread (runs
+//                  where the CPU may schedule).
+// cpu1 and cpu2 are interchangeable (symmetry); cpu0 is not.
 //
 // What the code does (mm/slub.c, in the model's terms):
 // - kmalloc_nolock(size): PREEMPT_RT and not preemptible (NMI, hardirq, preemption or irqs
@@ -54,6 +55,9 @@
 //   rt-assumes-unlocked  on RT the gate is only in_nmi() || in_hardirq(): task B, preemption
 //                        off, sees is_locked() false (A, preempted, owns the lock, not B), takes
 //                        the blocking path and sleeps in atomic context (no-sleep-in-atomic).
+//                        (Later kernels relaxed 6.18's !preemptible() gate to this one once the
+//                        RT path stopped blocking; the variant relaxes it and keeps the blocking
+//                        local_lock_irqsave.)
 //
 // Not modelled, and what that means:
 // - A new slab when c->freelist is empty (alloc_pages_nolock, n->list_lock trylock): an empty
@@ -66,8 +70,14 @@
 // - Hardirqs other than the irq_work, softirqs, and hooks on !RT (___slab_alloc is NOKPROBE and
 //   has no tracepoint inside its irq-saved region, so a hook never finds the lock taken there;
 //   the NMI covers every arrival point a hook would have).
-// - kfree_nolock on RT where it may not sleep defers (llist_add is safe anywhere): the
-//   counterpart of the allocation's gate.
+// - On RT, hooks outside a locked region and B waking while A holds no slab lock: there they
+//   are ordinary task-context callers that find every lock free (A itself is one), so they are
+//   left out to keep the state space small; a bug that needs them is out of reach.
+// - Interrupts, hooks and allocations on cpu1 and cpu2: they only free. The CPUs share nothing
+//   but cpu0's slab->freelist, so more activity there would multiply states, not behaviours.
+// - NMI and hook budgets of one each, nesting of at most two frames above the task.
+// - Assumed from the allocation side, not confirmed in the source we read: kfree_nolock() on RT
+//   where it may not sleep defers (llist_add is safe anywhere) instead of taking the lock.
 import { List, Record } from 'immutable';
 import { bool, defineModel, int, oneOf, type Symmetry, type Transition } from '../src/index.ts';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import model, { permute } from '../../models/kfree_nolock.ts';
-import { anyModel } from '../../src/index.ts';
+import { anyModel, explore } from '../../src/index.ts';
 import { defaultParams } from '../../src/core/params.ts';
 import { stateKey } from '../../src/core/value.ts';
 import { expectDeclared, run, story } from './expect.ts';
@@ -22,6 +22,38 @@ describe('kfree_nolock: upstream', () => {
     expectDeclared(model, params, o);
     expect(o.verdict).toBe('holds');
     expect(o.stats.states).toBe(5153);
+  });
+});
+
+/** Labels that fired in a full run (coverage), so that a "holds" is known to cover the paths that matter. */
+function fired(params: Record<string, unknown>): string[] {
+  const o = explore(anyModel(model), { ...defaultParams(anyModel(model).params), ...(params as Record<string, string | boolean | number>) }, { coverage: true });
+  return (o.fired ?? []).map((f) => f.label);
+}
+
+describe('kfree_nolock: upstream takes every guarded path', () => {
+  it('!RT: the NMI inside the irq-saved region retries in kmalloc-128 and defers its free; the irq_work drains both CPUs\' lists', () => {
+    expect(fired({})).toEqual(
+      expect.arrayContaining([
+        'cpu0: nmi: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
+        'cpu0: nmi: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
+        'cpu0: irq_work: free_deferred_objects: __slab_free(c0:64#1)',
+        "cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add, irq_work_queue",
+        'cpu1: irq_work: free_deferred_objects: __slab_free(c0:64#2)',
+      ]),
+    );
+  });
+
+  it('RT: the hook inside the locked region retries and defers; the NMI and the preempt-disabled B get NULL', () => {
+    expect(fired({ rt: true })).toEqual(
+      expect.arrayContaining([
+        'cpu0: hook in A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
+        'cpu0: hook in A: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
+        'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
+        'cpu0: B: kmalloc_nolock(64): PREEMPT_RT and preemption disabled (preempt_count 1) -> NULL',
+        'cpu0: A: set_freepointer(c0:64#0, NULL); c->freelist = c0:64#0; local_unlock_irqrestore(kmalloc-64)',
+      ]),
+    );
   });
 });
 
