@@ -259,3 +259,39 @@ describe('kfree_nolock: 3 CPUs', () => {
     expect(bad.stats.states).toBe(410);
   });
 });
+
+// ---- Transition.local: the steps marked local commute with every other lane's and no property sees them
+function checkLocal(params: Record<string, unknown>, limit: number): number {
+  const p = { ...defaultParams(m.params), ...params } as never;
+  let checked = 0;
+  for (const s of reachable(params, limit)) {
+    const ts = m.transitions(s, p);
+    for (const t of ts.filter((x) => x.local)) {
+      checked++;
+      const ts1 = t.apply() as S;
+      for (const prop of m.properties) {
+        if (prop.kind === 'invariant') expect(prop.check(ts1, p) === true, `${t.label} changes ${prop.name}`).toBe(prop.check(s, p) === true);
+        if (prop.kind === 'step') expect(prop.check(s, t, ts1, p)).toBe(true);
+      }
+      for (const u of ts.filter((x) => x.lane !== t.lane)) {
+        const us = u.apply() as S;
+        const tAfterU = m.transitions(us, p).find((x) => x.label === t.label);
+        const uAfterT = m.transitions(ts1, p).find((x) => x.label === u.label);
+        expect(tAfterU, `${t.label} disabled by ${u.label}`).toBeDefined();
+        expect(uAfterT, `${u.label} disabled by ${t.label}`).toBeDefined();
+        expect(stateKey(tAfterU!.apply())).toBe(stateKey(uAfterT!.apply()));
+      }
+    }
+  }
+  return checked;
+}
+
+describe('kfree_nolock: the transitions declared local', () => {
+  it('!RT, 3 CPUs, every reachable state: independent of the other lanes and invisible to every property', () => {
+    expect(checkLocal({ cpus: 3 }, 1000)).toBeGreaterThan(100);
+  });
+
+  it('RT, 2 CPUs, the first 1500 states: the same', () => {
+    expect(checkLocal({ rt: true }, 1500)).toBeGreaterThan(100);
+  });
+});
