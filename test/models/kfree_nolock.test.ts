@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mcBin } from '../cli/run.ts';
 import model, { permute } from '../../models/kfree_nolock.ts';
 import { anyModel, explore } from '../../src/index.ts';
 import { defaultParams } from '../../src/core/params.ts';
@@ -76,6 +80,22 @@ describe('kfree_nolock: no-is-locked-check', () => {
     const v = o.properties.find((p) => p.name === 'freelist-integrity')!.violation!;
     expect(v.message).toBe('c0:64#0 is in 2 places at once: cpu0 stash (BPF map) and cpu0 task A');
     expect(o.stats.states).toBe(123);
+  });
+
+  it('!RT: the DOT graph shows the NMI arriving between the task\'s lock and unlock, and marks the object handed out twice', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-kfree-'));
+    try {
+      const r = mcBin(['verify', 'models/kfree_nolock.ts', '--param', 'variant=no-is-locked-check', '--out', dir]);
+      expect(r.code).toBe(1);
+      const dot = readFileSync(join(dir, 'kfree-nolock', 'freelist-integrity.dot'), 'utf8');
+      const at = (text: string) => dot.indexOf(text);
+      expect(at('cpu0: A: local_lock_irqsave(kmalloc-64)')).toBeGreaterThan(0);
+      expect(at('cpu0: nmi enters')).toBeGreaterThan(at('cpu0: A: local_lock_irqsave(kmalloc-64)'));
+      expect(at('cpu0: A: c-&gt;freelist = NULL; local_unlock_irqrestore(kmalloc-64)')).toBeGreaterThan(at('cpu0: nmi enters'));
+      expect(dot).toContain('<font color="#c62828"><b>kernel.cpus[0].frames[0].data.p: NULL → c0:64#0</b></font>');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('RT: a hook inside the locked region takes the rt_spin_lock its own task holds', () => {
