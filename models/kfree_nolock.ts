@@ -17,7 +17,10 @@
 //                  holds a per-CPU slab lock (on RT that region is preemptible, the lock is an
 //                  rt_spin_lock, and lock tracepoints such as trace_contention_begin fire in it).
 //   task B         higher priority; wakes once, while A holds a slab lock, and preempts A:
-//                  preempt_disable(); p = kmalloc_nolock(64); kfree_nolock(p); preempt_enable().
+//                  preempt_disable(); p = kmalloc_nolock(64); kfree_nolock(p); preempt_enable();
+//                  p = kmalloc_nolock(64); kfree_nolock(p). Its second, preemptible call may
+//                  find A's lock held and sleep on it: "it may be locked by a different task,
+//                  but it's safe to rt_spin_lock() on it" (the patch's commit message).
 //   cpu1, cpu2     task R: kfree_nolock() of one of cpu0's objects (`c0:64#2`, `c0:64#3`) it was
 //                  handed: not in this CPU's current slab, so it goes on this CPU's deferred list.
 //   irq_work       per CPU: free_deferred_objects() frees everything on the deferred list with
@@ -192,7 +195,7 @@ type Op = { readonly kind: 'kmalloc' } | { readonly kind: 'kfree'; readonly what
 const PROGRAMS: { readonly [name: string]: readonly Op[] } = {
   A: [{ kind: 'kmalloc' }, { kind: 'kfree', what: 'p' }],
   R: [{ kind: 'kfree', what: 'q' }],
-  B: [{ kind: 'preempt_disable' }, { kind: 'kmalloc' }, { kind: 'kfree', what: 'p' }, { kind: 'preempt_enable' }],
+  B: [{ kind: 'preempt_disable' }, { kind: 'kmalloc' }, { kind: 'kfree', what: 'p' }, { kind: 'preempt_enable' }, { kind: 'kmalloc' }, { kind: 'kfree', what: 'p' }],
   bpf: [{ kind: 'kmalloc' }, { kind: 'kfree', what: 'stash' }],
 };
 const FIRST_PC: { readonly [kind in Op['kind']]: string } = { kmalloc: 'km', kfree: 'kf', preempt_disable: 'pd', preempt_enable: 'pe' };

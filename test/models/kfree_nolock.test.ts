@@ -25,7 +25,7 @@ describe('kfree_nolock: upstream', () => {
     const o = run(model, params);
     expectDeclared(model, params, o);
     expect(o.verdict).toBe('holds');
-    expect(o.stats.states).toBe(5153);
+    expect(o.stats.states).toBe(8278);
   });
 });
 
@@ -48,13 +48,16 @@ describe('kfree_nolock: upstream takes every guarded path', () => {
     );
   });
 
-  it('RT: the hook inside the locked region retries and defers; the NMI and the preempt-disabled B get NULL', () => {
+  it('RT: the hook inside the locked region retries and defers; the NMI and the preempt-disabled B get NULL; the preemptible B sleeps on A\'s lock', () => {
     expect(fired({ rt: true })).toEqual(
       expect.arrayContaining([
         'cpu0: hook in A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
         'cpu0: hook in A: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
         'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
         'cpu0: B: kmalloc_nolock(64): PREEMPT_RT and preemption disabled (preempt_count 1) -> NULL',
+        // preemptible, B sleeps on the lock the preempted A holds, and gets it once A lets go
+        'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
+        'cpu0: B: local_lock_irqsave(kmalloc-64): acquires it',
         'cpu0: A: set_freepointer(c0:64#0, NULL); c->freelist = c0:64#0; local_unlock_irqrestore(kmalloc-64)',
       ]),
     );
@@ -118,7 +121,7 @@ describe('kfree_nolock: no-is-locked-check', () => {
       'cpu1: R: kfree_nolock(c0:64#2): not in this CPU\'s current kmalloc-64 slab -> defer_free: llist_add, irq_work_queue',
       'cpu1: irq_work: free_deferred_objects: __slab_free(c0:64#2)',
     ]);
-    expect(o.stats.states).toBe(1748);
+    expect(o.stats.states).toBe(2888);
   });
 });
 
@@ -142,7 +145,7 @@ describe('kfree_nolock: rt-nmi-trylock', () => {
     expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toBe(
       'BUG: Invalid wait context: cpu0 nmi calls spin_trylock (rt_mutex)(kmalloc-64@cpu0) on a sleeping lock (local_trylock_t) from NMI; no locks held [PREEMPT_RT]',
     );
-    expect(o.stats.states).toBe(13754);
+    expect(o.stats.states).toBe(22424);
   });
 });
 
@@ -171,7 +174,7 @@ describe('kfree_nolock: no-deferred-drain', () => {
       'cpu0: nmi returns',
       "cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add",
     ]);
-    expect(o.stats.states).toBe(2126);
+    expect(o.stats.states).toBe(3380);
   });
 });
 
@@ -198,7 +201,7 @@ describe('kfree_nolock: rt-assumes-unlocked', () => {
     expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
       'BUG: sleeping function called from invalid context: cpu0 task (B) calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
     );
-    expect(o.stats.states).toBe(6943);
+    expect(o.stats.states).toBe(9126);
   });
 });
 
