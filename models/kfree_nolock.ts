@@ -240,10 +240,9 @@ function transitions(s: State, p: P): Transition<State>[] {
     const step = (label: string, apply: () => State, local = false) => out.push({ lane, label: `${lane}: ${label}`, apply, ...(local ? { local: true } : {}) });
     const me = `${who(k, c)}: `;
 
-    // PREEMPT_RT: task B has the higher priority. It wakes once, at any point where A may be
-    // preempted, and from then on runs whenever it can: A runs only while B sleeps on a lock or
-    // after B has finished. (A scheduler that may also run A while B is runnable adds
-    // interleavings in which nothing on this CPU differs but the order of independent steps.)
+    // PREEMPT_RT: task B has the higher priority. It wakes once, at any point where A holds a
+    // slab lock and may be preempted, and from then on runs whenever it can: A (and a hook in A)
+    // runs only while B sleeps on a lock or after B has finished.
     const parked = k.cpus.get(c)!.parked;
     const runnable = (t: Frame) => t.pc !== 'done' && (t.waiting === null || canAcquire(k, cfg, c, t.waiting));
     const b = parked.find((fs) => fs.first()!.task === 'B')?.last();
@@ -257,14 +256,16 @@ function transitions(s: State, p: P): Transition<State>[] {
       }
     }
 
-    // The running frame's next step.
-    if (fr.pc !== 'done' && !(mustSwitch && canSchedule(k, cfg, c))) runningStep(s, p, cfg, c, me, step);
+    // The running frame's next step, unless B preempts it now.
+    const preempted = mustSwitch && canSchedule(k, cfg, c);
+    if (fr.pc !== 'done' && !preempted) runningStep(s, p, cfg, c, me, step);
 
     // An NMI can arrive anywhere, irqs off included (budget: one per CPU).
     if (canInterrupt(k, cfg, c, 'nmi'))
       step('nmi enters', () => s.set('kernel', interrupt(k, cfg, c, 'nmi', 'km', Locals())));
-    // PREEMPT_RT: a tracepoint/kprobe runs a BPF program in the running task's context, at any of its steps.
-    if (cfg.rt && taskHoldsSlabLock(k, c) && canEnterHook(k, cfg, c))
+    // PREEMPT_RT: a tracepoint runs a BPF program in the running task's context, at any of its
+    // steps inside a per-CPU slab lock.
+    if (cfg.rt && !preempted && taskHoldsSlabLock(k, c) && canEnterHook(k, cfg, c))
       step(`hook enters in ${fr.task}`, () => s.set('kernel', enterHook(k, cfg, c, 'km', Locals())));
     // The irq_work that drains the deferred list.
     if (pc.irqWork && irqWorkCanRun(k, cfg, c)) {
@@ -618,7 +619,8 @@ const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string;
     nonRt: [],
     nonRtNote: 'an NMI inside the irq-saved region sees local_lock_is_locked() and moves to the next bucket, or defers the free',
     rt: [],
-    rtNote: 'NMIs and non-preemptible callers get NULL or defer; a hook inside the locked region sees owner == current and moves on',
+    rtNote:
+      'NMIs and non-preemptible callers get NULL or defer; a hook inside the locked region sees owner == current and moves on; a preemptible task sleeps on the lock a preempted one holds',
   },
   {
     variant: 'no-is-locked-check',
