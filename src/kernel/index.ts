@@ -67,6 +67,7 @@ export {
   type LockDecl,
   type LockResult,
   type TrylockResult,
+  type TrylockOptions,
 } from './locks.ts';
 export { perCpuLockName, declarePerCpuLock, localLockIsLocked, localLock, localTrylock, localUnlock } from './local_lock.ts';
 export {

@@ -1,6 +1,6 @@
 import type { KernelConfig } from './config.ts';
 import { cpuCount, top } from './cpu.ts';
-import { declareLocks, lock, lockState, trylock, unlock, type LockResult, type TrylockResult } from './locks.ts';
+import { declareLocks, lock, lockState, trylock, unlock, type LockResult, type TrylockOptions, type TrylockResult } from './locks.ts';
 import type { Kernel } from './state.ts';
 
 /**
@@ -46,8 +46,8 @@ export function localLock(k: Kernel, cfg: KernelConfig, cpu: number, base: strin
   return lock(k, cfg, cpu, perCpuLockName(base, cpu), opts);
 }
 
-/** local_trylock() / local_trylock_irqsave() on a local_trylock_t. */
-export function localTrylock(k: Kernel, cfg: KernelConfig, cpu: number, base: string, opts: { irqsave?: boolean } = {}): TrylockResult {
+/** local_trylock() / local_trylock_irqsave() on a local_trylock_t (see TrylockOptions for bypassIrqGuard). */
+export function localTrylock(k: Kernel, cfg: KernelConfig, cpu: number, base: string, opts: TrylockOptions = {}): TrylockResult {
   const l = lockState(k, perCpuLockName(base, cpu));
   if (l.type !== 'local_trylock_t') throw new Error(`local_trylock() needs a local_trylock_t; ${l.name} is a ${l.type}`);
   return trylock(k, cfg, cpu, l.name, opts);

@@ -241,6 +241,17 @@ export function lock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, op
   return { k: updateTop(out, cpu, (fr) => fr.set('waiting', name)), acquired: false };
 }
 
+export interface TrylockOptions {
+  readonly irqsave?: boolean;
+  /**
+   * PREEMPT_RT, local_trylock_t / local_lock_t only: try the underlying per-CPU rt spinlock
+   * directly, without local_trylock()'s refusal in NMI and hardirq — what code does that
+   * trylocks the per-CPU lock on RT from there (rt_spin_trylock). From NMI or hardirq that is
+   * the invalid-context splat of a sleeping lock's trylock. Ignored on !RT.
+   */
+  readonly bypassIrqGuard?: boolean;
+}
+
 export interface TrylockResult {
   readonly k: Kernel;
   readonly ok: boolean;
@@ -253,16 +264,17 @@ export interface TrylockResult {
  * owner and confuse priority inheritance); local_trylock() guards against that by failing
  * there always.
  */
-export function trylock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): TrylockResult {
+export function trylock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: TrylockOptions = {}): TrylockResult {
   const l = lockState(k, name);
   checkInstance(cpu, l);
   const irqsave = opts.irqsave ?? false;
   const inIrq = inNmi(k, cpu) || inHardirq(k, cpu);
+  const rtUnguarded = cfg.rt && isLocalLock(l.type) && (opts.bypassIrqGuard ?? false);
   let out = k;
-  if (isLocalLock(l.type)) {
+  if (isLocalLock(l.type) && !rtUnguarded) {
     if (cfg.rt && inIrq) return { k, ok: false };
     if (!cfg.rt) return l.acquired || !l.holders.isEmpty() ? { k, ok: false } : { k: take(k, cfg, cpu, l, irqsave), ok: true };
-  } else if (inIrq && (l.type === 'mutex' || (cfg.rt && l.type === 'spinlock_t'))) {
+  } else if (inIrq && (l.type === 'mutex' || (cfg.rt && (l.type === 'spinlock_t' || rtUnguarded)))) {
     const fn = l.type === 'mutex' ? 'mutex_trylock' : 'spin_trylock (rt_mutex)';
     out = splat(
       out,

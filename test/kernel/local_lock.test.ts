@@ -106,6 +106,22 @@ describe('local_lock_is_locked() on PREEMPT_RT', () => {
     expect(localTrylock(interrupt(base(), nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'slab').ok).toBe(true);
   });
 
+  it('bypassing local_trylock()s in-irq refusal: the rt spinlock trylocked from NMI or hardirq splats, and takes a free lock', () => {
+    for (const kind of ['nmi', 'hardirq'] as const) {
+      const r = localTrylock(interrupt(base(), rt, 0, kind, kind), rt, 0, 'slab', { irqsave: true, bypassIrqGuard: true });
+      expect(r.ok).toBe(true);
+      expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context']);
+      expect(r.k.splats.first()!.message).toContain(`cpu0 ${kind} calls spin_trylock (rt_mutex)(slab@cpu0) on a sleeping lock (local_trylock_t) from ${kind === 'nmi' ? 'NMI' : 'hardirq'}`);
+    }
+    // held by the interrupted task: the splat, and the trylock fails
+    const held = localTrylock(interrupt(locked(rt), rt, 0, 'nmi', 'nmi'), rt, 0, 'slab', { bypassIrqGuard: true });
+    expect(held.ok).toBe(false);
+    expect(held.k.splats.size).toBe(1);
+    // in task context, and on !RT, the option changes nothing
+    expect(localTrylock(base(), rt, 0, 'slab', { bypassIrqGuard: true }).k.splats.size).toBe(0);
+    expect(localTrylock(interrupt(base(), nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'slab', { bypassIrqGuard: true }).k.splats.size).toBe(0);
+  });
+
   it('local_lock in NMI on RT is an invalid wait context', () => {
     const r = localLock(interrupt(base(), rt, 0, 'nmi', 'nmi'), rt, 0, 'slab');
     expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context', 'sleep-in-atomic']);

@@ -1,0 +1,320 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mcBin } from '../cli/run.ts';
+import model, { permute } from '../../models/kfree_nolock.ts';
+import { anyModel, explore } from '../../src/index.ts';
+import { defaultParams } from '../../src/core/params.ts';
+import { stateKey } from '../../src/core/value.ts';
+import { expectDeclared, run, story } from './expect.ts';
+
+// Two CPUs unless said otherwise: cpu0 runs task A (and on RT task B and a hook), takes the
+// NMI; cpu1 frees one of cpu0's objects (c0:64#2) through its deferred list.
+
+describe('kfree_nolock: upstream', () => {
+  it('!RT: every property holds (the default run)', () => {
+    const o = run(model, {});
+    expectDeclared(model, { variant: 'upstream', rt: false }, o);
+    expect(o.verdict).toBe('holds');
+    expect(o.stats.states).toBe(140);
+  });
+
+  it('RT: every property holds', () => {
+    const params = { variant: 'upstream', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(o.verdict).toBe('holds');
+    expect(o.stats.states).toBe(8278);
+  });
+});
+
+/** Labels that fired in a full run (coverage), so that a "holds" is known to cover the paths that matter. */
+function fired(params: Record<string, unknown>): string[] {
+  const o = explore(anyModel(model), { ...defaultParams(anyModel(model).params), ...(params as Record<string, string | boolean | number>) }, { coverage: true });
+  return (o.fired ?? []).map((f) => f.label);
+}
+
+describe('kfree_nolock: upstream takes every guarded path', () => {
+  it('!RT: the NMI inside the irq-saved region retries in kmalloc-128 and defers its free; the irq_work drains both CPUs\' lists', () => {
+    expect(fired({})).toEqual(
+      expect.arrayContaining([
+        'cpu0: nmi: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
+        'cpu0: nmi: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
+        'cpu0: irq_work: free_deferred_objects: __slab_free(c0:64#1)',
+        "cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add, irq_work_queue",
+        'cpu1: irq_work: free_deferred_objects: __slab_free(c0:64#2)',
+      ]),
+    );
+  });
+
+  it('RT: the hook inside the locked region retries and defers; the NMI and the preempt-disabled B get NULL; the preemptible B sleeps on A\'s lock', () => {
+    expect(fired({ rt: true })).toEqual(
+      expect.arrayContaining([
+        'cpu0: hook in A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
+        'cpu0: hook in A: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
+        'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
+        'cpu0: B: kmalloc_nolock(64): PREEMPT_RT and preemption disabled (preempt_count 1) -> NULL',
+        // preemptible, B sleeps on the lock the preempted A holds, and gets it once A lets go
+        'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
+        'cpu0: B: local_lock_irqsave(kmalloc-64): acquires it',
+        'cpu0: A: set_freepointer(c0:64#0, NULL); c->freelist = c0:64#0; local_unlock_irqrestore(kmalloc-64)',
+      ]),
+    );
+  });
+});
+
+describe('kfree_nolock: no-is-locked-check', () => {
+  it('!RT: the NMI pops c->freelist between the task\'s read and write; the task hands out the same object again', () => {
+    const params = { variant: 'no-is-locked-check', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'freelist-integrity')).toEqual([
+      'cpu0: A: kmalloc_nolock(64): no local_lock_is_locked() check',
+      'cpu0: A: local_lock_irqsave(kmalloc-64)',
+      'cpu0: A: object = c->freelist (c0:64#0), next = NULL',
+      'cpu0: nmi enters',
+      'cpu0: nmi: kmalloc_nolock(64): no local_lock_is_locked() check',
+      'cpu0: nmi: this_cpu_cmpxchg(kmalloc-64 c->freelist: c0:64#0 -> NULL) -> returns c0:64#0',
+      'cpu0: nmi: old = xchg(stash, c0:64#0); kfree_nolock(c0:64#1): this_cpu_cmpxchg(kmalloc-64 c->freelist: NULL -> c0:64#1)',
+      'cpu0: nmi returns',
+      'cpu0: A: c->freelist = NULL; local_unlock_irqrestore(kmalloc-64) -> returns c0:64#0',
+    ]);
+    const v = o.properties.find((p) => p.name === 'freelist-integrity')!.violation!;
+    expect(v.message).toBe('c0:64#0 is in 2 places at once: cpu0 stash (BPF map) and cpu0 task A');
+    expect(o.stats.states).toBe(123);
+  });
+
+  it('!RT: the DOT graph shows the NMI arriving between the task\'s lock and unlock, and marks the object handed out twice', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-kfree-'));
+    try {
+      const r = mcBin(['verify', 'models/kfree_nolock.ts', '--param', 'variant=no-is-locked-check', '--out', dir]);
+      expect(r.code).toBe(1);
+      const dot = readFileSync(join(dir, 'kfree-nolock', 'freelist-integrity.dot'), 'utf8');
+      const at = (text: string) => dot.indexOf(text);
+      expect(at('cpu0: A: local_lock_irqsave(kmalloc-64)')).toBeGreaterThan(0);
+      expect(at('cpu0: nmi enters')).toBeGreaterThan(at('cpu0: A: local_lock_irqsave(kmalloc-64)'));
+      expect(at('cpu0: A: c-&gt;freelist = NULL; local_unlock_irqrestore(kmalloc-64)')).toBeGreaterThan(at('cpu0: nmi enters'));
+      expect(dot).toContain('<font color="#c62828"><b>kernel.cpus[0].frames[0].data.p: NULL → c0:64#0</b></font>');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('RT: a hook inside the locked region takes the rt_spin_lock its own task holds', () => {
+    const params = { variant: 'no-is-locked-check', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'no-self-deadlock')).toEqual([
+      'cpu0: A: kmalloc_nolock(64): no local_lock_is_locked() check',
+      'cpu0: A: local_lock_irqsave(kmalloc-64)',
+      'cpu0: hook enters in A',
+      'cpu0: hook in A: kmalloc_nolock(64): no local_lock_is_locked() check',
+      'cpu0: hook in A: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) -> waits',
+    ]);
+    expect(o.properties.find((p) => p.name === 'no-self-deadlock')!.violation!.message).toContain(
+      'self-deadlock: cpu0 hook (A) waits for kmalloc-64@cpu0 (local_trylock_t), held by cpu0 task (A) below it on the same CPU',
+    );
+    // the stuck run: everything else finishes, the hook waits for ever
+    expect(story(o, 'no-deadlock').slice(-3)).toEqual([
+      'cpu0: irq_work: free_deferred_objects: __slab_free(c0:64#1)',
+      'cpu1: R: kfree_nolock(c0:64#2): not in this CPU\'s current kmalloc-64 slab -> defer_free: llist_add, irq_work_queue',
+      'cpu1: irq_work: free_deferred_objects: __slab_free(c0:64#2)',
+    ]);
+    expect(o.stats.states).toBe(2888);
+  });
+});
+
+describe('kfree_nolock: rt-nmi-trylock', () => {
+  it('!RT: same code as upstream, every property holds', () => {
+    const params = { variant: 'rt-nmi-trylock', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(o.stats.states).toBe(140);
+  });
+
+  it('RT: rt_spin_trylock of the per-CPU lock from NMI is an invalid wait context', () => {
+    const params = { variant: 'rt-nmi-trylock', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'wait-context')).toEqual([
+      'cpu0: nmi enters',
+      'cpu0: nmi: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: nmi: local_trylock_irqsave(kmalloc-64) -> rt_spin_trylock succeeds',
+    ]);
+    expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toBe(
+      'BUG: Invalid wait context: cpu0 nmi calls spin_trylock (rt_mutex)(kmalloc-64@cpu0) on a sleeping lock (local_trylock_t) from NMI; no locks held [PREEMPT_RT]',
+    );
+    expect(o.stats.states).toBe(22424);
+  });
+});
+
+describe('kfree_nolock: no-deferred-drain', () => {
+  it('!RT: the object cpu1 deferred is never freed', () => {
+    const params = { variant: 'no-deferred-drain', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    const s = story(o, 'deferred-drained');
+    expect(s.at(-1)).toBe("cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add");
+    expect(s).not.toContain('cpu1: irq_work: free_deferred_objects: __slab_free(c0:64#2)');
+    expect(o.properties.find((p) => p.name === 'deferred-drained')!.violation!.message).toBe(
+      "leaked: c0:64#2 still on cpu1's deferred list; nothing will free it",
+    );
+    expect(o.stats.states).toBe(88);
+  });
+
+  it('RT: the NMI\'s deferred free and cpu1\'s both stay on their lists', () => {
+    const params = { variant: 'no-deferred-drain', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'deferred-drained').slice(-5)).toEqual([
+      'cpu0: nmi enters',
+      'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
+      'cpu0: nmi: old = xchg(stash, NULL); kfree_nolock(c0:64#1): PREEMPT_RT and in NMI -> defer_free: llist_add',
+      'cpu0: nmi returns',
+      "cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add",
+    ]);
+    expect(o.stats.states).toBe(3380);
+  });
+});
+
+describe('kfree_nolock: rt-assumes-unlocked', () => {
+  it('!RT: same code as upstream, every property holds', () => {
+    const params = { variant: 'rt-assumes-unlocked', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(o.stats.states).toBe(140);
+  });
+
+  it('RT: A holds the lock and is preempted; B, preemption off, sees is_locked() false and sleeps on the rt_spin_lock', () => {
+    const params = { variant: 'rt-assumes-unlocked', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'no-sleep-in-atomic')).toEqual([
+      'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: A: local_lock_irqsave(kmalloc-64)',
+      'cpu0: schedule: A -> B',
+      'cpu0: B: preempt_disable()',
+      'cpu0: B: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
+    ]);
+    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
+      'BUG: sleeping function called from invalid context: cpu0 task (B) calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
+    );
+    expect(o.stats.states).toBe(9126);
+  });
+});
+
+// ---- symmetry: with three CPUs, cpu1 and cpu2 are interchangeable
+type S = Parameters<typeof permute>[0];
+const m = anyModel(model);
+
+/** The first `limit` states of a BFS, straight from the model's functions. */
+function reachable(params: Record<string, unknown>, limit: number): S[] {
+  const p = { ...defaultParams(m.params), ...params } as never;
+  const init = m.init(p) as S;
+  const seen = new Map<string, S>([[stateKey(init), init]]);
+  const queue = [init];
+  for (let i = 0; i < queue.length && seen.size < limit; i++)
+    for (const t of m.transitions(queue[i], p)) {
+      const n = t.apply() as S;
+      const key = stateKey(n);
+      if (!seen.has(key)) {
+        seen.set(key, n);
+        queue.push(n);
+      }
+    }
+  return [...seen.values()];
+}
+
+function checkSymmetry(params: Record<string, unknown>, limit: number): number {
+  const p = { ...defaultParams(m.params), ...params } as never;
+  const perm = [1, 0];
+  const sym = m.symmetry!(p)!;
+  expect(sym.lanes).toEqual(['cpu1', 'cpu2']);
+  const init = m.init(p) as S;
+  expect(stateKey(permute(init, perm))).toBe(stateKey(init));
+  let moved = 0;
+  for (const s of reachable(params, limit)) {
+    const ps = permute(s, perm);
+    if (stateKey(ps) !== stateKey(s)) moved++;
+    // swapping twice (the swap is its own inverse) gives the state back
+    expect(stateKey(permute(ps, perm))).toBe(stateKey(s));
+    // the successors of the permuted state are the permuted successors
+    const succ = m.transitions(s, p).map((t) => stateKey(permute(t.apply() as S, perm)));
+    const permSucc = m.transitions(ps, p).map((t) => stateKey(t.apply()));
+    expect(new Set(permSucc)).toEqual(new Set(succ));
+    expect(permSucc.length).toBe(succ.length);
+    // and every invariant gives the same verdict on both
+    for (const prop of m.properties)
+      if (prop.kind === 'invariant') expect(prop.check(ps, p) === true).toBe(prop.check(s, p) === true);
+  }
+  return moved;
+}
+
+describe('kfree_nolock: symmetry of the remote CPUs', () => {
+  it('two CPUs: no interchangeable lanes', () => {
+    expect(m.symmetry!({ ...defaultParams(m.params) })).toBeUndefined();
+  });
+
+  it('!RT, 3 CPUs: on every reachable state, swapping cpu1 and cpu2 twice is the identity and commutes with the transitions', () => {
+    expect(checkSymmetry({ cpus: 3 }, 1000)).toBeGreaterThan(100);
+  });
+
+  it('RT, 3 CPUs, the first 600 states: the same', () => {
+    expect(checkSymmetry({ cpus: 3, rt: true }, 600)).toBeGreaterThan(50);
+  });
+
+  it('a permutation that moves cpu0, or of the wrong size, is refused', () => {
+    const s = m.init({ ...defaultParams(m.params), cpus: 3 }) as S;
+    expect(() => permute(s, [0])).toThrow(/no permutation of the 2 remote CPUs/);
+    expect(() => permute(s, [1, 1])).toThrow(/no permutation/);
+  });
+});
+
+describe('kfree_nolock: 3 CPUs', () => {
+  it('!RT upstream holds with 476 states; no-is-locked-check still corrupts the freelist', () => {
+    const up = run(model, { cpus: 3 });
+    expectDeclared(model, { variant: 'upstream', rt: false, cpus: 3 }, up);
+    expect(up.stats.states).toBe(476);
+    const bad = run(model, { cpus: 3, variant: 'no-is-locked-check' });
+    expectDeclared(model, { variant: 'no-is-locked-check', rt: false, cpus: 3 }, bad);
+    expect(bad.stats.states).toBe(410);
+  });
+});
+
+// ---- Transition.local: the steps marked local commute with every other lane's and no property sees them
+function checkLocal(params: Record<string, unknown>, limit: number): number {
+  const p = { ...defaultParams(m.params), ...params } as never;
+  let checked = 0;
+  for (const s of reachable(params, limit)) {
+    const ts = m.transitions(s, p);
+    for (const t of ts.filter((x) => x.local)) {
+      checked++;
+      const ts1 = t.apply() as S;
+      for (const prop of m.properties) {
+        if (prop.kind === 'invariant') expect(prop.check(ts1, p) === true, `${t.label} changes ${prop.name}`).toBe(prop.check(s, p) === true);
+        if (prop.kind === 'step') expect(prop.check(s, t, ts1, p)).toBe(true);
+      }
+      for (const u of ts.filter((x) => x.lane !== t.lane)) {
+        const us = u.apply() as S;
+        const tAfterU = m.transitions(us, p).find((x) => x.label === t.label);
+        const uAfterT = m.transitions(ts1, p).find((x) => x.label === u.label);
+        expect(tAfterU, `${t.label} disabled by ${u.label}`).toBeDefined();
+        expect(uAfterT, `${u.label} disabled by ${t.label}`).toBeDefined();
+        expect(stateKey(tAfterU!.apply())).toBe(stateKey(uAfterT!.apply()));
+      }
+    }
+  }
+  return checked;
+}
+
+describe('kfree_nolock: the transitions declared local', () => {
+  it('!RT, 3 CPUs, every reachable state: independent of the other lanes and invisible to every property', () => {
+    expect(checkLocal({ cpus: 3 }, 1000)).toBeGreaterThan(100);
+  });
+
+  it('RT, 2 CPUs, the first 1500 states: the same', () => {
+    expect(checkLocal({ rt: true }, 1500)).toBeGreaterThan(100);
+  });
+});
