@@ -12,8 +12,8 @@
 // kvfree_rcu(): krc_this_cpu_lock(); pointer into the current array if it has room; else an
 // array page from the shared reserve (`reserve` pages, preallocated); else the variant:
 // - reserve-only: no rcu_head channel, so the object needs a page: drop krcp->lock and take
-//   one beyond the reserve from alloc_pages_nolock() (page_alloc's lockless mode: never a
-//   lock the caller's context forbids); when that fails too, the only thing left is to wait
+//   one beyond the reserve with __GFP_NO_LOCKS (page_alloc's lockless mode, as
+//   alloc_pages_nolock(): never a lock the caller's context forbids); when that fails too, the only thing left is to wait
 //   for a grace period to give reserve pages back: synchronize_rcu() from a caller that may not
 //   sleep (cpu0) or that is a reader the grace period waits for (cpu0 and cpu1).
 // - rcu-head-fallback: chain the object's own rcu_head on krcp->head: no memory, no waiting.
@@ -27,7 +27,8 @@
 // calls the pages needed grow without bound: a finite run shows it once calls exceed
 // reserve + fallbackBound.
 //
-// Limitations: kfree_rcu_monitor() and kfree_rcu_work() are one step each, taken when the CPU's
+// Limitations: the krcp->lock section of kvfree_rcu() is one step (nothing else runs on that
+// CPU with irqs off; the lock still goes through the kernel layer's checks); kfree_rcu_monitor() and kfree_rcu_work() are one step each, taken when the CPU's
 // krcp->lock is free; krcp->lock sections are not RCU readers here (they are a few steps of the
 // CPU's own; counting them would only delay grace periods); the reserve is one shared pool
 // taken atomically (an llist in the kernel).
@@ -112,7 +113,7 @@ function cfgOf(p: P): KernelConfig {
 const obj = (cpu: number, i: number) => `o${cpu}${i}`;
 const ctxOf = (cpu: number) => `cpu${cpu}/task`;
 
-type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'sync-wait' | 'unlock' | 'leave' | 'done';
+type Pc = 'enter' | 'call' | 'alloc' | 'sync-wait' | 'leave' | 'done';
 
 /** Array pages the free path holds: in the CPUs' current arrays and in batches waiting for their grace period. */
 function pagesInUse(s: State): number {
@@ -149,23 +150,18 @@ function transitions(s: State, p: P): Transition<State>[] {
           out.push({ lane, label: `${lane}: raw_spin_lock_irqsave(&some_lock)`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx, 'irqs-off')), take(k0, SOME_LOCK), 'call') });
         else if (cpu === 1) out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx)), k0, 'call') });
         break;
-      case 'call':
-        out.push({ lane, label: `${lane}: kvfree_rcu(${o}, rh): krc_this_cpu_lock()`, apply: () => at(s, take(k0, krcp), 'locked') });
-        break;
-      case 'locked': {
+      case 'call': {
+        // The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock().
+        const section = unlock(take(k0, krcp), cfg, cpu, krcp);
+        const call = `${lane}: kvfree_rcu(${o}, rh)`;
         const cur = krc.arrays.last();
         if (cur !== undefined && cur.size < p.arraySlots)
-          out.push({ lane, label: `${lane}: ${o} into the pointer array`, apply: () => at(withKrc(s, (c) => c.setIn(['arrays', c.arrays.size - 1], cur.push(o))), k0, 'unlock') });
+          out.push({ lane, label: `${call}: into the pointer array`, apply: () => at(withKrc(s, (c) => c.setIn(['arrays', c.arrays.size - 1], cur.push(o))), section, 'leave') });
         else if (s.pool > 0)
-          out.push({ lane, label: `${lane}: array page from the reserve; ${o} into it`, apply: () => at(withKrc(s.set('pool', s.pool - 1), newArray), k0, 'unlock') });
+          out.push({ lane, label: `${call}: array page from the reserve`, apply: () => at(withKrc(s.set('pool', s.pool - 1), newArray), section, 'leave') });
         else if (p.variant === 'rcu-head-fallback')
-          out.push({ lane, label: `${lane}: reserve empty: ${o}'s rcu_head onto krcp->head`, apply: () => at(withKrc(s, (c) => c.set('heads', c.heads.push(o))), k0, 'unlock') });
-        else
-          out.push({
-            lane,
-            label: `${lane}: reserve empty: krc_this_cpu_unlock(); ${allocCall('lockless')}`,
-            apply: () => at(s, unlock(k0, cfg, cpu, krcp), 'alloc', allocBegin('lockless', cpu)),
-          });
+          out.push({ lane, label: `${call}: reserve empty: rcu_head onto krcp->head`, apply: () => at(withKrc(s, (c) => c.set('heads', c.heads.push(o))), section, 'leave') });
+        else out.push({ lane, label: `${call}: reserve empty: ${allocCall('lockless')}`, apply: () => at(s, section, 'alloc', allocBegin('lockless', cpu)) });
         break;
       }
       case 'alloc': {
@@ -189,9 +185,6 @@ function transitions(s: State, p: P): Transition<State>[] {
       case 'sync-wait':
         if (synchronizeRcuDone(s.rcu, ctx))
           out.push({ lane, label: `${lane}: synchronize_rcu() returns; retry`, apply: () => at(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), k0, 'call') });
-        break;
-      case 'unlock':
-        out.push({ lane, label: `${lane}: krc_this_cpu_unlock()`, apply: () => at(s, unlock(k0, cfg, cpu, krcp), 'leave') });
         break;
       case 'leave': {
         const next: Pc = n + 1 < p.calls ? (cpu < 2 ? 'enter' : 'call') : 'done';
