@@ -19,7 +19,12 @@
 // - raw-zone-lock: option A of tglx's list, zone->lock made a raw_spinlock_t: no nesting bug,
 //   but the allocator's zone->lock section, and the wait for another CPU's, now runs with irqs
 //   off on RT too. Property `latency-bound` measures the longest non-preemptible stretch in
-//   steps (src/kernel/latency.ts); `--param latencyBound=N` sets the bound.
+//   steps (src/kernel/latency.ts); `--param latencyBound=N` sets the bound, and the smallest N
+//   under which it holds is the worst case. At the other defaults (2 CPUs, zoneHoldSteps 2):
+//   raw-zone-lock 9 steps on !RT and RT (a CPU spinning with irqs off on the other CPU's zone
+//   section inside its own krcp section), nowait-under-raw 9, no-locks-gfp 4, workqueue-refill
+//   4 on !RT (the kworker's zone->lock spins there, as every spinlock_t does) and 2 on RT;
+//   test/models/kfree_rcu_bulk.test.ts pins these numbers.
 // - no-locks-gfp: Uladzislau's __GFP_NO_LOCKS: pcp list by trylock only, never zone->lock,
 //   NULL when it is empty (page_alloc's `lockless` mode).
 // - workqueue-refill: the merged fix: no allocation under the lock at all; a per-CPU cache of
@@ -115,7 +120,11 @@ const params = {
   zonePages: int(1, { min: 0, max: 4, doc: 'free pages in the zone at the start' }),
   zoneHoldSteps: int(2, { min: 1, max: 4, doc: 'steps one zone->lock section lasts (rmqueue_bulk work under the lock)' }),
   cacheSize: int(1, { min: 1, max: 2, doc: 'pages the per-CPU page cache holds (workqueue-refill; rcu_min_cached_objs)' }),
-  latencyBound: int(4, { min: 1, max: 20, doc: 'latency-bound: steps a CPU may stay non-preemptible; the merged fix needs 4 at the defaults' }),
+  latencyBound: int(4, {
+    min: 1,
+    max: 20,
+    doc: 'latency-bound: steps a CPU may stay non-preemptible; at the other defaults the merged fix needs 4 (!RT) or 2 (RT), option A 9',
+  }),
 };
 type P = {
   variant: Variant;
