@@ -3,26 +3,51 @@
 // (seed 004; Vlad Rezki's kfree_call_rcu(head, func, ptr_to_free) patch, Joel Fernandes's
 // review; today kvfree_rcu_mightsleep() in include/linux/rcupdate.h, mm/slab_common.c).
 //
-// Callers (each frees its own object once):
-//   cpu0/task    process context, may sleep                kvfree_rcu(objA)
-//   cpu0/hardirq a non-threaded interrupt handler on cpu0 (an hrtimer or an IRQF_NO_THREAD
-//                handler: lockdep's SPIN wait type), arriving whenever cpu0 has irqs on  kvfree_rcu(objB)
-//   cpu1/task    inside its own rcu_read_lock() section    kvfree_rcu(objC)
+// Callers (each frees its own objects, one per call):
+//   cpu0 task     process context, may sleep                                   kvfree_rcu(objA)
+//   cpu0 hardirq  a non-threaded interrupt handler (an hrtimer or an IRQF_NO_THREAD handler:
+//                 lockdep's SPIN wait type), arriving whenever cpu0 has irqs on kvfree_rcu(objB)
+//   cpu1 task     inside its own rcu_read_lock() section                       kvfree_rcu(objC)
 // kvfree_rcu(ptr): local_irq_save(); raw_spin_lock(&krcp->lock); put ptr in this CPU's pointer
-// array if it has a slot; unlock; restore. (One step: nothing else runs on that CPU with irqs off,
-// and each CPU has its own krcp.) With no slot (`arrayPages` runs out), the variant's fallback:
+// array if it has a slot; unlock; restore. That section is one step here: nothing else runs on
+// that CPU with irqs off, and each CPU has its own krcp; the lock still goes through the kernel
+// layer, so its wait-context check applies. With no slot (`arrayPages` runs out), the variant's
+// fallback, after the krcp section:
 // - sync-fallback-anywhere: synchronize_rcu(); kvfree(ptr) — Vlad's patch, for every caller.
 // - mightsleep-only: headless only where sleeping is legal (kvfree_rcu_mightsleep()); the
 //   hardirq and the reader use the two-argument kvfree_rcu(ptr, rh), whose fallback queues the
 //   object's own rcu_head with call_rcu() — no memory, no sleep.
 // - atomic-wrapper: Vlad's TINY-RCU idea: under local_irq_save(), kzalloc(wrapper, GFP_ATOMIC)
 //   and call_rcu() on it; if that allocation fails too, nothing is left to do: the object is
-//   never freed. On PREEMPT_RT the slab allocator's locks are sleeping spinlock_t, and taking
-//   one with irqs off is a splat of its own.
-// Pointer arrays are freed after a grace period (kfree_rcu_work, one RCU callback per object
-// here). Lock ownership inside the krcp section is not modelled (see above).
+//   never freed. kzalloc's slow path takes the slab's kmem_cache_node list_lock, a spinlock_t:
+//   from a non-threaded hardirq that is an invalid wait context, and on PREEMPT_RT a sleeping
+//   lock taken with irqs off.
+// Pointer arrays are freed after a grace period (kfree_rcu_work; one RCU callback per object
+// here). Limitation: the kzalloc() is one step that takes and releases list_lock (the slow
+// path, always); its fast path, which takes no lock, is not explored, so the splats show what
+// the slow path does, which is reachable whenever the per-CPU slab is empty.
 import { List, Map as IMap, Record } from 'immutable';
 import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
+import {
+  Kernel,
+  canInterrupt,
+  declareLocks,
+  declarePerCpuLock,
+  initKernel,
+  interrupt,
+  kernelConfig,
+  localIrqRestore,
+  localIrqSave,
+  lock,
+  mightSleep,
+  perCpuLockName,
+  returnFromFrame,
+  setPc,
+  top,
+  unlock,
+  waitContextProperties,
+  type KernelConfig,
+} from '../src/kernel/index.ts';
 import { allocate, free, memoryInit } from '../src/kernel/memory.ts';
 import {
   callRcu,
@@ -38,26 +63,26 @@ import {
   takeCallback,
   type Rcu,
 } from '../src/kernel/rcu.ts';
-import { Ctx, isAtomic, lockProblem } from '../src/kernel/wait_min.ts';
-import { noDoubleFree, noLeakAtQuiescence, noSplat, synchronizeRcuLegal } from '../properties/rcu.ts';
+import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-type Pc = 'idle' | 'enter' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
-/** `base` names the caller's objects (objA0, objA1, …); `n` counts its completed calls. */
-const Caller = Record({ pc: 'idle' as Pc, base: '', n: 0 }, 'Caller');
-type Caller = ReturnType<typeof Caller>;
+/** Program counter of a caller's frame: `idle` between calls (reader: outside its section). */
+type Pc = 'idle' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
+
+const KRCP = 'krcp->lock';
+const LIST_LOCK = 'n->list_lock';
 
 const State = Record(
   {
-    callers: IMap<string, Caller>(),
-    ctx: IMap<string, Ctx>(),
+    kernel: Kernel(),
+    /** Completed calls per caller (`A`, `B`, `C`). */
+    done: IMap<string, number>(),
     /** Free slots left in each CPU's pointer array (pages the krcp already has). */
     slots: List<number>(),
     rcu: rcuInit(),
     mem: memoryInit(),
-    splats: List<string>(),
   },
   'Headless',
 );
@@ -67,94 +92,125 @@ const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
   rt: bool(false, 'PREEMPT_RT: spinlock_t sleeps'),
   arrayPages: int(0, { min: 0, max: 3, doc: 'pointer-array slots each CPU has before the fallback is needed' }),
-  taskCaller: bool(true, 'cpu0/task calls kvfree_rcu(objA) from process context'),
+  taskCaller: bool(true, 'cpu0 task calls kvfree_rcu(objA) from process context'),
   hardirqCaller: bool(true, 'a hardirq on cpu0 calls kvfree_rcu(objB)'),
-  readerCaller: bool(true, 'cpu1/task calls kvfree_rcu(objC) inside rcu_read_lock()'),
+  readerCaller: bool(true, 'cpu1 task calls kvfree_rcu(objC) inside rcu_read_lock()'),
   calls: int(1, { min: 1, max: 3, doc: 'kvfree_rcu() calls per caller, one object each (a new hardirq or reader section each time)' }),
 };
 type P = { variant: Variant; rt: boolean; arrayPages: number; taskCaller: boolean; hardirqCaller: boolean; readerCaller: boolean; calls: number };
 
-const TASK = 'cpu0/task';
-const IRQ = 'cpu0/hardirq';
-const READER = 'cpu1/task';
-const cpuOf = (c: string) => Number(c[3]);
-const laneOf = (c: string) => c.slice(0, 4);
-
-/** Whether `c` uses the headless form (else the two-argument form with an rcu_head). */
+/** Which caller the running frame of `cpu` is: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
+function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {
+  return cpu === 1 ? 'C' : top(k, 0).kind === 'hardirq' ? 'B' : 'A';
+}
+/** The RCU context name of the running frame of `cpu`. */
+function ctxOf(k: Kernel, cpu: number): string {
+  return `cpu${cpu}/${top(k, cpu).kind}`;
+}
+/** Whether caller `c` uses the headless form (else the two-argument form with an rcu_head). */
 function headless(c: string, p: P): boolean {
-  return p.variant !== 'mightsleep-only' || c === TASK;
+  return p.variant !== 'mightsleep-only' || c === 'A';
+}
+
+function cfgOf(p: P): KernelConfig {
+  return kernelConfig({ rt: p.rt, maxNesting: 1 });
 }
 
 function transitions(s: State, p: P): Transition<State>[] {
+  const cfg = cfgOf(p);
   const out: Transition<State>[] = [];
-  const irq = s.callers.get(IRQ);
-  // cpu0's task runs only while no hardirq runs on top of it.
-  const irqRunning = irq !== undefined && irq.pc !== 'idle' && irq.pc !== 'done';
-  const cpu0IrqsOn = (s.ctx.get(TASK)?.irqsOff ?? 0) === 0;
+  const k0 = s.kernel;
 
-  for (const [c, k] of s.callers) {
-    if (c === TASK && irqRunning) continue;
-    const lane = laneOf(c);
-    const ctx = s.ctx.get(c)!;
-    const set = (x: State, pc: Pc) => x.setIn(['callers', c], k.set('pc', pc));
-    const obj = `${k.base}${k.n}`;
-    const finish = (x: State) => x.setIn(['callers', c], k.n + 1 < p.calls ? Caller({ base: k.base, n: k.n + 1 }) : k.set('pc', 'done'));
+  for (let cpu = 0; cpu < 2; cpu++) {
+    const lane = `cpu${cpu}`;
+    const fr = top(k0, cpu);
+    const c = callerOf(k0, cpu);
+    const n = s.done.get(c) ?? 0;
+    const obj = `obj${c}${n}`;
+    const ctx = ctxOf(k0, cpu);
+    const who = fr.kind === 'hardirq' ? `${lane}: hardirq` : lane;
+    const at = (x: State, k: Kernel, pc: Pc) => x.set('kernel', setPc(k, cpu, pc));
     const form = headless(c, p) ? `kvfree_rcu(${obj})` : `kvfree_rcu(${obj}, rh)`;
-    switch (k.pc) {
+
+    // A hardirq arrives on cpu0 whenever its irqs are on (canInterrupt checks irqs, budget, nesting).
+    if (cpu === 0 && p.hardirqCaller && canInterrupt(k0, cfg, 0, 'hardirq'))
+      out.push({
+        lane,
+        label: `${lane}: hardirq enters`,
+        apply: () => s.set('kernel', interrupt(k0, cfg, 0, 'hardirq', 'call')).set('rcu', readLock(s.rcu, 'cpu0/hardirq', 'hardirq')),
+      });
+
+    switch (fr.pc as Pc) {
       case 'idle':
-        if (c === IRQ) {
-          if (cpu0IrqsOn)
-            out.push({ lane, label: `${lane}: hardirq enters`, apply: () => set(s.set('rcu', readLock(s.rcu, c, 'hardirq')), 'call') });
-        } else if (c === READER) out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => set(s.set('rcu', readLock(s.rcu, c)), 'call') });
-        else out.push({ lane, label: `${lane}: starts`, apply: () => set(s, 'call') });
+        if (c === 'C') out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx)), k0, 'call') });
         break;
       case 'call': {
-        const cpu = cpuOf(c);
-        const n = s.slots.get(cpu)!;
-        if (n > 0)
+        const free = s.slots.get(cpu)!;
+        // krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock().
+        const section = (k: Kernel) => {
+          const r = lock(k, cfg, cpu, perCpuLockName(KRCP, cpu), { irqsave: true });
+          if (!r.acquired) throw new Error(`${KRCP}@cpu${cpu} is held outside a krcp section`);
+          return unlock(r.k, cfg, cpu, perCpuLockName(KRCP, cpu));
+        };
+        if (free > 0)
           out.push({
             lane,
-            label: `${lane}: ${form}: pointer into the array`,
-            apply: () => set(s.setIn(['slots', cpu], n - 1).set('rcu', callRcu(s.rcu, `kfree_rcu_work: kvfree(${obj})`)), 'leave'),
+            label: `${who}: ${form}: pointer into the array`,
+            apply: () => at(s.setIn(['slots', cpu], free - 1).set('rcu', callRcu(s.rcu, `kfree_rcu_work: kvfree(${obj})`)), section(k0), 'leave'),
           });
-        else out.push({ lane, label: `${lane}: ${form}: no array slot`, apply: () => set(s, 'fallback') });
+        else out.push({ lane, label: `${who}: ${form}: no array slot`, apply: () => at(s, section(k0), 'fallback') });
         break;
       }
       case 'fallback':
         if (!headless(c, p))
-          out.push({ lane, label: `${lane}: call_rcu(&${obj}->rh)`, apply: () => set(s.set('rcu', callRcu(s.rcu, `kvfree(${obj})`)), 'leave') });
+          out.push({ lane, label: `${who}: call_rcu(&${obj}->rh)`, apply: () => at(s.set('rcu', callRcu(s.rcu, `kvfree(${obj})`)), k0, 'leave') });
         else if (p.variant === 'atomic-wrapper') {
           const w = `wrapper${obj.slice(3)}`;
           // Vlad's sketch allocates inside local_irq_save(): the slab's spinlock_t is taken with irqs off.
-          const inIrqOff = ctx.set('irqsOff', ctx.irqsOff + 1);
-          const splat = lockProblem(inIrqOff, c, 'slab spinlock_t (kzalloc GFP_ATOMIC)', 'spinlock_t', p.rt);
-          const withSplat = (x: State) => (splat ? x.set('splats', x.splats.push(splat)) : x);
+          const kzalloc = () => {
+            const r = lock(localIrqSave(k0, cpu), cfg, cpu, LIST_LOCK);
+            if (!r.acquired) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
+            return localIrqRestore(unlock(r.k, cfg, cpu, LIST_LOCK), cpu);
+          };
           out.push({
             lane,
-            label: `${lane}: kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
-            apply: () => set(withSplat(s.set('mem', allocate(s.mem, w)).set('rcu', callRcu(s.rcu, `kvfree(${obj}); kfree(${w})`))), 'leave'),
+            label: `${who}: kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
+            apply: () => at(s.set('mem', allocate(s.mem, w)).set('rcu', callRcu(s.rcu, `kvfree(${obj}); kfree(${w})`)), kzalloc(), 'leave'),
           });
-          out.push({ lane, label: `${lane}: kzalloc(wrapper, GFP_ATOMIC) fails: return`, apply: () => set(withSplat(s), 'leave') });
-        } else out.push({ lane, label: `${lane}: synchronize_rcu()`, apply: () => set(s.set('rcu', synchronizeRcuBegin(s.rcu, c)), 'sync-wait') });
+          out.push({ lane, label: `${who}: kzalloc(wrapper, GFP_ATOMIC) fails: return`, apply: () => at(s, kzalloc(), 'leave') });
+        } else
+          out.push({
+            lane,
+            label: `${who}: synchronize_rcu()`,
+            apply: () => at(s.set('rcu', synchronizeRcuBegin(s.rcu, ctx)), mightSleep(k0, cfg, cpu, 'synchronize_rcu()'), 'sync-wait'),
+          });
         break;
       case 'sync-wait':
-        if (synchronizeRcuDone(s.rcu, c))
-          out.push({ lane, label: `${lane}: synchronize_rcu() returns`, apply: () => set(s.set('rcu', synchronizeRcuEnd(s.rcu, c)), 'kvfree') });
+        if (synchronizeRcuDone(s.rcu, ctx))
+          out.push({ lane, label: `${who}: synchronize_rcu() returns`, apply: () => at(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), k0, 'kvfree') });
         break;
       case 'kvfree':
-        out.push({ lane, label: `${lane}: kvfree(${obj})`, apply: () => set(s.set('mem', free(s.mem, obj, c)), 'leave') });
+        out.push({ lane, label: `${who}: kvfree(${obj})`, apply: () => at(s.set('mem', free(s.mem, obj, ctx)), k0, 'leave') });
         break;
-      case 'leave':
-        if (c === IRQ) out.push({ lane, label: `${lane}: hardirq exits`, apply: () => finish(s.set('rcu', readUnlock(s.rcu, c, 'hardirq'))) });
-        else if (c === READER) out.push({ lane, label: `${lane}: rcu_read_unlock()`, apply: () => finish(s.set('rcu', readUnlock(s.rcu, c))) });
-        else out.push({ lane, label: `${lane}: returns`, apply: () => finish(s) });
+      case 'leave': {
+        const next: Pc = n + 1 < p.calls ? (c === 'A' ? 'call' : 'idle') : 'done';
+        const counted = s.set('done', s.done.set(c, n + 1));
+        if (c === 'B')
+          out.push({
+            lane,
+            label: `${who} exits`,
+            apply: () => counted.set('kernel', returnFromFrame(k0, 0)).set('rcu', readUnlock(s.rcu, ctx, 'hardirq')),
+          });
+        else if (c === 'C') out.push({ lane, label: `${lane}: rcu_read_unlock()`, apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx)), k0, next) });
+        else out.push({ lane, label: `${lane}: returns`, apply: () => at(counted, k0, next) });
         break;
+      }
       default:
         break;
     }
   }
 
-  // Callbacks (kfree_rcu_work, call_rcu) run in softirq once their grace period has ended.
+  // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
   const cb = readyCallback(s.rcu);
   if (cb)
     out.push({
@@ -170,51 +226,65 @@ function transitions(s: State, p: P): Transition<State>[] {
   return out;
 }
 
+/**
+ * Whether the frame that RCU knows as `ctx` (`cpu0/hardirq`) is atomic, wherever it sits in its
+ * CPU's stack: a caller blocked in synchronize_rcu() may have a hardirq running on top of it,
+ * and isAtomic() speaks of the top frame only. Hardirq, irqs off or preemption off (the model
+ * has no softirq callers).
+ */
+function frameAtomic(k: Kernel, ctx: string): boolean {
+  const [cpu, kind] = ctx.replace('cpu', '').split('/');
+  const fr = k.cpus.get(Number(cpu))!.frames.find((f) => f.kind === kind);
+  return fr !== undefined && (fr.kind === 'hardirq' || fr.kind === 'nmi' || fr.irqsOff || fr.preempt > 0);
+}
+
+function allDone(s: State, p: P): boolean {
+  const want = (on: boolean) => (on ? p.calls : 0);
+  return (s.done.get('A') ?? 0) === want(p.taskCaller) && (s.done.get('B') ?? 0) === want(p.hardirqCaller) && (s.done.get('C') ?? 0) === want(p.readerCaller);
+}
+
 export default defineModel({
   name: 'kvfree-rcu-headless',
   description: 'single-argument kvfree_rcu(ptr) and its fallback when the pointer array has no slot',
   params,
   init: (p) => {
     let mem = memoryInit();
-    let callers = IMap<string, Caller>();
-    let ctx = IMap<string, Ctx>();
-    const add = (c: string, base: string, kind: 'task' | 'hardirq') => {
-      for (let i = 0; i < p.calls; i++) mem = allocate(mem, `${base}${i}`);
-      callers = callers.set(c, Caller({ base }));
-      ctx = ctx.set(c, Ctx({ kind }));
-    };
-    if (p.taskCaller) add(TASK, 'objA', 'task');
-    if (p.hardirqCaller) add(IRQ, 'objB', 'hardirq');
-    if (p.readerCaller) add(READER, 'objC', 'task');
-    return State({ callers, ctx, mem, slots: List([p.arrayPages, p.arrayPages]) });
+    for (const [on, c] of [[p.taskCaller, 'A'], [p.hardirqCaller, 'B'], [p.readerCaller, 'C']] as const)
+      if (on) for (let i = 0; i < p.calls; i++) mem = allocate(mem, `obj${c}${i}`);
+    let kernel = initKernel([
+      { task: 'task0', pc: p.taskCaller ? 'call' : 'done', budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
+      { task: 'task1', pc: p.readerCaller ? 'idle' : 'done' },
+    ]);
+    kernel = declareLocks(declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t'), [{ name: LIST_LOCK, type: 'spinlock_t' }]);
+    return State({ kernel, mem, slots: List([p.arrayPages, p.arrayPages]) });
   },
   transitions,
-  isEndState: (s) => s.callers.every((k) => k.pc === 'done') && s.rcu.callbacks.size === 0,
+  isEndState: (s, p) => allDone(s, p) && s.rcu.callbacks.size === 0,
   lanes: () => ['cpu0', 'cpu1', RCU_LANE],
   properties: [
-    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, c) => isAtomic(s.ctx.get(c)!, false)),
-    noSplat<State, P>('wait-context', 'no lock is taken where its wait type is not allowed, and no sleeping lock in atomic context', (s) => s.splats, 'splats'),
+    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => frameAtomic(s.kernel, ctx)),
+    ...waitContextProperties<State, P>((s) => s.kernel),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
-    noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: (s) => s.callers.every((k) => k.pc === 'done') }),
+    noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: allDone }),
   ],
   expectations: [
     {
       params: { variant: 'sync-fallback-anywhere', rt: false },
-      violated: ['synchronize-rcu-legal', 'no-deadlock'],
-      note: 'synchronize_rcu() from the hardirq sleeps in atomic context; inside the caller\'s reader the grace period waits for the caller forever',
+      violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
+      note: "synchronize_rcu() from the hardirq sleeps in atomic context; inside the caller's reader the grace period waits for the caller forever",
     },
-    { params: { variant: 'sync-fallback-anywhere', rt: true }, violated: ['synchronize-rcu-legal', 'no-deadlock'], note: 'same on RT' },
+    { params: { variant: 'sync-fallback-anywhere', rt: true }, violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'], note: 'same on RT' },
     { params: { variant: 'mightsleep-only', rt: false }, note: 'headless only where sleeping is legal; atomic callers fall back to their own rcu_head' },
     { params: { variant: 'mightsleep-only', rt: true }, note: 'same on RT' },
     {
       params: { variant: 'atomic-wrapper', rt: false },
       violated: ['wait-context', 'no-leak-at-quiescence'],
-      note: 'when the GFP_ATOMIC wrapper allocation fails too, nothing frees the object; and from a non-threaded hardirq the slab\'s spinlock_t is an invalid wait context',
+      note: "when the GFP_ATOMIC wrapper allocation fails too, nothing frees the object; and from a non-threaded hardirq the slab's spinlock_t is an invalid wait context",
     },
     {
       params: { variant: 'atomic-wrapper', rt: true },
-      violated: ['wait-context', 'no-leak-at-quiescence'],
-      note: 'on RT, kzalloc() with irqs off takes the slab\'s sleeping spinlock_t; and the failed allocation still leaks',
+      violated: ['wait-context', 'no-sleep-in-atomic', 'no-leak-at-quiescence'],
+      note: "on RT kzalloc() with irqs off takes the slab's sleeping spinlock_t (sleep in atomic, in the task and the reader too); the failed allocation still leaks",
     },
   ],
 });

@@ -11,7 +11,6 @@ import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } f
 import { faultsOf, leaked, type Memory } from '../src/kernel/memory.ts';
 import { synchronizeRcuProblem, type Rcu } from '../src/kernel/rcu.ts';
 import type { AnyParams } from '../src/core/params.ts';
-import type { List } from 'immutable';
 
 export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
   return invariant<S, P>(
@@ -52,26 +51,13 @@ export function noLeakAtQuiescence<S, P = AnyParams>(
  * Every context blocked in synchronize_rcu() may sleep there: it is not in atomic context
  * (`atomic` is the model's check for that context) and not inside its own RCU reader.
  */
-export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: string, atomic: (s: S, ctx: string) => boolean): InvariantProperty<S, P> {
-  return invariant<S, P>('synchronize-rcu-legal', 'synchronize_rcu() is called only where sleeping is legal and outside the caller\'s own reader', (s) => {
+export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: string, atomic: (s: S, ctx: string, p: P) => boolean): InvariantProperty<S, P> {
+  return invariant<S, P>('synchronize-rcu-legal', 'synchronize_rcu() is called only where sleeping is legal and outside the caller\'s own reader', (s, p) => {
     const r = rcu(s);
     for (const ctx of r.sync.keys()) {
-      const why = synchronizeRcuProblem(r, ctx, atomic(s, ctx));
+      const why = synchronizeRcuProblem(r, ctx, atomic(s, ctx, p));
       if (why) return { message: why, fields: [`${at}.sync.${ctx}`] };
     }
     return true;
-  });
-}
-
-/**
- * A list of kernel splats the model records when an operation is illegal where it happens
- * ("BUG: Invalid wait context", "sleeping function called from invalid context") must stay
- * empty. The model records the splat on the step that would trigger it in the kernel, so the
- * counterexample ends there.
- */
-export function noSplat<S, P = AnyParams>(name: string, description: string, splats: (s: S) => List<string>, at: string): InvariantProperty<S, P> {
-  return invariant<S, P>(name, description, (s) => {
-    const l = splats(s);
-    return l.size === 0 || { message: l.first()!, fields: [at] };
   });
 }

@@ -1,67 +1,143 @@
 import { describe, expect, it } from 'vitest';
-import { allocBegin, allocSteps, freePage, pageAllocInit, type AllocMode, type AllocOp, type AllocStep, type PageAlloc } from '../../src/kernel/page_alloc.ts';
+import { initKernel, interrupt, kernelConfig, lock, localIrqSave, declareLocks, holdersOf, top, type Kernel } from '../../src/kernel/index.ts';
+import {
+  allocBegin,
+  allocSteps,
+  declarePageAllocLocks,
+  freePage,
+  pageAllocInit,
+  ZONE_LOCK,
+  type AllocMode,
+  type AllocOp,
+  type AllocStep,
+  type PageAlloc,
+} from '../../src/kernel/page_alloc.ts';
+
+const NRT = kernelConfig({ rt: false });
+const RT = kernelConfig({ rt: true });
+
+function kernel(cpus = 1, zoneLock: 'spinlock_t' | 'raw_spinlock_t' = 'spinlock_t'): Kernel {
+  const k = initKernel(Array.from({ length: cpus }, (_, i) => ({ task: `t${i}`, budget: { hardirq: 1, nmi: 1 } })));
+  return declarePageAllocLocks(declareLocks(k, [{ name: 'krcp->lock', type: 'raw_spinlock_t' }]), { zoneLock });
+}
 
 /** Steps an allocation alone to the end (or until it blocks); returns the steps taken. */
-function run(pa: PageAlloc, mode: AllocMode, ctx = 'cpu0/task', cpu = 0): { pa: PageAlloc; op: AllocOp; steps: AllocStep[] } {
-  let op = allocBegin(mode, cpu);
+function run(k: Kernel, pa: PageAlloc, mode: AllocMode, opts: { cpu?: number; rt?: boolean; hold?: number } = {}) {
+  const cfg = opts.rt ? RT : NRT;
+  let op: AllocOp = allocBegin(mode, opts.cpu ?? 0);
   const steps: AllocStep[] = [];
   for (;;) {
-    const next = allocSteps(pa, op, ctx);
-    if (next.length === 0) return { pa, op, steps };
+    const next = allocSteps(k, cfg, pa, op, { zoneHoldSteps: opts.hold });
+    if (next.length === 0) return { k, pa, op, steps, whats: steps.map((s) => s.what) };
     expect(next).toHaveLength(1);
     steps.push(next[0]);
-    pa = next[0].pa;
-    op = next[0].op;
+    ({ k, pa, op } = next[0]);
   }
 }
 
 describe('page allocator', () => {
-  it('serves from the pcp list under its trylock', () => {
-    const r = run(pageAllocInit({ cpus: 1, zonePages: 0, pcpPages: 1 }), 'atomic');
-    expect(r.steps.map((s) => s.what)).toEqual(['pcp_spin_trylock()', 'page from pcp list']);
+  it('serves from the pcp list under its trylock and releases it', () => {
+    const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0, pcpPages: 1 }), 'atomic');
+    expect(r.whats).toEqual(['pcp_spin_trylock()', 'page from pcp list; pcp_spin_unlock()']);
     expect(r.op.page).toBe(true);
     expect(r.pa.pcp.get(0)).toBe(0);
-    expect(r.pa.pcpLock.get(0)).toBeNull();
+    expect(holdersOf(r.k, 'pcp->lock@cpu0').size).toBe(0);
+    expect(r.k.splats.size).toBe(0);
   });
+
   it('an atomic allocation falls through to zone->lock and returns NULL when the zone is empty', () => {
-    const r = run(pageAllocInit({ cpus: 1, zonePages: 0 }), 'atomic');
-    expect(r.steps.map((s) => s.what)).toEqual(['pcp_spin_trylock()', 'pcp list empty', 'spin_lock(zone->lock)', 'zone empty: NULL']);
-    expect(r.steps.map((s) => s.event)).toEqual(['pcp-trylock', undefined, 'zone-lock', undefined]);
-    expect(r.op.pc).toBe('done');
-    expect(r.op.page).toBe(false);
-    expect(r.pa.zoneLock).toBeNull();
+    const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'atomic');
+    expect(r.whats).toEqual(['pcp_spin_trylock()', 'pcp list empty; pcp_spin_unlock()', 'spin_lock_irqsave(zone->lock)', 'zone empty: NULL']);
+    expect(r.op).toMatchObject({ pc: 'done', page: false });
+    expect(holdersOf(r.k, ZONE_LOCK).size).toBe(0);
+    expect(top(r.k, 0).irqsOff).toBe(false);
   });
+
+  it('holds zone->lock for zoneHoldSteps steps, irqs off', () => {
+    const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 1 }), 'atomic', { hold: 3 });
+    expect(r.whats.slice(2)).toEqual([
+      'spin_lock_irqsave(zone->lock)',
+      'rmqueue_bulk() under zone->lock (1/3)',
+      'rmqueue_bulk() under zone->lock (2/3)',
+      'page from zone; spin_unlock_irqrestore(zone->lock)',
+    ]);
+    expect(r.steps[3].k.cpus.get(0)!.frames.get(0)!.irqsOff).toBe(true);
+    expect(r.op.page).toBe(true);
+  });
+
   it('a lockless-only allocation never touches zone->lock, whatever the pcp and zone hold', () => {
     for (const pcpPages of [0, 1])
       for (const zonePages of [0, 1]) {
-        const r = run(pageAllocInit({ cpus: 1, zonePages, pcpPages }), 'lockless');
-        expect(r.steps.some((s) => s.event === 'zone-lock' || /zone/.test(s.what))).toBe(false);
+        const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages, pcpPages }), 'lockless');
+        expect(r.steps.every((s) => holdersOf(s.k, ZONE_LOCK).isEmpty())).toBe(true);
+        expect(r.whats.some((w) => /zone/.test(w))).toBe(false);
         expect(r.op.page).toBe(pcpPages > 0);
         expect(r.pa.zoneFree).toBe(zonePages);
       }
   });
+
+  it('under a raw spinlock: GFP_NOWAIT takes zone->lock (Invalid wait context; on RT also sleep in atomic), lockless does not', () => {
+    const under = (rt: boolean) => lock(kernel(), rt ? RT : NRT, 0, 'krcp->lock', { irqsave: true }).k;
+    const pa = pageAllocInit({ cpus: 1, zonePages: 1 });
+    const nrt = run(under(false), pa, 'atomic');
+    expect(nrt.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context']);
+    expect(nrt.k.splats.get(0)!.message).toMatch(/trying to lock zone->lock \(spinlock_t\) \{CONFIG\} .*\(krcp->lock \(raw_spinlock_t\) held/);
+    const rt = run(under(true), pa, 'atomic', { rt: true });
+    expect(rt.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
+    for (const rtc of [false, true]) expect(run(under(rtc), pa, 'lockless', { rt: rtc }).k.splats.size).toBe(0);
+    // Option A: a raw zone->lock nests under the raw krcp->lock without a splat.
+    const raw = lock(kernel(1, 'raw_spinlock_t'), RT, 0, 'krcp->lock', { irqsave: true }).k;
+    expect(run(raw, pa, 'atomic', { rt: true }).k.splats.size).toBe(0);
+  });
+
   it('trylock failure: lockless returns NULL, atomic falls back to zone->lock', () => {
-    // cpu0's task holds the pcp lock (it is between trylock and take) when a hardirq allocates.
-    const held = allocSteps(pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 }), allocBegin('atomic', 0), 'cpu0/task')[0].pa;
-    expect(held.pcpLock.get(0)).toBe('cpu0/task');
-    const lockless = run(held, 'lockless', 'cpu0/hardirq');
-    expect(lockless.steps.map((s) => s.what)).toEqual(['pcp_spin_trylock() fails (held by cpu0/task)']);
+    // cpu0's task holds the pcp lock (it is between trylock and take) when an NMI allocates.
+    const k0 = kernel();
+    const held = allocSteps(k0, NRT, pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 }), allocBegin('atomic', 0))[0];
+    expect(holdersOf(held.k, 'pcp->lock@cpu0').size).toBe(1);
+    const inNmi = interrupt(held.k, NRT, 0, 'nmi', 'alloc');
+    const lockless = run(inNmi, held.pa, 'lockless');
+    expect(lockless.whats).toEqual(['pcp_spin_trylock() fails (held by cpu0 task (t0))']);
     expect(lockless.op.page).toBe(false);
-    const atomic = run(held, 'atomic', 'cpu0/hardirq');
-    expect(atomic.steps.map((s) => s.what)).toEqual(['pcp_spin_trylock() fails (held by cpu0/task)', 'spin_lock(zone->lock)', 'page from zone']);
+    const atomic = run(inNmi, held.pa, 'atomic');
+    expect(atomic.whats).toEqual([
+      'pcp_spin_trylock() fails (held by cpu0 task (t0))',
+      'spin_lock_irqsave(zone->lock)',
+      'page from zone; spin_unlock_irqrestore(zone->lock)',
+    ]);
     expect(atomic.op.page).toBe(true);
   });
-  it('blocks on a held zone->lock', () => {
-    const pa = pageAllocInit({ cpus: 2, zonePages: 1 }).set('zoneLock', 'cpu1/task');
-    const r = run(pa, 'atomic');
-    expect(r.op.pc).toBe('zone-lock');
-    expect(r.steps.map((s) => s.what)).toEqual(['pcp_spin_trylock()', 'pcp list empty']);
+
+  it('on RT a lockless allocation in hardirq returns NULL without trying the rt_mutex', () => {
+    const k = interrupt(kernel(), RT, 0, 'hardirq', 'alloc');
+    const r = run(k, pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 }), 'lockless', { rt: true });
+    expect(r.whats).toEqual(['NMI/hardirq on PREEMPT_RT: NULL']);
+    expect(r.k.splats.size).toBe(0);
   });
+
+  it('waits on zone->lock held by another CPU', () => {
+    const k = lock(kernel(2), NRT, 1, ZONE_LOCK).k;
+    const r = run(k, pageAllocInit({ cpus: 2, zonePages: 1 }), 'atomic');
+    expect(r.op.pc).toBe('zone-lock');
+    expect(r.whats).toEqual(['pcp_spin_trylock()', 'pcp list empty; pcp_spin_unlock()', 'spin_lock_irqsave(zone->lock) waits (held by cpu1 task (t1))']);
+    expect(top(r.k, 0).waiting).toBe(ZONE_LOCK);
+  });
+
   it('a may-sleep allocation sleeps in reclaim on an empty zone and wakes when a page is freed', () => {
-    const r = run(pageAllocInit({ cpus: 1, zonePages: 0 }), 'may-sleep');
+    const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'may-sleep');
     expect(r.op.pc).toBe('reclaim');
-    expect(r.steps.at(-1)).toMatchObject({ what: 'zone empty: reclaim (sleeps)', event: 'sleep' });
-    const woke = allocSteps(freePage(r.pa), r.op, 'cpu0/task');
+    expect(r.whats.at(-1)).toBe('zone empty: direct reclaim (sleeps)');
+    const woke = allocSteps(r.k, NRT, freePage(r.pa), r.op);
     expect(woke.map((s) => s.what)).toEqual(['reclaim wakes']);
+    const noretry = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'noretry');
+    expect(noretry.whats.slice(-2)).toEqual(['zone empty: direct reclaim (sleeps)', 'reclaim found nothing: NULL (__GFP_NORETRY)']);
+    expect(noretry.op).toMatchObject({ pc: 'done', page: false });
+  });
+
+  it('GFP_KERNEL with irqs off is a sleep in atomic context at the call', () => {
+    const k = localIrqSave(kernel(), 0);
+    const r = run(k, pageAllocInit({ cpus: 1, zonePages: 0, pcpPages: 1 }), 'may-sleep');
+    expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['sleep-in-atomic']);
+    expect(r.k.splats.get(0)!.message).toMatch(/calls __get_free_page\(GFP_KERNEL\) while irqs disabled/);
   });
 });

@@ -1,0 +1,310 @@
+// A preallocated page reserve for kvfree_rcu()'s pointer arrays, while grace periods are slow
+// (seed 003: Peter Zijlstra and Paul McKenney on "__rcu_alloc_page_lockless()", Sept 2020).
+// Peter: "you must account and pre-allocate the required memory and strictly limit
+// concurrency ... with RCU you can't limit concurrency. call_rcu() can't block, you can't wait
+// for a grace period to end when you've run out of your reserve. That is, you don't have a
+// bound, so no reserve what so ever is going to help. You must have that callback_head fallback."
+//
+// Each CPU calls kvfree_rcu(obj, rh) `calls` times, from a context that cannot wait:
+//   cpu0  under raw_spin_lock_irqsave(&some_lock) (seed 001's example), an irqs-off RCU reader
+//   cpu1  inside rcu_read_lock()
+//   cpu2  plain process context (with cpus = 3)
+// kvfree_rcu(): krc_this_cpu_lock(); pointer into the current array if it has room; else an
+// array page from the shared reserve (`reserve` pages, preallocated); else the variant:
+// - reserve-only: no rcu_head channel, so the object needs a page: drop krcp->lock and take
+//   one beyond the reserve with __GFP_NO_LOCKS (page_alloc's lockless mode, as
+//   alloc_pages_nolock(): never a lock the caller's context forbids); when that fails too, the only thing left is to wait
+//   for a grace period to give reserve pages back: synchronize_rcu() from a caller that may not
+//   sleep (cpu0) or that is a reader the grace period waits for (cpu0 and cpu1).
+// - rcu-head-fallback: chain the object's own rcu_head on krcp->head: no memory, no waiting.
+// kfree_rcu_monitor() (the RCU lane) hands a CPU's arrays and rcu_heads to one RCU callback;
+// after the grace period kfree_rcu_work() frees the objects and gives array pages back to the
+// reserve (to the page allocator once the reserve is full).
+//
+// Property `bounded-emergency-fallback` (bound: `fallbackBound`): the free path never holds
+// more than fallbackBound pages beyond its reserve. Grace periods may be arbitrarily slow (the
+// checker tries every interleaving, the grace period ending last among them), so with more
+// calls the pages needed grow without bound: a finite run shows it once calls exceed
+// reserve + fallbackBound.
+//
+// Limitations: the krcp->lock section of kvfree_rcu() is one step (nothing else runs on that
+// CPU with irqs off; the lock still goes through the kernel layer's checks); kfree_rcu_monitor() and kfree_rcu_work() are one step each, taken when the CPU's
+// krcp->lock is free; krcp->lock sections are not RCU readers here (they are a few steps of the
+// CPU's own; counting them would only delay grace periods); the reserve is one shared pool
+// taken atomically (an llist in the kernel).
+import { List, Record } from 'immutable';
+import { atQuiescence, bool, defineModel, int, invariant, oneOf, type Transition } from '../src/index.ts';
+import {
+  Kernel,
+  declareLocks,
+  declarePerCpuLock,
+  holdersOf,
+  initKernel,
+  kernelConfig,
+  lock,
+  mightSleep,
+  perCpuLockName,
+  setPc,
+  top,
+  unlock,
+  waitContextProperties,
+  type KernelConfig,
+} from '../src/kernel/index.ts';
+import { allocate, free, memoryInit } from '../src/kernel/memory.ts';
+import { allocBegin, allocCall, allocSteps, declarePageAllocLocks, freePage, pageAllocInit, PageAlloc, type AllocOp } from '../src/kernel/page_alloc.ts';
+import {
+  callRcu,
+  gpTransitions,
+  rcuInit,
+  RCU_LANE,
+  readLock,
+  readUnlock,
+  readyCallback,
+  synchronizeRcuBegin,
+  synchronizeRcuDone,
+  synchronizeRcuEnd,
+  takeCallback,
+  type Rcu,
+} from '../src/kernel/rcu.ts';
+import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
+
+const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const KRCP = 'krcp->lock';
+const SOME_LOCK = 'some_lock';
+
+const Krc = Record({ arrays: List<List<string>>(), heads: List<string>() }, 'Krc');
+type Krc = ReturnType<typeof Krc>;
+const Batch = Record({ cpu: 0, objs: List<string>(), pages: 0 }, 'Batch');
+
+const State = Record(
+  {
+    kernel: Kernel(),
+    krc: List<Krc>(),
+    /** Pages left in the preallocated reserve. */
+    pool: 0,
+    pa: PageAlloc(),
+    batches: List<ReturnType<typeof Batch>>(),
+    rcu: rcuInit(),
+    mem: memoryInit(),
+    calls: List<number>(),
+  },
+  'RcuPageReserve',
+);
+type State = ReturnType<typeof State>;
+
+const params = {
+  variant: oneOf(VARIANTS, 'reserve-only', 'what kvfree_rcu() does when the reserve is empty'),
+  rt: bool(false, 'PREEMPT_RT: spinlock_t sleeps'),
+  cpus: int(2, { min: 1, max: 3, doc: 'CPUs calling kvfree_rcu(): cpu0 under a raw spinlock with irqs off, cpu1 in rcu_read_lock(), cpu2 in process context' }),
+  calls: int(2, { min: 1, max: 3, doc: 'kvfree_rcu() calls per CPU, one object each' }),
+  arraySlots: int(1, { min: 1, max: 3, doc: 'pointers per array page (about 500 in the kernel)' }),
+  reserve: int(1, { min: 0, max: 3, doc: 'preallocated array pages' }),
+  pcpPages: int(1, { min: 0, max: 2, doc: 'pages alloc_pages_nolock() can find on each CPU\'s pcp list' }),
+  fallbackBound: int(1, { min: 0, max: 6, doc: 'bounded-emergency-fallback: pages the free path may hold beyond its reserve' }),
+};
+type P = { variant: Variant; rt: boolean; cpus: number; calls: number; arraySlots: number; reserve: number; pcpPages: number; fallbackBound: number };
+
+function cfgOf(p: P): KernelConfig {
+  return kernelConfig({ rt: p.rt, maxNesting: 0 });
+}
+
+const obj = (cpu: number, i: number) => `o${cpu}${i}`;
+const ctxOf = (cpu: number) => `cpu${cpu}/task`;
+
+type Pc = 'enter' | 'call' | 'alloc' | 'sync-wait' | 'leave' | 'done';
+
+/** Array pages the free path holds: in the CPUs' current arrays and in batches waiting for their grace period. */
+function pagesInUse(s: State): number {
+  return s.krc.reduce((n, c) => n + c.arrays.size, 0) + s.batches.reduce((n, b) => n + b.pages, 0);
+}
+/** Pages beyond the preallocated reserve. */
+function beyondReserve(s: State, p: P): number {
+  return pagesInUse(s) + s.pool - p.reserve;
+}
+
+function transitions(s: State, p: P): Transition<State>[] {
+  const cfg = cfgOf(p);
+  const out: Transition<State>[] = [];
+  const k0 = s.kernel;
+  for (let cpu = 0; cpu < p.cpus; cpu++) {
+    const lane = `cpu${cpu}`;
+    const fr = top(k0, cpu);
+    const krc = s.krc.get(cpu)!;
+    const n = s.calls.get(cpu)!;
+    const o = obj(cpu, n);
+    const ctx = ctxOf(cpu);
+    const krcp = perCpuLockName(KRCP, cpu);
+    const at = (x: State, k: Kernel, pc: Pc, data: unknown = null) => x.set('kernel', setPc(k, cpu, pc, data));
+    const withKrc = (x: State, f: (c: Krc) => Krc) => x.setIn(['krc', cpu], f(krc));
+    const newArray = (c: Krc) => c.set('arrays', c.arrays.push(List([o])));
+    const take = (k: Kernel, name: string, irqsave = true) => {
+      const r = lock(k, cfg, cpu, name, { irqsave });
+      if (!r.acquired) throw new Error(`${name} is held outside its one-step section`);
+      return r.k;
+    };
+    switch (fr.pc as Pc) {
+      case 'enter':
+        if (cpu === 0)
+          out.push({ lane, label: `${lane}: raw_spin_lock_irqsave(&some_lock)`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx, 'irqs-off')), take(k0, SOME_LOCK), 'call') });
+        else if (cpu === 1) out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx)), k0, 'call') });
+        break;
+      case 'call': {
+        // The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock().
+        const section = unlock(take(k0, krcp), cfg, cpu, krcp);
+        const call = `${lane}: kvfree_rcu(${o}, rh)`;
+        const cur = krc.arrays.last();
+        if (cur !== undefined && cur.size < p.arraySlots)
+          out.push({ lane, label: `${call}: into the pointer array`, apply: () => at(withKrc(s, (c) => c.setIn(['arrays', c.arrays.size - 1], cur.push(o))), section, 'leave') });
+        else if (s.pool > 0)
+          out.push({ lane, label: `${call}: array page from the reserve`, apply: () => at(withKrc(s.set('pool', s.pool - 1), newArray), section, 'leave') });
+        else if (p.variant === 'rcu-head-fallback')
+          out.push({ lane, label: `${call}: reserve empty: rcu_head onto krcp->head`, apply: () => at(withKrc(s, (c) => c.set('heads', c.heads.push(o))), section, 'leave') });
+        else out.push({ lane, label: `${call}: reserve empty: ${allocCall('lockless')}`, apply: () => at(s, section, 'alloc', allocBegin('lockless', cpu)) });
+        break;
+      }
+      case 'alloc': {
+        for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp)) {
+          if (a.op.pc !== 'done') out.push({ lane, label: `${lane}: ${a.what}`, apply: () => at(s.set('pa', a.pa), a.k, 'alloc', a.op) });
+          else if (a.op.page)
+            out.push({
+              lane,
+              label: `${lane}: ${a.what}; krc_this_cpu_lock(); ${o} into a page beyond the reserve; krc_this_cpu_unlock()`,
+              apply: () => at(withKrc(s.set('pa', a.pa), newArray), unlock(take(a.k, krcp), cfg, cpu, krcp), 'leave'),
+            });
+          else
+            out.push({
+              lane,
+              label: `${lane}: ${a.what}; no page anywhere: synchronize_rcu() until the reserve refills`,
+              apply: () => at(s.set('pa', a.pa).set('rcu', synchronizeRcuBegin(s.rcu, ctx)), mightSleep(a.k, cfg, cpu, 'synchronize_rcu()'), 'sync-wait'),
+            });
+        }
+        break;
+      }
+      case 'sync-wait':
+        if (synchronizeRcuDone(s.rcu, ctx))
+          out.push({ lane, label: `${lane}: synchronize_rcu() returns; retry`, apply: () => at(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), k0, 'call') });
+        break;
+      case 'leave': {
+        const next: Pc = n + 1 < p.calls ? (cpu < 2 ? 'enter' : 'call') : 'done';
+        const counted = s.setIn(['calls', cpu], n + 1);
+        if (cpu === 0)
+          out.push({
+            lane,
+            label: `${lane}: raw_spin_unlock_irqrestore(&some_lock)`,
+            apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx, 'irqs-off')), unlock(k0, cfg, cpu, SOME_LOCK), next),
+          });
+        else if (cpu === 1) out.push({ lane, label: `${lane}: rcu_read_unlock()`, apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx)), k0, next) });
+        else out.push({ lane, label: `${lane}: returns`, apply: () => at(counted, k0, next) });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // kfree_rcu_monitor(): a CPU's arrays and rcu_head chain go to one RCU callback.
+  s.krc.forEach((krc, cpu) => {
+    if ((krc.arrays.isEmpty() && krc.heads.isEmpty()) || !holdersOf(k0, perCpuLockName(KRCP, cpu)).isEmpty()) return;
+    const objs = krc.arrays.flatten(true).toList().concat(krc.heads) as List<string>;
+    out.push({
+      lane: RCU_LANE,
+      label: `rcu: kfree_rcu_monitor(cpu${cpu}): ${krc.arrays.size} array(s), ${krc.heads.size} rcu_head(s) → queue_rcu_work`,
+      apply: () =>
+        s
+          .setIn(['krc', cpu], Krc())
+          .set('batches', s.batches.push(Batch({ cpu, objs, pages: krc.arrays.size })))
+          .set('rcu', callRcu(s.rcu, `kfree_rcu_work(cpu${cpu})`)),
+    });
+  });
+
+  // kfree_rcu_work(): after the grace period, free the objects; array pages back to the reserve.
+  const cb = readyCallback(s.rcu);
+  if (cb) {
+    const b = s.batches.first()!;
+    out.push({
+      lane: RCU_LANE,
+      label: `rcu: ${cb.name}: kfree ${b.objs.join(', ')}; ${b.pages} page(s) back`,
+      apply: () => {
+        let mem = s.mem;
+        for (const x of b.objs) mem = free(mem, x, `rcu ${cb.name}`);
+        let pool = s.pool;
+        let pa = s.pa;
+        for (let i = 0; i < b.pages; i++) {
+          if (pool < p.reserve) pool++;
+          else pa = freePage(pa);
+        }
+        return s.set('rcu', takeCallback(s.rcu)).set('batches', s.batches.shift()).set('mem', mem).set('pool', pool).set('pa', pa);
+      },
+    });
+  }
+  out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+  return out;
+}
+
+function callersDone(s: State, p: P): boolean {
+  return s.calls.every((n) => n === p.calls);
+}
+
+export default defineModel({
+  name: 'rcu-page-reserve',
+  description: 'kvfree_rcu() with a preallocated page reserve while grace periods are slow: a reserve alone has no bound',
+  params,
+  init: (p) => {
+    let mem = memoryInit();
+    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) mem = allocate(mem, obj(c, i));
+    let kernel = initKernel(Array.from({ length: p.cpus }, (_, c) => ({ task: `task${c}`, pc: c < 2 ? 'enter' : 'call' })));
+    kernel = declarePageAllocLocks(declareLocks(declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t'), [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]));
+    return State({
+      kernel,
+      krc: List(Array.from({ length: p.cpus }, () => Krc())),
+      pool: p.reserve,
+      pa: pageAllocInit({ cpus: p.cpus, zonePages: 0, pcpPages: p.pcpPages }),
+      mem,
+      calls: List(Array<number>(p.cpus).fill(0)),
+    });
+  },
+  transitions,
+  isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.isEmpty() && c.heads.isEmpty()) && s.rcu.callbacks.isEmpty(),
+  lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
+  properties: [
+    invariant<State, P>(
+      'bounded-emergency-fallback',
+      'the free path never holds more than fallbackBound array pages beyond its preallocated reserve (no memory needed to free memory)',
+      (s, p) => {
+        const extra = beyondReserve(s, p);
+        return (
+          extra <= p.fallbackBound || {
+            message: `the free path holds ${extra} page(s) beyond its reserve of ${p.reserve} (fallbackBound ${p.fallbackBound}): memory is needed to free memory while the grace period has not ended`,
+            fields: ['krc', 'batches', 'pool'],
+          }
+        );
+      },
+    ),
+    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => {
+      const fr = s.kernel.cpus.get(Number(ctx[3]))!.frames.get(0)!;
+      return fr.irqsOff || fr.preempt > 0;
+    }),
+    ...waitContextProperties<State, P>((s) => s.kernel),
+    noDoubleFree<State, P>((s) => s.mem, 'mem'),
+    noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: callersDone }),
+    atQuiescence<State, P>('reserve-restored', 'at the end every reserve page is back in the reserve', (s, p) =>
+      !callersDone(s, p) || s.pool === p.reserve || { message: `the reserve has ${s.pool} of ${p.reserve} pages at the end`, fields: ['pool'] },
+    ),
+  ],
+  expectations: [
+    {
+      params: { variant: 'reserve-only', rt: false },
+      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
+      note: 'once the reserve is gone the free path takes pages beyond it; when none is left it can only wait for a grace period, which it may not (irqs off) and which waits for it (a reader)',
+    },
+    {
+      params: { variant: 'reserve-only', rt: true },
+      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
+      note: 'same on RT: call_rcu() cannot block on any kernel',
+    },
+    { params: { variant: 'rcu-head-fallback', rt: false }, note: 'the rcu_head channel needs no memory: nothing beyond the reserve, nothing blocks' },
+    { params: { variant: 'rcu-head-fallback', rt: true }, note: 'same on RT' },
+  ],
+});

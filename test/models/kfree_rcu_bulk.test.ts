@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import model from '../../models/kfree_rcu_bulk.ts';
+import { anyModel, explore } from '../../src/index.ts';
+import { defaultParams } from '../../src/core/params.ts';
+import { expectDeclared, run, story } from './expect.ts';
+
+const INTO_ZONE = [
+  'cpu0: kfree_rcu(o00): krc_this_cpu_lock()',
+  'cpu0: no room: __get_free_page(GFP_NOWAIT)',
+  'cpu0: pcp_spin_trylock()',
+  'cpu0: pcp list empty; pcp_spin_unlock()',
+  'cpu0: spin_lock_irqsave(zone->lock)',
+];
+
+/** The smallest latencyBound under which latency-bound holds: the model's worst non-preemptible stretch. */
+function worstStretch(params: Record<string, unknown>, guess: number): number {
+  const at = (b: number) => run(model, { ...params, latencyBound: b }).properties.find((p) => p.name === 'latency-bound')!.verdict;
+  expect(at(guess - 1)).toBe('violated');
+  expect(at(guess)).toBe('holds');
+  return guess;
+}
+
+describe('kfree_rcu_bulk', () => {
+  it('nowait-under-raw (!RT): GFP_NOWAIT under the raw krcp->lock takes zone->lock: Invalid wait context', () => {
+    const params = { variant: 'nowait-under-raw', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'wait-context')).toEqual(INTO_ZONE);
+    expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toBe(
+      'BUG: Invalid wait context: cpu0 task (caller) is trying to lock zone->lock (spinlock_t) {CONFIG} with spin_lock_irqsave in a {SPIN} context ' +
+        '(krcp->lock@cpu0 (raw_spinlock_t) held); #0: krcp->lock@cpu0 (raw_spinlock_t) {SPIN} held by cpu0 task (caller) [!PREEMPT_RT]',
+    );
+    expect(o.stats.states).toBe(233);
+  });
+
+  it('nowait-under-raw (RT): the sleeping zone->lock under a raw lock with irqs off is also a sleep in atomic context', () => {
+    const params = { variant: 'nowait-under-raw', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'wait-context')).toEqual(INTO_ZONE);
+    expect(story(o, 'no-sleep-in-atomic')).toEqual(INTO_ZONE);
+    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toMatch(
+      /^BUG: sleeping function called from invalid context: cpu0 task \(caller\) calls rt_spin_lock\(zone->lock\) while irqs disabled, preemption disabled/,
+    );
+  });
+
+  for (const rt of [false, true])
+    it(`raw-zone-lock (${rt ? 'RT' : '!RT'}): no nesting bug, but the zone section runs inside the irq-off krcp section`, () => {
+      const params = { variant: 'raw-zone-lock', rt };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(story(o, 'latency-bound')).toEqual(INTO_ZONE);
+      expect(o.properties.find((p) => p.name === 'latency-bound')!.violation!.message).toBe(
+        'cpu0 has been non-preemptible for more than 4 steps (latencyBound): irqs disabled, preemption disabled (preempt_count 2); ' +
+          'holding krcp->lock@cpu0 (raw_spinlock_t), zone->lock (raw_spinlock_t)',
+      );
+      expect(o.stats.states).toBe(222);
+    });
+
+  it('raw-zone-lock: the worst stretch is a CPU spinning with irqs off on the other CPU\'s raw zone->lock section', () => {
+    const o = run(model, { variant: 'raw-zone-lock', rt: true, latencyBound: 8 });
+    expect(story(o, 'latency-bound')).toEqual([
+      ...INTO_ZONE,
+      'cpu1: kfree_rcu(o10): krc_this_cpu_lock()',
+      'cpu1: no room: __get_free_page(GFP_NOWAIT)',
+      'cpu1: pcp_spin_trylock()',
+      'cpu1: pcp list empty; pcp_spin_unlock()',
+      'cpu1: spin_lock_irqsave(zone->lock) waits (held by cpu0 task (caller))',
+      'cpu0: rmqueue_bulk() under zone->lock (1/2)',
+      'cpu0: page from zone; spin_unlock_irqrestore(zone->lock); o00 into the new array',
+      'cpu1: spin_lock_irqsave(zone->lock)',
+      'cpu1: rmqueue_bulk() under zone->lock (1/2)',
+      "cpu1: zone empty: NULL; o10's rcu_head onto krcp->head",
+    ]);
+  });
+
+  it('worst non-preemptible stretch in steps: raw-zone-lock 9, the merged fix 4 on !RT and 2 on RT', () => {
+    expect(worstStretch({ variant: 'raw-zone-lock', rt: true }, 9)).toBe(9);
+    expect(worstStretch({ variant: 'raw-zone-lock', rt: false }, 9)).toBe(9);
+    expect(worstStretch({ variant: 'no-locks-gfp', rt: true }, 4)).toBe(4);
+    // On !RT the kworker's zone->lock section spins with irqs off, as every spinlock_t does there.
+    expect(worstStretch({ variant: 'workqueue-refill', rt: false }, 4)).toBe(4);
+    // On RT only the short krcp section is non-preemptible.
+    expect(worstStretch({ variant: 'workqueue-refill', rt: true }, 2)).toBe(2);
+    // A longer zone->lock section costs option A one step per step of the section, twice (holder and spinner).
+    expect(worstStretch({ variant: 'raw-zone-lock', rt: true, zoneHoldSteps: 3 }, 11)).toBe(11);
+  });
+
+  for (const rt of [false, true])
+    it(`no-locks-gfp (${rt ? 'RT' : '!RT'}): pcp trylock only; NULL sends the object down the rcu_head channel`, () => {
+      const params = { variant: 'no-locks-gfp', rt };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(o.verdict).toBe('holds');
+      expect(o.stats.states).toBe(103);
+      // With pages on the pcp lists the lockless allocation succeeds and still never takes zone->lock.
+      expect(run(model, { ...params, pcpPages: 1, calls: 2 }).verdict).toBe('holds');
+    });
+
+  for (const rt of [false, true])
+    it(`workqueue-refill (${rt ? 'RT' : '!RT'}): no allocation under the raw lock; the kworker refills the cache where it may sleep`, () => {
+      const params = { variant: 'workqueue-refill', rt };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(o.verdict).toBe('holds');
+      expect(o.stats.states).toBe(rt ? 3979 : 4875);
+    });
+
+  it('workqueue-refill: a page the kworker put in the cache serves the next kfree_rcu() (one CPU, two calls)', () => {
+    const m = anyModel(model);
+    const o = explore(m, { ...defaultParams(m.params), variant: 'workqueue-refill', cpus: 1, calls: 2 }, { coverage: true });
+    expect(o.verdict).toBe('holds');
+    expect(o.stats.states).toBe(768);
+    const fired = o.fired!.map((f) => f.label);
+    expect(fired).toContain('cpu0: kworker: put_cached_bnode() under krcp->lock');
+    expect(fired).toContain('cpu0: array page from the krcp page cache; o01 into it');
+  });
+});
