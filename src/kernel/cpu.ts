@@ -1,6 +1,6 @@
 import { List, Map as IMap } from 'immutable';
 import type { KernelConfig } from './config.ts';
-import { Cpu, Frame, Kernel, Splat, type ContextKind, type SplatKind } from './state.ts';
+import { Cpu, Frame, Kernel, maySleep, Splat, type ContextKind, type SplatKind } from './state.ts';
 
 /**
  * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Every function
@@ -274,7 +274,11 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number): boolean 
   if (c.parked.size === 0) return false;
   if (!c.frames.every((f) => f.kind === 'task' || f.kind === 'hook')) return false;
   const fr = top(k, cpu);
-  return fr.waiting !== null || preemptible(k, cfg, cpu);
+  // A task blocked on a sleeping lock is scheduled out; one spinning (raw_spinlock_t, or
+  // spinlock_t on !PREEMPT_RT) spins with preemption off and keeps the CPU.
+  // (The spinner's preempt_disable() is taken with the lock, so the frame does not show it.)
+  if (fr.waiting !== null) return maySleep(k.locks.get(fr.waiting)?.type ?? 'raw_spinlock_t', cfg);
+  return preemptible(k, cfg, cpu);
 }
 
 /** Context switch: parks the running task (with its frames) and runs `task`. */

@@ -1,7 +1,9 @@
 import { List } from 'immutable';
 import { configName, type KernelConfig } from './config.ts';
 import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, updateTop } from './cpu.ts';
-import { Holder, Lock, type Kernel, type LockType } from './state.ts';
+import { Holder, Lock, maySleep, type Kernel, type LockType } from './state.ts';
+
+export { maySleep };
 
 /**
  * Lock types and their semantics under PREEMPT_RT on and off:
@@ -39,9 +41,6 @@ export function waitType(type: LockType): WaitType {
 }
 
 /** Whether a blocking acquisition of this type may sleep under `cfg` (might_sleep() applies). */
-export function maySleep(type: LockType, cfg: KernelConfig): boolean {
-  return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
-}
 
 function isLocalLock(type: LockType): boolean {
   return type === 'local_lock_t' || type === 'local_trylock_t';

@@ -73,6 +73,11 @@ export interface LockProps {
   /** local_trylock_t on !PREEMPT_RT: the per-CPU `acquired` flag that local_lock_is_locked() reads. */
   readonly acquired: boolean;
 }
+/** Whether waiting for a lock of this type sleeps (the waiter is scheduled out) rather than spins. */
+export function maySleep(type: LockType, cfg: { readonly rt: boolean }): boolean {
+  return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
+}
+
 export const Lock = Record<LockProps>({ name: '', type: 'raw_spinlock_t', cpu: -1, holders: List<Holder>(), acquired: false }, 'Lock');
 export type Lock = RecordOf<LockProps>;
 

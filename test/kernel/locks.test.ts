@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canAcquire,
+  canSchedule,
   declareLocks,
   initKernel,
   interrupt,
@@ -144,5 +145,32 @@ describe('unlock', () => {
   it('releasing a lock the frame does not hold is a bad-unlock splat', () => {
     const k = take(base(2), nonRt, 0);
     expect(unlock(k, nonRt, 1, 'zone->lock').splats.first()?.kind).toBe('bad-unlock');
+  });
+});
+
+describe('waiting and the scheduler', () => {
+  // cpu0's task t0 (with a parked task p) waits for a lock that cpu1's task holds.
+  function waiting(cfg: typeof rt, name: string): Kernel {
+    let k = declareLocks(
+      initKernel([
+        { task: 't0', parked: [{ task: 'p', pc: 'start' }], budget: { nmi: 1, hardirq: 1, hook: 1 } },
+        { task: 't1', budget: { nmi: 1, hardirq: 1, hook: 1 } },
+      ]),
+      [
+        { name: 'rq->lock', type: 'raw_spinlock_t' },
+        { name: 'zone->lock', type: 'spinlock_t' },
+      ],
+    );
+    k = take(k, cfg, 1, name);
+    const r = lock(k, cfg, 0, name);
+    expect(r.acquired).toBe(false);
+    return r.k;
+  }
+
+  it('a task blocked on a sleeping lock is scheduled out; a spinner keeps its CPU', () => {
+    expect(canSchedule(waiting(rt, 'zone->lock'), rt, 0)).toBe(true);
+    expect(canSchedule(waiting(nonRt, 'zone->lock'), nonRt, 0)).toBe(false);
+    expect(canSchedule(waiting(rt, 'rq->lock'), rt, 0)).toBe(false);
+    expect(canSchedule(waiting(nonRt, 'rq->lock'), nonRt, 0)).toBe(false);
   });
 });
