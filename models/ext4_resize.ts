@@ -18,21 +18,27 @@
 // The wrapper's kzalloc(GFP_KERNEL) may fail: both outcomes are explored.
 import { List, Record } from 'immutable';
 import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
-import { access, allocate, free, memoryInit, publish, rcuDereference, type Memory } from '../src/kernel/memory.ts';
 import {
+  access,
+  allocate,
   callRcu,
+  free,
   gpTransitions,
+  memoryInit,
+  publish,
+  RCU_LANE,
+  rcuDereference,
   rcuInit,
   readLock,
   readUnlock,
   readyCallback,
-  RCU_LANE,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
   takeCallback,
+  type Memory,
   type Rcu,
-} from '../src/kernel/rcu.ts';
+} from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, rcuNoUseAfterFree, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['kvfree-immediately', 'synchronize-then-free', 'kvfree-array-rcu', 'kvfree-array-rcu-wrong-pointer'] as const;

@@ -47,27 +47,44 @@
 import { List, Record } from 'immutable';
 import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
 import {
-  Kernel,
+  allocate,
+  allocBegin,
+  allocCall,
+  allocSteps,
+  callRcu,
   canSchedule,
+  declarePageAllocLocks,
   declarePerCpuLock,
+  free,
+  freePage,
+  gpTransitions,
   holdersOf,
   initKernel,
+  Kernel,
   kernelConfig,
+  latencyBoundProperty,
+  latencyStep,
   lock,
+  memoryInit,
+  nonPreemptible,
+  PageAlloc,
+  pageAllocInit,
   perCpuLockName,
+  RCU_LANE,
+  rcuInit,
+  readyCallback,
   runningTask,
   schedule,
   setPc,
+  takeCallback,
   top,
   unlock,
   updateTop,
   waitContextProperties,
+  type AllocOp,
   type KernelConfig,
+  type Rcu,
 } from '../src/kernel/index.ts';
-import { latencyBoundProperty, latencyStep, nonPreemptible } from '../src/kernel/latency.ts';
-import { allocate, free, memoryInit } from '../src/kernel/memory.ts';
-import { allocBegin, allocCall, allocSteps, declarePageAllocLocks, freePage, pageAllocInit, PageAlloc, type AllocOp } from '../src/kernel/page_alloc.ts';
-import { callRcu, gpTransitions, rcuInit, RCU_LANE, readyCallback, takeCallback, type Rcu } from '../src/kernel/rcu.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
 const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'workqueue-refill'] as const;

@@ -29,40 +29,40 @@
 import { List, Map as IMap, Record } from 'immutable';
 import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
 import {
-  Kernel,
+  allocate,
+  callRcu,
   canInterrupt,
   declareLocks,
   declarePerCpuLock,
+  free,
+  gpTransitions,
   initKernel,
   interrupt,
+  Kernel,
   kernelConfig,
   localIrqRestore,
   localIrqSave,
   lock,
+  memoryInit,
   mightSleep,
   perCpuLockName,
-  returnFromFrame,
-  setPc,
-  top,
-  unlock,
-  waitContextProperties,
-  type KernelConfig,
-} from '../src/kernel/index.ts';
-import { allocate, free, memoryInit } from '../src/kernel/memory.ts';
-import {
-  callRcu,
-  gpTransitions,
-  rcuInit,
   RCU_LANE,
+  rcuInit,
   readLock,
   readUnlock,
   readyCallback,
+  returnFromFrame,
+  setPc,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
   takeCallback,
+  top,
+  unlock,
+  waitContextProperties,
+  type KernelConfig,
   type Rcu,
-} from '../src/kernel/rcu.ts';
+} from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper'] as const;

@@ -35,37 +35,44 @@
 import { List, Record } from 'immutable';
 import { atQuiescence, bool, defineModel, int, invariant, oneOf, type Transition } from '../src/index.ts';
 import {
-  Kernel,
+  allocate,
+  allocBegin,
+  allocCall,
+  allocSteps,
+  callRcu,
   declareLocks,
+  declarePageAllocLocks,
   declarePerCpuLock,
+  free,
+  freePage,
+  gpTransitions,
   holdersOf,
   initKernel,
+  Kernel,
   kernelConfig,
   lock,
+  memoryInit,
   mightSleep,
+  PageAlloc,
+  pageAllocInit,
   perCpuLockName,
-  setPc,
-  top,
-  unlock,
-  waitContextProperties,
-  type KernelConfig,
-} from '../src/kernel/index.ts';
-import { allocate, free, memoryInit } from '../src/kernel/memory.ts';
-import { allocBegin, allocCall, allocSteps, declarePageAllocLocks, freePage, pageAllocInit, PageAlloc, type AllocOp } from '../src/kernel/page_alloc.ts';
-import {
-  callRcu,
-  gpTransitions,
-  rcuInit,
   RCU_LANE,
+  rcuInit,
   readLock,
   readUnlock,
   readyCallback,
+  setPc,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
   takeCallback,
+  top,
+  unlock,
+  waitContextProperties,
+  type AllocOp,
+  type KernelConfig,
   type Rcu,
-} from '../src/kernel/rcu.ts';
+} from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;

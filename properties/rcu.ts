@@ -8,8 +8,13 @@
  * `at` is the field path of the memory inside the state, used to point at the offending fields.
  */
 import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } from '../src/index.ts';
-import { faultsOf, leaked, type Memory } from '../src/kernel/memory.ts';
-import { synchronizeRcuProblem, type Rcu } from '../src/kernel/rcu.ts';
+import {
+  faultsOf,
+  leaked,
+  synchronizeRcuProblem,
+  type Memory,
+  type Rcu,
+} from '../src/kernel/index.ts';
 import type { AnyParams } from '../src/core/params.ts';
 
 export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {

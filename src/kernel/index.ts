@@ -1,7 +1,8 @@
 /**
  * The kernel modeling layer: CPUs and their context stacks, irq and preemption state,
- * interrupt arrival, lock types under PREEMPT_RT on and off, local_lock_is_locked(), and
- * wait-context checking. Pure functions over Immutable Records; models embed a `Kernel` in
+ * interrupt arrival, lock types under PREEMPT_RT on and off, local_lock_is_locked(),
+ * wait-context checking, RCU readers and grace periods, object lifetimes, the page allocator and
+ * non-preemptible stretches (latency). Pure functions over Immutable Records; models embed a `Kernel` in
  * their state and compose these. The checker (src/explore) never imports this layer.
  */
 export { kernelConfig, configName, type KernelConfig } from './config.ts';
@@ -79,3 +80,7 @@ export {
   NO_SELF_DEADLOCK,
   LOCK_BALANCE,
 } from './wait_context.ts';
+export * from './rcu.ts';
+export * from './memory.ts';
+export * from './page_alloc.ts';
+export * from './latency.ts';
