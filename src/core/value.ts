@@ -1,4 +1,4 @@
-import { isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack, Record as ImmRecord } from 'immutable';
+import { is, isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack, Record as ImmRecord } from 'immutable';
 import { ModelError } from './errors.ts';
 
 /**
@@ -117,15 +117,55 @@ function walk(v: unknown, path: string, out: Map<string, string>): void {
   out.set(path || '(state)', renderLeaf(v));
 }
 
-/** The fields whose printable value differs between two flattened states, in `after`'s order. */
-export function changedFields(before: Map<string, string>, after: Map<string, string>): { path: string; from: string | undefined; to: string }[] {
-  const changes: { path: string; from: string | undefined; to: string }[] = [];
-  for (const [path, to] of after) {
-    const from = before.get(path);
-    if (from !== to) changes.push({ path, from, to });
+const ABSENT = Symbol('absent');
+
+export interface FieldDiff {
+  readonly path: string;
+  /** undefined: the field did not exist before. */
+  readonly from: string | undefined;
+  /** '-': the field no longer exists. */
+  readonly to: string;
+}
+
+/**
+ * What changed between two states, as traces print it: the paths of `flatten`, in `after`'s
+ * order, except that a structure that appears or vanishes whole (an interrupt frame pushed, a
+ * lock's first holder) is one line with its whole value rather than one line per field.
+ */
+export function diffValues(before: unknown, after: unknown): FieldDiff[] {
+  const out: FieldDiff[] = [];
+  diff(before, after, '', out);
+  return out;
+}
+
+function children(v: unknown): [string, unknown][] | undefined {
+  if (isRecord(v)) return [...v.toSeq().entries()].map(([k, x]) => [String(k), x]);
+  if (isMap(v)) {
+    const entries = [...v.entries()].map(([k, x]): [string, unknown] => [String(k), x]);
+    if (!isOrderedMap(v)) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return entries;
   }
-  for (const [path, from] of before) if (!after.has(path)) changes.push({ path, from, to: '-' });
-  return changes;
+  if ((isList(v) || isStack(v)) && ![...(v as Iterable<unknown>)].every(isPrimitive)) return [...(v as Iterable<unknown>)].map((x, i) => [`[${i}]`, x]);
+  return undefined;
+}
+
+function join(path: string, key: string): string {
+  return key.startsWith('[') ? `${path}${key}` : path ? `${path}.${key}` : key;
+}
+
+function diff(before: unknown, after: unknown, path: string, out: FieldDiff[]): void {
+  if (before !== ABSENT && after !== ABSENT && is(before, after)) return;
+  const a = before === ABSENT ? undefined : children(before);
+  const b = after === ABSENT ? undefined : children(after);
+  const sameShape = a && b && a.length > 0 && b.length > 0 && isList(before) === isList(after) && isRecord(before) === isRecord(after);
+  if (!sameShape) {
+    out.push({ path: path || '(state)', from: before === ABSENT ? undefined : renderLeaf(before), to: after === ABSENT ? '-' : renderLeaf(after) });
+    return;
+  }
+  const old = new Map(a);
+  for (const [k, x] of b) diff(old.has(k) ? old.get(k) : ABSENT, x, join(path, k), out);
+  const now = new Set(b.map(([k]) => k));
+  for (const [k, x] of a) if (!now.has(k)) diff(x, ABSENT, join(path, k), out);
 }
 
 /** One line showing a whole state, cut at `max` characters, for error messages. */

@@ -21,18 +21,33 @@ function quoted(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
-/** An HTML label from a title row and detail rows, cut to the builder's budget. */
-function htmlLabel(title: string, rows: readonly string[]): string {
+/** A value shown in a graph node: long ones (a whole pushed frame) are cut; the text trace has them whole. */
+const VALUE_MAX = 60;
+function clip(s: string): string {
+  return s.length > VALUE_MAX ? `${s.slice(0, VALUE_MAX - 1)}…` : s;
+}
+
+interface Row {
+  readonly html: string;
+  /** Kept even when the budget cuts other rows (the offending values). */
+  readonly keep?: boolean;
+}
+
+/** An HTML label from a title row and detail rows, cut to the builder's budget, rows to keep first. */
+function htmlLabel(title: string, rows: readonly (Row | string)[]): string {
+  const all = rows.map((r) => (typeof r === 'string' ? { html: r } : r)).map((r) => ({ ...r, html: `<tr><td align="left">${r.html}</td></tr>` }));
   let out = `<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr><td align="left">${title}</td></tr>`;
   const end = '</table>';
-  let shown = 0;
-  for (const r of rows) {
-    const row = `<tr><td align="left">${r}</td></tr>`;
-    if (out.length + row.length + end.length + 60 > HTML_BUDGET) break;
-    out += row;
-    shown++;
-  }
-  if (shown < rows.length) out += `<tr><td align="left"><i>… ${rows.length - shown} more</i></td></tr>`;
+  let room = HTML_BUDGET - out.length - end.length - 60;
+  const shown = new Set<number>();
+  for (const pass of [true, false])
+    all.forEach((r, i) => {
+      if (!!r.keep !== pass || r.html.length > room) return;
+      shown.add(i);
+      room -= r.html.length;
+    });
+  out += all.filter((_, i) => shown.has(i)).map((r) => r.html).join('');
+  if (shown.size < all.length) out += `<tr><td align="left"><i>… ${all.length - shown.size} more</i></td></tr>`;
   return `!${out}${end}`;
 }
 
@@ -59,7 +74,7 @@ export function counterexampleDot(model: string, params: AnyParams, result: Prop
 
   const n = view.steps.length;
   const lastIsCulprit = result.kind === 'invariant' || result.kind === 'step';
-  const initRows = view.initial.map((f) => `${esc(f.path)} = ${esc(f.value)}`);
+  const initRows = view.initial.map((f) => `${esc(f.path)} = ${esc(clip(f.value))}`);
   g.addNode('s0', {
     label: htmlLabel('<b>0</b>  initial state', initRows),
     shape: 'note',
@@ -83,9 +98,9 @@ export function counterexampleDot(model: string, params: AnyParams, result: Prop
 
   for (const s of view.steps) {
     const culprit = lastIsCulprit && s.index === n;
-    const rows = s.changes.map((c) => {
-      const text = `${esc(c.path)}: ${esc(c.from ?? '-')} → ${esc(c.to)}`;
-      return c.offending ? `<font color="${RED}"><b>${text}</b></font>` : text;
+    const rows = s.changes.map((c): Row => {
+      const text = `${esc(c.path)}: ${esc(clip(c.from ?? '-'))} → ${esc(clip(c.to))}`;
+      return c.offending ? { html: `<font color="${RED}"><b>${text}</b></font>`, keep: true } : { html: text };
     });
     const title = `<b>${s.index}</b>  ${esc(s.label)}`;
     clusters.get(s.lane)!.addNode(`s${s.index}`, {

@@ -1,5 +1,5 @@
 import type { Trace } from '../core/outcome.ts';
-import { changedFields, flatten } from '../core/value.ts';
+import { diffValues, flatten } from '../core/value.ts';
 
 export interface FieldChange {
   readonly path: string;
@@ -26,24 +26,33 @@ export interface TraceView {
   readonly offending: readonly { readonly path: string; readonly value: string }[];
 }
 
-/** True when `path` is one of `fields` or lies below one (`cpus[0]` covers `cpus[0].irqsOff`). */
+/** True when `path` is `field` or lies below it (`cpus[0]` covers `cpus[0].irqsOff`). */
+function below(path: string, field: string): boolean {
+  return path === field || path.startsWith(`${field}.`) || path.startsWith(`${field}[`);
+}
+
+/** True when `path` is one of `fields` or lies below one. */
 function covered(path: string, fields: readonly string[]): boolean {
-  return fields.some((f) => path === f || path.startsWith(`${f}.`) || path.startsWith(`${f}[`));
+  return fields.some((f) => below(path, f));
+}
+
+/** True when a change printed at `path` shows an offending field: it is one, or holds one. */
+function shows(path: string, fields: readonly string[]): boolean {
+  return fields.some((f) => below(path, f) || below(f, path));
 }
 
 /** The per-step field changes of a counterexample: what every report shows. */
 export function viewTrace(trace: Trace, fields: readonly string[], modelLanes: readonly string[] = []): TraceView {
-  let before = flatten(trace.initial);
-  const initial = [...before].map(([path, value]) => ({ path, value }));
+  const initial = [...flatten(trace.initial)].map(([path, value]) => ({ path, value }));
   const last = trace.steps.length;
+  let before = trace.initial;
   const steps = trace.steps.map((st, i) => {
-    const after = flatten(st.state);
-    const changes = changedFields(before, after).map((c) => ({ ...c, offending: i + 1 === last && covered(c.path, fields) }));
-    before = after;
+    const changes = diffValues(before, st.state).map((c) => ({ ...c, offending: i + 1 === last && shows(c.path, fields) }));
+    before = st.state;
     return { index: i + 1, label: st.label, lane: st.lane, changes };
   });
   const lanes = [...modelLanes];
   for (const s of steps) if (!lanes.includes(s.lane)) lanes.push(s.lane);
-  const offending = [...before].filter(([p]) => covered(p, fields)).map(([path, value]) => ({ path, value }));
+  const offending = [...flatten(before)].filter(([p]) => covered(p, fields)).map(([path, value]) => ({ path, value }));
   return { initial, steps, lanes, offending };
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { is, List, Map as IMap, OrderedMap, Record, Set as ISet, fromJS } from 'immutable';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/index.ts';
-import { changedFields, flatten, stateKey } from '../../src/core/value.ts';
+import { diffValues, flatten, stateKey } from '../../src/core/value.ts';
 
 const Cpu = Record({ irqsOff: false, locks: List<string>() }, 'Cpu');
 
@@ -50,7 +50,7 @@ describe('stateKey: the exact key of the visited set', () => {
   });
 });
 
-describe('flatten and changedFields: what traces print', () => {
+describe('flatten and diffValues: what traces print', () => {
   it('descends records and maps, keeps lists of primitives whole', () => {
     const s = IMap({ cpus: List([Cpu(), Cpu({ irqsOff: true, locks: List(['zone']) })]) });
     expect([...flatten(s)]).toEqual([
@@ -62,8 +62,22 @@ describe('flatten and changedFields: what traces print', () => {
   });
 
   it('reports only the fields that changed', () => {
-    const a = flatten(IMap({ x: 1, y: List([1]) }));
-    const b = flatten(IMap({ x: 1, y: List([1, 2]) }));
-    expect(changedFields(a, b)).toEqual([{ path: 'y', from: '[1]', to: '[1, 2]' }]);
+    expect(diffValues(IMap({ x: 1, y: List([1]) }), IMap({ x: 1, y: List([1, 2]) }))).toEqual([{ path: 'y', from: '[1]', to: '[1, 2]' }]);
+  });
+
+  it('shows a structure that appears or vanishes whole as one line, and descends into one that stays', () => {
+    const one = IMap({ cpus: List([Cpu()]) });
+    const two = IMap({ cpus: List([Cpu({ irqsOff: true }), Cpu({ locks: List(['zone']) })]) });
+    expect(diffValues(one, two)).toEqual([
+      { path: 'cpus[0].irqsOff', from: 'false', to: 'true' },
+      { path: 'cpus[1]', from: undefined, to: '{irqsOff: false, locks: [zone]}' },
+    ]);
+    expect(diffValues(two, one)).toEqual([
+      { path: 'cpus[0].irqsOff', from: 'true', to: 'false' },
+      { path: 'cpus[1]', from: '{irqsOff: false, locks: [zone]}', to: '-' },
+    ]);
+    // An empty list that gains a structure: one line, not "[] → -" plus a line per new field.
+    const held = (h: unknown[]) => IMap({ holders: List(h) });
+    expect(diffValues(held([]), held([IMap({ cpu: 0, task: 'A' })]))).toEqual([{ path: 'holders', from: '[]', to: '[{cpu: 0, task: A}]' }]);
   });
 });
