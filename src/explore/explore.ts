@@ -126,30 +126,39 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
 
+  const wrap = (what: string, e: unknown): ModelError => {
+    if (e instanceof ModelError && e.message.startsWith('transition')) return e;
+    return new ModelError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  };
   const guard = <T>(what: () => string, f: () => T): T => {
     try {
       return f();
     } catch (e) {
-      if (e instanceof ModelError && e.message.startsWith('transition')) throw e;
-      throw new ModelError(`${what()}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw wrap(what(), e);
     }
   };
   const transitionsOf = (s: unknown): readonly Transition<unknown>[] => {
-    const ts = guard(() => `transitions() threw in state {${renderState(s)}}`, () => model.transitions(s, params));
+    let ts: readonly Transition<unknown>[];
+    try {
+      ts = model.transitions(s, params);
+    } catch (e) {
+      throw wrap(`transitions() threw in state {${renderState(s)}}`, e);
+    }
     if (!Array.isArray(ts)) throw new ModelError(`transitions() returned ${typeof ts}, expected an array, in state {${renderState(s)}}`);
     return ts;
   };
   /** Applies `t` to `s` and leaves the successor's bytes in `out`. */
-  const apply = (s: unknown, t: Transition<unknown>): unknown =>
-    guard(
-      () => `transition "${t?.label}" threw from state {${renderState(s)}}`,
-      () => {
-        const next = t.apply();
-        out.length = 0;
-        codec.encode(next, out);
-        return next;
-      },
-    );
+  const apply = (s: unknown, t: Transition<unknown>): unknown => {
+    // try/catch inline, not guard(): this runs once per transition and closures cost.
+    try {
+      const next = t.apply();
+      out.length = 0;
+      codec.encode(next, out);
+      return next;
+    } catch (e) {
+      throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
+    }
+  };
   /** The state whose bytes are `b[start, end)`, as the model's transitions see it. */
   const decode = (b: Uint8Array, start: number, end: number): unknown => codec.decode(b, start, end);
   /** Decoding the encoding: the canonical form of a state that every expansion starts from. */
@@ -159,9 +168,16 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (v && !found.has(p.name)) found.set(p.name, { stateId, action: actionIndex, ...v });
   };
   const checkState = (id: number, s: unknown): void => {
-    for (const p of invariants)
-      if (!found.has(p.name) && p.kind === 'invariant')
-        record(p, guard(() => `property "${p.name}" threw on state {${renderState(s)}}`, () => p.check(s, params)), id, -1);
+    for (const p of invariants) {
+      if (found.has(p.name) || p.kind !== 'invariant') continue;
+      let c: Check;
+      try {
+        c = p.check(s, params);
+      } catch (e) {
+        throw wrap(`property "${p.name}" threw on state {${renderState(s)}}`, e);
+      }
+      if (c !== true) record(p, c, id, -1);
+    }
   };
   /** Stores the state `s` whose bytes are in `out` unless already stored: its id, or -1. */
   const add = (s: unknown, from: number, via: number, d: number): number => {
