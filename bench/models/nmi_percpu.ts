@@ -62,5 +62,14 @@ export default defineModel({
     }),
   ],
   lanes: (p) => Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
+  // The CPUs are identical and share nothing: any renaming of them is a symmetry.
+  symmetry: (p) => ({
+    lanes: Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
+    permute: (s, perm) => {
+      const cpus = new Array<Cpu>(s.cpus.size);
+      s.cpus.forEach((c, i) => (cpus[perm[i]] = c));
+      return s.set('cpus', List(cpus));
+    },
+  }),
   expectations: [{ params: { variant: 'checks-lock' } }, { params: { variant: 'no-check' }, violated: ['no-lost-update'] }],
 });

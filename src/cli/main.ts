@@ -33,6 +33,8 @@ interface VerifyFlags {
   html: boolean;
   fingerprint: boolean;
   maxMemory?: number;
+  symmetry: boolean;
+  por: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -68,6 +70,8 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     stopOnFirst: flags.first,
     fingerprint: flags.fingerprint,
     maxMemoryMiB: flags.maxMemory,
+    symmetry: flags.symmetry,
+    por: flags.por,
   };
   const progress = progressReporter(io, flags);
   let outcome: Outcome;
@@ -141,6 +145,8 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--first', 'stop at the first violation instead of deciding every property', false)
     .option('--fingerprint', 'store 64-bit state fingerprints instead of whole states: less memory, a small reported chance of missing states', false)
     .option('--max-memory <MiB>', 'stop (incomplete) when the state store, frontier and heap exceed this many MiB', count('--max-memory'))
+    .option('--symmetry', "store one state per orbit of the model's interchangeable lanes (Model.symmetry)", false)
+    .option('--por', 'partial-order reduction over transitions declared local', false)
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
     .option('--quiet', 'no progress lines on stderr', false)

@@ -7,6 +7,7 @@ import { ByteWriter, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
 import { Int32Column, Uint16Column } from './growable.ts';
+import { ampleTransition, Canonicalizer } from './reduce.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
@@ -45,6 +46,13 @@ export interface ExploreOptions {
   readonly maxMemoryMiB?: number;
   /** Count the transitions taken per label, for action coverage (Outcome.fired). */
   readonly coverage?: boolean;
+  /**
+   * Symmetry reduction over the lanes the model declares interchangeable (Model.symmetry): one
+   * state per orbit; counterexamples are still concrete runs (see reduce.ts).
+   */
+  readonly symmetry?: boolean;
+  /** Partial-order reduction over transitions declared `local` (see reduce.ts, ampleTransition). */
+  readonly por?: boolean;
 }
 
 /**
@@ -106,11 +114,20 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const steps = selected.filter((p) => p.kind === 'step');
   const checkDeadlock = selected.some((p) => p.kind === 'deadlock');
   const isEnd = model.isEndState ?? (() => false);
+  const por = options.por === true;
 
   // Stored states: each encoded once, in the store; its id indexes how it was first reached
   // (parent id, index of the action). `out` holds the bytes of the state being looked up.
   const codec = new StateCodec();
   const out = new ByteWriter();
+  let canon: Canonicalizer | undefined;
+  if (options.symmetry) {
+    const sym = model.symmetry?.(params);
+    if (!model.symmetry)
+      throw new UsageError(`--symmetry: model "${model.name}" declares no interchangeable lanes (Model.symmetry); run without --symmetry`);
+    if (!sym) throw new UsageError(`--symmetry: model "${model.name}" declares no interchangeable lanes under these parameters; run without --symmetry`);
+    canon = new Canonicalizer(model.name, sym, codec);
+  }
   const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
   const parent = new Int32Column();
   const action = new Uint16Column();
@@ -125,6 +142,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   let lastProgress = started;
   let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
+  let reducedStates = 0;
 
   const wrap = (what: string, e: unknown): ModelError => {
     if (e instanceof ModelError && e.message.startsWith('transition')) return e;
@@ -154,6 +172,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       const next = t.apply();
       out.length = 0;
       codec.encode(next, out);
+      if (canon) canon.canonicalize(next, out);
       return next;
     } catch (e) {
       throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
@@ -205,6 +224,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         codec.encode(s, out);
       },
     );
+    if (canon) canon.canonicalize(s, out);
     if (!done()) add(s, -1 - i, -1, 0);
   });
 
@@ -245,6 +265,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // A state with nothing enabled: an accepted end, or a deadlock; final properties apply.
     if (ts.length === 0) {
       const end = guard(() => `isEndState() threw on state {${renderState(state)}}`, () => isEnd(state, params));
+      if (canon && (expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0)) checkSymmetric(state, ts, []);
       if (checkDeadlock && !end && !found.has('no-deadlock'))
         found.set('no-deadlock', { stateId: id, action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
       for (const p of finals)
@@ -256,9 +277,24 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // diameter still ends complete); a new one is not stored and makes the run incomplete.
     const atBound = d >= maxDepth;
 
-    const sample = expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0;
+    // --por: expand only the ample transition when there is one and its successor is new (the
+    // cycle proviso); otherwise every transition. The conditions are in reduce.ts.
+    let from = 0;
+    let to = ts.length;
+    if (por && !atBound) {
+      const a = ampleTransition(ts);
+      if (a >= 0) {
+        apply(state, ts[a]);
+        if (!store.contains(out.bytes, out.length)) {
+          from = a;
+          to = a + 1;
+          reducedStates++;
+        }
+      }
+    }
+    const sample = to - from === ts.length && (expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0);
     const successorKeys: Uint8Array[] | undefined = sample ? [] : undefined;
-    for (let i = 0; i < ts.length; i++) {
+    for (let i = from; i < to; i++) {
       const t = ts[i];
       const next = apply(state, t);
       transitions++;
@@ -290,7 +326,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         break search;
       }
     }
-    if (successorKeys) checkDeterministic(state, ts, successorKeys);
+    if (successorKeys) {
+      checkDeterministic(state, ts, successorKeys);
+      if (canon) checkSymmetric(state, ts, successorKeys);
+    }
   }
 
   const complete = frontier.size === 0 && !stoppedBy && !cutByDepth;
@@ -299,7 +338,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const elapsedMs = performance.now() - started;
 
   // Rebuild each counterexample by replaying action indices from its initial state.
-  const rebuild = (stateId: number, lastAction: number): Trace => {
+  const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
     const chain: number[] = [];
     let x = stateId;
     while (parent.get(x) >= 0) {
@@ -316,20 +355,70 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // transitions in another order than the value it was encoded from.
     out.length = 0;
     codec.encode(initial, out);
+    if (canon) canon.canonicalize(initial, out);
     if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
     let s = canonical();
     const path: TraceStep[] = [];
+    // The bytes of each state of the path as stored (under --symmetry: of its representative).
+    const keys: Uint8Array[] = [];
     const replay = (actionIndex: number, expectedId: number | undefined) => {
       const t = transitionsOf(s)[actionIndex];
       if (!t) throw nondeterministic(path.length + 1);
       apply(s, t);
       if (expectedId !== undefined && !store.matches(expectedId, out.bytes, out.length)) throw nondeterministic(path.length + 1);
+      keys.push(out.bytes.slice(0, out.length));
       s = canonical();
       path.push({ label: t.label, lane: t.lane, state: s });
     };
     for (let k = chain.length - 1; k >= 0; k--) replay(action.get(chain[k]), chain[k]);
     if (lastAction >= 0) replay(lastAction, undefined);
-    return { initial: canonicalInitial(initial), steps: path };
+    return { trace: { initial: canonicalInitial(initial), steps: path }, keys, initial };
+  };
+  const plainWriter = new ByteWriter();
+  /** `x` as the search would see it without --symmetry: encoded, not canonicalized, decoded. */
+  const plain = (x: unknown): unknown => {
+    plainWriter.length = 0;
+    codec.encode(x, plainWriter);
+    return decode(plainWriter.bytes, 0, plainWriter.length);
+  };
+  /**
+   * --symmetry: the path found runs over orbit representatives, each step possibly permuting
+   * the lanes. Replays it from the real initial state, taking at each step the transition whose
+   * successor has the representative of the path's next state (for a step property, one that
+   * violates it), so the printed trace is a run of the model; the violation is re-evaluated on
+   * that run, with its own message and fields.
+   */
+  const concretize = (p: Property<unknown, AnyParams>, f: Found): { trace: Trace; message: string; fields: readonly string[] } => {
+    const { keys, initial } = rebuild(f.stateId, f.action);
+    const notSymmetric = (what: string) =>
+      new ModelError(`model "${model.name}" is not symmetric as declared (--symmetry): ${what}; a property must give the same verdict on a state and its permutations`);
+    let c = plain(initial);
+    const first = c;
+    const steps: TraceStep[] = [];
+    let violation: { message: string; fields: readonly string[] } | undefined;
+    for (let k = 0; k < keys.length; k++) {
+      const last = p.kind === 'step' && k === keys.length - 1;
+      let chosen: { t: Transition<unknown>; next: unknown } | undefined;
+      for (const t of transitionsOf(c)) {
+        const next = apply(c, t);
+        if (!sameBytes(keys[k], out.bytes, out.length)) continue;
+        if (last && p.kind === 'step') {
+          violation = violationOf(p.check(c, t, next, params));
+          if (!violation) continue;
+        }
+        chosen = { t, next };
+        break;
+      }
+      if (!chosen)
+        throw notSymmetric(`replaying the counterexample of "${p.name}" from the initial state, no transition of state {${renderState(c)}} leads to step ${k + 1} of the path found up to permutation`);
+      c = plain(chosen.next);
+      steps.push({ label: chosen.t.label, lane: chosen.t.lane, state: c });
+    }
+    if (p.kind === 'invariant' || p.kind === 'final') {
+      violation = violationOf(p.check(c, params));
+      if (!violation) throw notSymmetric(`property "${p.name}" is violated on a permutation of state {${renderState(c)}} but holds on it`);
+    }
+    return { trace: { initial: first, steps }, ...(violation ?? { message: f.message, fields: f.fields }) };
   };
   const canonicalInitial = (initial: unknown): unknown => {
     out.length = 0;
@@ -340,7 +429,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const properties: PropertyResult[] = selected.map((p) => {
     const f = found.get(p.name);
     const base = { name: p.name, kind: p.kind, description: p.description };
-    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action) } };
+    if (f && canon) return { ...base, verdict: 'violated', violation: concretize(p, f) };
+    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace } };
     return { ...base, verdict: complete ? 'holds' : 'unknown' };
   });
   return {
@@ -360,15 +450,61 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       // What each stored state costs: its share of the table, its bytes, offset and path columns.
       bytesPerState: store.size > 0 ? store.usedBytes / store.size + 4 + 2 : 0,
       ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+      ...(canon ? { symmetry: true } : {}),
+      ...(por ? { por: { reducedStates } } : {}),
     },
     properties,
     ...(fired ? { fired: [...fired.values()] as FiredLabel[] } : {}),
   };
 
+  /**
+   * --symmetry: checks on a sample of the expanded states that the declared symmetry is one.
+   * A permutation of the state (one per state, taken in turn) must have the same successors up
+   * to permutation (`keys`: the representatives of the state's successors), and every property
+   * and isEndState must give it the same verdict. Step properties are checked when a
+   * counterexample is made concrete (concretize).
+   */
+  function checkSymmetric(state: unknown, ts: readonly Transition<unknown>[], keys: readonly Uint8Array[]): void {
+    const c = canon!;
+    if (c.perms.length === 0) return;
+    const perm = c.perms[expansions % c.perms.length];
+    const ps = c.permute(state, perm);
+    const bad = (what: string) =>
+      new ModelError(
+        `model "${model.name}" is not symmetric as declared (--symmetry): ${what}, in state {${renderState(state)}} and its permutation [${perm.join(', ')}] {${renderState(ps)}}`,
+      );
+    const holds = (p: Property<unknown, AnyParams>, x: unknown): boolean => {
+      if (p.kind !== 'invariant' && p.kind !== 'final') return true;
+      try {
+        return violationOf(p.check(x, params)) === undefined;
+      } catch (e) {
+        throw wrap(`property "${p.name}" threw on state {${renderState(x)}}`, e);
+      }
+    };
+    const pts = transitionsOf(ps);
+    const checked = pts.length === 0 ? [...invariants, ...finals] : invariants;
+    for (const p of checked) {
+      const a = holds(p, state);
+      if (a !== holds(p, ps)) throw bad(`property "${p.name}" ${a ? 'holds' : 'is violated'} in one and not the other`);
+    }
+    if (pts.length !== ts.length) throw bad(`${ts.length} transitions in one, ${pts.length} in the other`);
+    if (ts.length === 0) {
+      if (isEnd(state, params) !== isEnd(ps, params)) throw bad('isEndState() accepts one and not the other');
+      return;
+    }
+    const mine = new Set(keys.map(latin1));
+    for (const t of pts) {
+      apply(ps, t);
+      if (!mine.has(latin1(out.bytes.subarray(0, out.length))))
+        throw bad(`transition "${t.label}" of the permutation leads to a state that no transition of the state leads to, up to permutation`);
+    }
+  }
+
   /** Expands `state` again and compares: same labels, lanes and successors, in the same order. */
   function checkDeterministic(state: unknown, first: readonly Transition<unknown>[], firstKeys: readonly Uint8Array[]): void {
     const again = transitionsOf(state);
-    const where = `in state {${renderState(state)}}`;
+    // Rendered only for a message: this runs on a sample of the expansions.
+    const where = { toString: () => `in state {${renderState(state)}}` };
     const labels = new Set<string>();
     for (const t of first) {
       if (labels.has(t.label)) throw new ModelError(`model "${model.name}": two transitions are labelled "${t.label}" ${where}; labels must be unique per state`);
@@ -384,6 +520,12 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         throw new ModelError(`model "${model.name}" is not deterministic: transition "${first[i].label}" led to two different states ${where}`);
     }
   }
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
