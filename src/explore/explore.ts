@@ -143,6 +143,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
   let reducedStates = 0;
+  /** BFS: the id of the first state stored at each depth (ids grow with depth). */
+  const firstAtDepth: number[] = [0];
 
   const wrap = (what: string, e: unknown): ModelError => {
     if (e instanceof ModelError && e.message.startsWith('transition')) return e;
@@ -204,7 +206,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (id < 0) return -1;
     parent.push(from);
     action.push(via);
-    if (d > maxDepthSeen) maxDepthSeen = d;
+    if (d > maxDepthSeen) {
+      maxDepthSeen = d;
+      firstAtDepth[d] = id;
+    }
     checkState(id, s);
     frontier.push(id, d, out.bytes, out.length);
     return id;
@@ -285,7 +290,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       const a = ampleTransition(ts);
       if (a >= 0) {
         apply(state, ts[a]);
-        if (!store.contains(out.bytes, out.length)) {
+        // The proviso: the successor is new, or (BFS, exact store) already stored at depth d + 1.
+        const known = store instanceof ExactStore ? store.find(out.bytes, out.length) : store.contains(out.bytes, out.length) ? 0 : -1;
+        const forward = known < 0 || (strategy === 'bfs' && store.exact && d + 1 <= maxDepthSeen && known >= firstAtDepth[d + 1]);
+        if (forward) {
           from = a;
           to = a + 1;
           reducedStates++;

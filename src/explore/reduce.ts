@@ -121,9 +121,11 @@ function smaller(a: ByteWriter, b: ByteWriter): boolean {
  *    reads only L's state (C1). The declaration must also mean that other lanes cannot enable
  *    another transition of L at that point: a `local` step is not a choice point;
  *  - (cycle proviso, C3, checked by the explorer) t's successor is a new state, stored after
- *    the current one. A reduced state's one edge then goes to a higher id, so every cycle of
- *    the reduced graph holds a fully expanded state and no transition is ignored forever. This
- *    works for BFS and DFS alike (stronger than DFS's "not on the stack").
+ *    the current one, or, under BFS with the exact store, a state already stored at depth d + 1
+ *    (the next level; Bošnački and Holzmann's BFS condition). A reduced state's one edge then
+ *    goes to a higher id (to a greater BFS depth), so every cycle of the reduced graph holds a
+ *    fully expanded state and no transition is ignored forever. Under DFS the "new" rule is
+ *    stronger than the classic "not on the stack" (the explorer keeps no stack to ask).
  * Otherwise the state is fully expanded. With C0–C3 every reachable deadlock and every state
  * of the visible (non-local) part is still reached, so invariants, final properties, step
  * properties over visible state and no-deadlock keep their verdicts. A BFS counterexample is

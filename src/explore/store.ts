@@ -123,6 +123,16 @@ export class ExactStore implements StateStore {
     return this.equalAt(b, n);
   }
 
+  /** The id of the state `b[0, n)`, or -1 if it is not stored. */
+  find(b: Uint8Array, n: number): number {
+    const h = hash32(b, 0, n, SEED_A) | 0;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const s = this.slots[2 * i];
+      if (s === 0) return -1;
+      if (this.slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return s - 1;
+    }
+  }
+
   contains(b: Uint8Array, n: number): boolean {
     const h = hash32(b, 0, n, SEED_A) | 0;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
