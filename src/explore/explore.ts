@@ -6,7 +6,7 @@ import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
-import { Int32Column, Uint16Column } from './growable.ts';
+import { PathColumns } from './growable.ts';
 import { ampleTransition, Canonicalizer } from './reduce.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
@@ -129,8 +129,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     canon = new Canonicalizer(model.name, sym, codec);
   }
   const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
-  const parent = new Int32Column();
-  const action = new Uint16Column();
+  const paths = new PathColumns(strategy);
   const found = new Map<string, Found>();
   const frontier = new Frontier(strategy, !store.exact);
   const fired = options.coverage ? new Map<string, { label: string; lane: string; action?: string; count: number }>() : undefined;
@@ -204,8 +203,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const add = (s: unknown, from: number, via: number, d: number): number => {
     const id = store.add(out.bytes, out.length);
     if (id < 0) return -1;
-    parent.push(from);
-    action.push(via);
+    paths.push(from, via);
     if (d > maxDepthSeen) {
       maxDepthSeen = d;
       firstAtDepth[d] = id;
@@ -214,7 +212,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     frontier.push(id, d, out.bytes, out.length);
     return id;
   };
-  const memoryInUse = (): number => store.byteSize + frontier.byteSize + parent.byteSize + action.byteSize;
+  const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize;
   const done = (): boolean => found.size > 0 && (options.stopOnFirst || found.size === selected.length);
 
   // Initial states are checked like any other.
@@ -243,6 +241,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       state = decode(store.chunk, store.start, store.end);
     } else state = decode(frontier.bytes, frontier.start, frontier.end);
     expansions++;
+    paths.startExpansion(id);
     if (expansions % CLOCK_EVERY === 0) {
       const now = performance.now();
       if (now - started > timeLimitMs) {
@@ -349,11 +348,11 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
     const chain: number[] = [];
     let x = stateId;
-    while (parent.get(x) >= 0) {
+    while (paths.parent(x) >= 0) {
       chain.push(x);
-      x = parent.get(x);
+      x = paths.parent(x);
     }
-    const initial = initStates[-1 - parent.get(x)];
+    const initial = initStates[-1 - paths.parent(x)];
     const nondeterministic = (step: number) =>
       new ModelError(
         `model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step} ` +
@@ -378,7 +377,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       s = canonical();
       path.push({ label: t.label, lane: t.lane, state: s });
     };
-    for (let k = chain.length - 1; k >= 0; k--) replay(action.get(chain[k]), chain[k]);
+    for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
     if (lastAction >= 0) replay(lastAction, undefined);
     return { trace: { initial: canonicalInitial(initial), steps: path }, keys, initial };
   };
@@ -456,7 +455,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       elapsedMs,
       storage: store.exact ? 'exact' : 'fingerprint',
       // What each stored state costs: its share of the table, its bytes, offset and path columns.
-      bytesPerState: store.size > 0 ? store.usedBytes / store.size + 4 + 2 : 0,
+      bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
       ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
       ...(canon ? { symmetry: true } : {}),
       ...(por ? { por: { reducedStates } } : {}),
