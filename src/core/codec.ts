@@ -50,6 +50,7 @@ interface RecordType {
   /** The prototype of its instances and each field's default, for the fast paths below. */
   readonly proto: object;
   readonly defaults: readonly unknown[];
+  readonly substitute?: boolean;
 }
 
 /**
@@ -151,6 +152,81 @@ export class ByteWriter {
   }
 }
 
+/**
+ * The string and Record-type tables of codecs in several threads (--workers): one append-only
+ * table of texts in a SharedArrayBuffer, so that every thread gives a string or a Record type the
+ * same number and a state's bytes are the same whichever worker encoded it. Entries are added
+ * under a lock (rare: once per distinct string or type); reading an entry needs none, as the
+ * count is published after the text. Layout: Int32 [lock, count, units used], then an Int32
+ * start offset per entry, then the texts as UTF-16 code units.
+ */
+export class SharedDictionary {
+  private static readonly HEAD = 3;
+  private static readonly MAX_ENTRIES = 1 << 16;
+  private readonly meta: Int32Array;
+  private readonly units: Uint16Array;
+  private readonly ids = new Map<string, number>();
+  private readonly texts: string[] = [];
+
+  static buffer(bytes = 8 << 20): SharedArrayBuffer {
+    return new SharedArrayBuffer(bytes);
+  }
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    const metaInts = SharedDictionary.HEAD + SharedDictionary.MAX_ENTRIES + 1;
+    this.meta = new Int32Array(sab, 0, metaInts);
+    this.units = new Uint16Array(sab, metaInts * 4);
+  }
+
+  /** Reads the entries other threads added since the last look. */
+  private sync(): void {
+    const count = Atomics.load(this.meta, 1);
+    const H = SharedDictionary.HEAD;
+    for (let k = this.texts.length; k < count; k++) {
+      const from = this.meta[H + k];
+      const to = this.meta[H + k + 1];
+      let t = '';
+      for (let i = from; i < to; i++) t += String.fromCharCode(this.units[i]);
+      this.texts.push(t);
+      this.ids.set(t, k);
+    }
+  }
+
+  idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id !== undefined) return id;
+    const meta = this.meta;
+    while (Atomics.compareExchange(meta, 0, 0, 1) !== 0) Atomics.wait(meta, 0, 1, 1);
+    try {
+      this.sync();
+      id = this.ids.get(text);
+      if (id !== undefined) return id;
+      const H = SharedDictionary.HEAD;
+      const count = meta[1];
+      const used = meta[2];
+      if (count + 1 >= SharedDictionary.MAX_ENTRIES || used + text.length > this.units.length)
+        throw new ModelError(`--workers: more distinct strings and Record types than the shared table holds (${SharedDictionary.MAX_ENTRIES} entries, ${this.units.length} characters)`);
+      for (let i = 0; i < text.length; i++) this.units[used + i] = text.charCodeAt(i);
+      meta[H + count] = used;
+      meta[H + count + 1] = used + text.length;
+      meta[2] = used + text.length;
+      Atomics.store(meta, 1, count + 1);
+      this.sync();
+      return count;
+    } finally {
+      Atomics.store(meta, 0, 0);
+      Atomics.notify(meta, 0);
+    }
+  }
+
+  textOf(id: number): string {
+    if (id >= this.texts.length) this.sync();
+    const t = this.texts[id];
+    if (t === undefined) throw new Error(`state bytes name entry ${id} of the shared table, which has ${this.texts.length}`);
+    return t;
+  }
+}
+
 const f64 = new Float64Array(1);
 const f64bytes = new Uint8Array(f64.buffer);
 
@@ -164,6 +240,9 @@ export class StateCodec {
   /** Where `decode` reads: set by `decode`, advanced by `read`. */
   private src: Uint8Array = new Uint8Array(0);
   private pos = 0;
+
+  /** With a shared dictionary (--workers), strings and types are numbered by it, across threads. */
+  constructor(private readonly dict?: SharedDictionary) {}
 
   /** Appends the bytes of `v` to `out`. Throws a ModelError on a value that is not a state. */
   encode(v: unknown, out: ByteWriter): void {
@@ -374,11 +453,44 @@ export class StateCodec {
   private intern(s: string): number {
     let id = this.stringIds.get(s);
     if (id === undefined) {
-      id = this.strings.length;
-      this.strings.push(s);
+      if (this.dict) {
+        id = this.dict.idOf(`s${s}`);
+        this.strings[id] = s;
+      } else {
+        id = this.strings.length;
+        this.strings.push(s);
+      }
       this.stringIds.set(s, id);
     }
     return id;
+  }
+
+  private stringAt(id: number): string {
+    let s = this.strings[id];
+    if (s === undefined && this.dict) {
+      s = this.dict.textOf(id).slice(1);
+      this.strings[id] = s;
+    }
+    return s;
+  }
+
+  /**
+   * --workers: a type another thread numbered and this one has not met yet. It is rebuilt from
+   * its name and keys as a plain Record, until this thread meets the model's own factory, which
+   * then replaces it. Limitation: until then its values have no methods a model's Record class
+   * adds, and are not \`instanceof\` that class.
+   */
+  private typeAt(id: number): RecordType {
+    let type = this.types[id];
+    if (type === undefined && this.dict) {
+      const [name, keys] = JSON.parse(this.dict.textOf(id).slice(1)) as [string, string[]];
+      const factory = ImmRecord(Object.fromEntries(keys.map((k) => [k, undefined])), name) as unknown as RecordFactory;
+      const sample = factory({}) as unknown as object;
+      type = { factory, keys, index: id, proto: Object.getPrototypeOf(sample), defaults: keys.map(() => undefined), substitute: true };
+      this.types[id] = type;
+      this.typeByFactory.set(factory, type);
+    }
+    return type;
   }
 
   private recordType(v: unknown): RecordType {
@@ -396,7 +508,13 @@ export class StateCodec {
     // A second factory of the same name and keys shares the first one's index (and decodes as
     // it); its own defaults serve to read its instances' fields.
     if (first) type = { ...first, ...own };
-    else {
+    else if (this.dict) {
+      const index = this.dict.idOf(`t${signature}`);
+      type = { factory: factory as RecordFactory, keys, index, ...own };
+      // The model's own factory replaces a stand-in built for decoding (typeAt).
+      this.types[index] = type;
+      this.typeBySignature.set(signature, type);
+    } else {
       type = { factory: factory as RecordFactory, keys, index: this.types.length, ...own };
       this.types.push(type);
       this.typeBySignature.set(signature, type);
@@ -437,11 +555,11 @@ export class StateCodec {
         this.pos += 8;
         return f64[0];
       case T_STRING:
-        return this.strings[this.varint()];
+        return this.stringAt(this.varint());
       case T_BIGINT:
-        return BigInt(this.strings[this.varint()]);
+        return BigInt(this.stringAt(this.varint()));
       case T_RECORD: {
-        const type = this.types[this.varint()];
+        const type = this.typeAt(this.varint());
         if (FAST && type.keys.length <= SMALL) {
           const defaults = type.defaults;
           const items = new Array<unknown>(defaults.length);

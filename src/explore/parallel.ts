@@ -1,0 +1,296 @@
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
+import { ModelError, UsageError } from '../core/errors.ts';
+import type { AnyModel } from '../core/model.ts';
+import type { FiredLabel, Outcome, PropertyResult, StopReason, Trace, TraceStep } from '../core/outcome.ts';
+import type { AnyParams } from '../core/params.ts';
+import { selectProperties, type ExploreOptions } from './explore.ts';
+import { PathColumns } from './growable.ts';
+import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
+import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
+
+/** States per batch sent to a worker: large enough that messages cost little, small enough to balance. */
+const BATCH = 2048;
+/** Batches in flight per worker, so that none waits while the main thread stores the last one. */
+const IN_FLIGHT = 2;
+const HEAP_STOP = 0.9;
+
+interface Found {
+  readonly stateId: number;
+  readonly action: number;
+  readonly message: string;
+  readonly fields: readonly string[];
+}
+
+/**
+ * `explore` with `workers` threads (--workers N): a level-synchronous BFS. The main thread owns
+ * the state store; each BFS level is cut into batches of encoded states that the workers
+ * expand (each loads the model file itself) and return as their successors' bytes, with the
+ * property violations they saw. The main thread then takes the batches in level order and the
+ * successors in transition order, exactly as the one-thread BFS does, so states get the same
+ * ids, the same parents and the run the same distinct-state count and the same shortest
+ * counterexamples. Workers check invariants when they expand a state (one level later than the
+ * one-thread run, which checks on storing), so a run that stops at its first violations may have
+ * stored more states; complete runs store the same ones.
+ *
+ * Supported: BFS, exact and fingerprint storage, every property kind, the bounds. Not (yet):
+ * DFS, --symmetry and --por (a usage error says so). What limits the speed-up: the main thread
+ * stores every successor (hashing and comparing bytes, about a third of the one-thread work)
+ * while the workers compute them, and with one Record type per worker the codec's shared
+ * string table is looked up by text once per new string or type.
+ */
+export async function exploreParallel(file: string, model: AnyModel, params: AnyParams, options: ExploreOptions & { readonly workers: number }): Promise<Outcome> {
+  const n = options.workers;
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers takes a positive integer, got ${n}`);
+  if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
+  if (options.symmetry || options.por) throw new UsageError('--workers does not combine with --symmetry or --por yet; run them with one worker');
+  const selected = selectProperties(model, options.properties);
+  const maxDepth = options.maxDepth ?? Infinity;
+  const maxStates = options.maxStates ?? Infinity;
+  const timeLimitMs = (options.timeLimitSeconds ?? Infinity) * 1000;
+  const maxMemoryBytes = (options.maxMemoryMiB ?? Infinity) * 2 ** 20;
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const started = performance.now();
+
+  const dictionary = SharedDictionary.buffer();
+  const codec = new StateCodec(new SharedDictionary(dictionary));
+  const out = new ByteWriter();
+  const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
+  const paths = new PathColumns('bfs');
+  const found = new Map<string, Found>();
+  const fired = options.coverage ? new Map<string, FiredLabel>() : undefined;
+  let transitions = 0;
+  let maxDepthSeen = 0;
+  let stoppedBy: StopReason | undefined;
+  let cutByDepth = false;
+  const done = (): boolean => found.size > 0 && (options.stopOnFirst === true || found.size === selected.length);
+
+  const inits = model.init(params);
+  const initStates: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
+  if (initStates.length === 0) throw new ModelError(`model "${model.name}": init() returned no state`);
+  // The states of the level being expanded: ids, and their bytes under a fingerprint store.
+  let level: number[] = [];
+  let levelBytes: Uint8Array[] = [];
+  initStates.forEach((s, i) => {
+    out.length = 0;
+    codec.encode(s, out);
+    const id = store.add(out.bytes, out.length);
+    if (id < 0) return;
+    paths.push(-1 - i, -1);
+    level.push(id);
+    if (!store.exact) levelBytes.push(out.bytes.slice(0, out.length));
+  });
+
+  const here = new URL('.', import.meta.url);
+  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true };
+  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(new URL('worker.ts', here).href)}); });`;
+  const workers = Array.from({ length: n }, () => new Worker(boot, { eval: true, workerData: setup }));
+  type Reply = BatchResult & { error?: string; model?: boolean; ready?: boolean };
+  const waiting = new Map<number, (r: Reply) => void>();
+  const failure = (r: Reply) => (r.model ? new ModelError(r.error!) : new Error(`a worker failed: ${r.error}`));
+  let failed: Error | undefined;
+  const ready = workers.map(
+    (w) =>
+      new Promise<void>((ok, ko) => {
+        w.on('message', (r: Reply) => {
+          if (r.ready) return ok();
+          if (r.error !== undefined && r.seq === -1) return ko(failure(r));
+          waiting.get(r.seq)?.(r);
+        });
+        w.on('error', (e) => {
+          failed = e instanceof Error ? e : new Error(String(e));
+          ko(failed);
+          for (const f of waiting.values()) f({ seq: -1, error: failed.message } as Reply);
+        });
+      }),
+  );
+
+  try {
+    await Promise.all(ready);
+    let depth = 0;
+    search: while (level.length > 0 && !done()) {
+      const atBound = depth >= maxDepth;
+      const next: number[] = [];
+      const nextBytes: Uint8Array[] = [];
+      // Cut the level into batches; results are taken in batch order.
+      const batches: { ids: number[]; promise?: Promise<Reply> }[] = [];
+      for (let k = 0; k < level.length; k += BATCH) batches.push({ ids: level.slice(k, k + BATCH) });
+      let sent = 0;
+      const send = (b: number) => {
+        const { ids } = batches[b];
+        const w = new ByteWriter(64 * ids.length);
+        for (let k = 0; k < ids.length; k++) {
+          let src: Uint8Array;
+          let start: number;
+          let end: number;
+          if (store instanceof ExactStore) {
+            store.locate(ids[k]);
+            src = store.chunk;
+            start = store.start;
+            end = store.end;
+          } else {
+            src = levelBytes[(b * BATCH) + k];
+            start = 0;
+            end = src.length;
+          }
+          w.varint(end - start);
+          w.reserve(end - start);
+          w.bytes.set(src.subarray(start, end), w.length);
+          w.length += end - start;
+        }
+        const bytes = w.bytes.slice(0, w.length);
+        const seq = b;
+        batches[b].promise = new Promise<Reply>((ok) => waiting.set(seq, ok));
+        const msg: Batch = { seq, count: ids.length, bytes };
+        workers[b % n].postMessage(msg, [bytes.buffer]);
+      };
+      while (sent < batches.length && sent < n * IN_FLIGHT) send(sent++);
+      for (let b = 0; b < batches.length; b++) {
+        const r = await batches[b].promise!;
+        waiting.delete(b);
+        if (r.error !== undefined) throw failed ?? failure(r);
+        if (sent < batches.length) send(sent++);
+        const ids = batches[b].ids;
+        transitions += r.transitions;
+        if (fired)
+          for (const [label, lane, action, count] of r.fired) {
+            const f = fired.get(label);
+            if (f) (f as { count: number }).count += count;
+            else fired.set(label, { label, lane, action, count } as FiredLabel);
+          }
+        // Events come in state order, so the first of each property is at the smallest id.
+        for (const e of r.events as WorkerEvent[]) if (!found.has(e.property)) found.set(e.property, { stateId: ids[e.state], action: e.action, message: e.message, fields: e.fields });
+        const bytes = r.bytes;
+        let pos = 0;
+        const varint = (): number => {
+          let v = 0;
+          let scale = 1;
+          for (;;) {
+            const x = bytes[pos++];
+            v += (x & 0x7f) * scale;
+            if (x < 0x80) return v;
+            scale *= 0x80;
+          }
+        };
+        for (let k = 0; k < ids.length; k++) {
+          const id = ids[k];
+          paths.startExpansion(id);
+          const count = varint();
+          for (let i = 0; i < count; i++) {
+            const len = varint();
+            const sub = bytes.subarray(pos, pos + len);
+            pos += len;
+            if (atBound) {
+              if (!store.contains(sub, len)) cutByDepth = true;
+              continue;
+            }
+            if (store.size >= maxStates && !store.contains(sub, len)) {
+              stoppedBy = { kind: 'max-states', limit: maxStates };
+              break search;
+            }
+            let nid: number;
+            try {
+              nid = store.add(sub, len);
+            } catch (e) {
+              if (!(e instanceof StoreFull || e instanceof RangeError)) throw e;
+              stoppedBy = { kind: 'memory', limit: store.byteSize, detail: e.message };
+              break search;
+            }
+            if (nid < 0) continue;
+            paths.push(id, i);
+            next.push(nid);
+            if (!store.exact) nextBytes.push(sub.slice());
+            if (depth + 1 > maxDepthSeen) maxDepthSeen = depth + 1;
+          }
+        }
+        const now = performance.now();
+        if (now - started > timeLimitMs) {
+          stoppedBy = { kind: 'time-limit', limit: timeLimitMs / 1000 };
+          break search;
+        }
+        const heapUsed = getHeapStatistics().used_heap_size;
+        if (heapUsed > HEAP_STOP * heapLimit || heapUsed + store.byteSize + paths.byteSize > maxMemoryBytes) {
+          stoppedBy = { kind: 'memory', limit: Math.min(heapLimit, maxMemoryBytes), detail: `store, level and heap reached ${Math.round((heapUsed + store.byteSize) / 2 ** 20)} MiB` };
+          break search;
+        }
+        if (done()) break search;
+        options.onProgress?.({ states: store.size, transitions, queued: next.length + level.length - (b + 1) * BATCH, depth: maxDepthSeen, elapsedMs: now - started });
+      }
+      if (atBound) {
+        level = [];
+        break;
+      }
+      level = next;
+      levelBytes = nextBytes;
+      depth++;
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  const complete = level.length === 0 && !stoppedBy && !cutByDepth;
+  if (!stoppedBy && cutByDepth) stoppedBy = { kind: 'max-depth', limit: maxDepth };
+  if (!stoppedBy && !complete && found.size > 0 && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
+  const elapsedMs = performance.now() - started;
+
+  // Counterexamples: replay the action indices from the initial state, as `explore` does.
+  const rebuild = (stateId: number, lastAction: number): Trace => {
+    const chain: number[] = [];
+    let x = stateId;
+    while (paths.parent(x) >= 0) {
+      chain.push(x);
+      x = paths.parent(x);
+    }
+    const initial = initStates[-1 - paths.parent(x)];
+    const nondeterministic = (step: number) =>
+      new ModelError(`model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step}`);
+    const decoded = (): unknown => codec.decode(out.bytes, 0, out.length);
+    out.length = 0;
+    codec.encode(initial, out);
+    if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
+    let s = decoded();
+    const first = s;
+    const steps: TraceStep[] = [];
+    const replay = (a: number, expected: number | undefined) => {
+      const t = model.transitions(s, params)[a];
+      if (!t) throw nondeterministic(steps.length + 1);
+      out.length = 0;
+      codec.encode(t.apply(), out);
+      if (expected !== undefined && !store.matches(expected, out.bytes, out.length)) throw nondeterministic(steps.length + 1);
+      s = decoded();
+      steps.push({ label: t.label, lane: t.lane, state: s });
+    };
+    for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
+    if (lastAction >= 0) replay(lastAction, undefined);
+    return { initial: first, steps };
+  };
+  const properties: PropertyResult[] = selected.map((p) => {
+    const f = found.get(p.name);
+    const base = { name: p.name, kind: p.kind, description: p.description };
+    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action) } };
+    return { ...base, verdict: complete ? 'holds' : 'unknown' };
+  });
+  return {
+    model: model.name,
+    params,
+    strategy: 'bfs',
+    verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
+    complete,
+    stoppedBy,
+    stats: {
+      initialStates: initStates.length,
+      states: store.size,
+      transitions,
+      maxDepth: maxDepthSeen,
+      elapsedMs,
+      storage: store.exact ? 'exact' : 'fingerprint',
+      bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
+      ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+      workers: n,
+    },
+    properties,
+    ...(fired ? { fired: [...fired.values()] } : {}),
+  };
+}

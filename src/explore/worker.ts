@@ -1,0 +1,148 @@
+// One worker of a parallel run (--workers, see parallel.ts): loads the model file itself,
+// expands the batches of encoded states the main thread sends, and returns every successor's
+// bytes in order with the property events it saw. Shares the codec's string and type table with
+// the other threads, so its bytes compare with theirs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadModel } from '../cli/load.ts';
+import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
+import { ModelError } from '../core/errors.ts';
+import { violationOf, type Check, type Transition } from '../core/model.ts';
+import type { AnyParams } from '../core/params.ts';
+import { renderState } from '../core/value.ts';
+import { selectProperties } from './explore.ts';
+
+export interface WorkerSetup {
+  readonly file: string;
+  readonly params: AnyParams;
+  readonly properties: readonly string[] | undefined;
+  readonly dictionary: SharedArrayBuffer;
+  readonly coverage: boolean;
+}
+
+/** A batch: `count` states, each a varint length and its bytes. */
+export interface Batch {
+  readonly seq: number;
+  readonly count: number;
+  readonly bytes: Uint8Array;
+}
+
+/** A property violated at state `state` of the batch (action -1) or by its transition `action`. */
+export interface WorkerEvent {
+  readonly state: number;
+  readonly property: string;
+  readonly action: number;
+  readonly message: string;
+  readonly fields: readonly string[];
+}
+
+/** Per state: a varint count of transitions, then each successor as a varint length and bytes. */
+export interface BatchResult {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  readonly length: number;
+  readonly transitions: number;
+  readonly events: WorkerEvent[];
+  readonly fired: [string, string, string | undefined, number][];
+}
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+
+try {
+  const model = await loadModel(setup.file);
+  const params = setup.params;
+  const selected = selectProperties(model, setup.properties);
+  const invariants = selected.filter((p) => p.kind === 'invariant');
+  const finals = selected.filter((p) => p.kind === 'final');
+  const steps = selected.filter((p) => p.kind === 'step');
+  const deadlock = selected.some((p) => p.kind === 'deadlock');
+  const isEnd = model.isEndState ?? (() => false);
+  const codec = new StateCodec(new SharedDictionary(setup.dictionary));
+  const out = new ByteWriter(1 << 16);
+  const fail = (what: string, e: unknown): ModelError =>
+    e instanceof ModelError ? e : new ModelError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+
+  port.on('message', (batch: Batch) => {
+    try {
+      out.length = 0;
+      const events: WorkerEvent[] = [];
+      const fired = new Map<string, [string, string, string | undefined, number]>();
+      let transitions = 0;
+      const b = batch.bytes;
+      let pos = 0;
+      const check = (k: number, property: string, action: number, c: Check) => {
+        if (c === true) return;
+        const v = violationOf(c);
+        if (v) events.push({ state: k, property, action, ...v });
+      };
+      for (let k = 0; k < batch.count; k++) {
+        let n = 0;
+        let scale = 1;
+        for (;;) {
+          const x = b[pos++];
+          n += (x & 0x7f) * scale;
+          if (x < 0x80) break;
+          scale *= 0x80;
+        }
+        const state = codec.decode(b, pos, pos + n);
+        pos += n;
+        for (const p of invariants)
+          if (p.kind === 'invariant') {
+            try {
+              check(k, p.name, -1, p.check(state, params));
+            } catch (e) {
+              throw fail(`property "${p.name}" threw on state {${renderState(state)}}`, e);
+            }
+          }
+        let ts: readonly Transition<unknown>[];
+        try {
+          ts = model.transitions(state, params);
+        } catch (e) {
+          throw fail(`transitions() threw in state {${renderState(state)}}`, e);
+        }
+        out.varint(ts.length);
+        if (ts.length === 0) {
+          if (deadlock && !isEnd(state, params))
+            events.push({ state: k, property: 'no-deadlock', action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
+          for (const p of finals) if (p.kind === 'final') check(k, p.name, -1, p.check(state, params));
+          continue;
+        }
+        for (let i = 0; i < ts.length; i++) {
+          const t = ts[i];
+          let next: unknown;
+          const at = out.length;
+          try {
+            next = t.apply();
+            // Leave room for the length: encode after a 4-byte hole, then move the bytes down.
+            out.reserve(4);
+            out.length += 4;
+            codec.encode(next, out);
+          } catch (e) {
+            throw fail(`transition "${t?.label}" threw from state {${renderState(state)}}`, e);
+          }
+          const len = out.length - at - 4;
+          const head = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
+          out.bytes.copyWithin(at + head, at + 4, out.length);
+          out.length = at;
+          out.varint(len);
+          out.length = at + head + len;
+          transitions++;
+          if (setup.coverage) {
+            const f = fired.get(t.label);
+            if (f) f[3]++;
+            else fired.set(t.label, [t.label, t.lane, t.action, 1]);
+          }
+          for (const p of steps) if (p.kind === 'step') check(k, p.name, i, p.check(state, t, next, params));
+        }
+      }
+      const bytes = out.bytes.slice(0, out.length);
+      const result: BatchResult = { seq: batch.seq, bytes, length: bytes.length, transitions, events, fired: [...fired.values()] };
+      port.postMessage(result, [bytes.buffer]);
+    } catch (e) {
+      port.postMessage({ seq: batch.seq, error: e instanceof Error ? e.message : String(e), model: e instanceof ModelError });
+    }
+  });
+  port.postMessage({ ready: true });
+} catch (e) {
+  port.postMessage({ seq: -1, error: e instanceof Error ? e.message : String(e), model: true });
+}
