@@ -85,8 +85,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
 
   const here = new URL('.', import.meta.url);
   const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true };
-  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(new URL('worker.ts', here).href)}); });`;
-  const workers = Array.from({ length: n }, () => new Worker(boot, { eval: true, workerData: setup }));
+  const workers = Array.from({ length: n }, () => new Worker(new URL('worker-boot.mjs', here), { workerData: setup }));
   type Reply = BatchResult & { error?: string; model?: boolean; ready?: boolean };
   const waiting = new Map<number, (r: Reply) => void>();
   const failure = (r: Reply) => (r.model ? new ModelError(r.error!) : new Error(`a worker failed: ${r.error}`));
