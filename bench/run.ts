@@ -8,7 +8,8 @@
 // mc runs each model exact, with fingerprints, and exact with 2 worker threads; models marked
 // `reductions` also with --symmetry, --por and both (those rows compare with SPIN's unreduced
 // count and are expected to differ). --ten-million runs only the 10-million-state setting
-// (philosophers n=15, 14.3 million states), exact, one worker, and SPIN on its twin.
+// (nmi-percpu with 3 CPUs, 3 rounds, 3 NMIs: 10,648,000 states), exact and fingerprint, one
+// worker, and SPIN on its twin.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,14 +45,13 @@ const tenMillion = process.argv.includes('--ten-million');
 
 const big: Case[] = [
   {
-    model: 'philosophers n=15',
-    mc: 'bench/models/philosophers.ts',
-    params: { n: 15 },
-    properties: ['forks-held'],
-    pml: 'bench/models/philosophers.pml',
-    defines: { N: 15 },
-    panFlags: ['-E'],
-    settings: ['exact'],
+    // 220 states per CPU, cubed: 10,648,000 states.
+    model: 'nmi-percpu 3 cpus r=3 nmi=3',
+    mc: 'bench/models/nmi_percpu.ts',
+    params: { cpus: 3, rounds: 3, nmis: 3 },
+    pml: 'bench/models/nmi_percpu.pml',
+    defines: { NCPU: 3, ROUNDS: 3, NMIS: 3 },
+    settings: ['exact', 'fingerprint'],
   },
 ];
 

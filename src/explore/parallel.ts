@@ -173,11 +173,15 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             scale *= 0x80;
           }
         };
+        const actions = r.actions;
+        let sentIndex = 0;
         for (let k = 0; k < ids.length; k++) {
           const id = ids[k];
           paths.startExpansion(id);
-          const count = varint();
-          for (let i = 0; i < count; i++) {
+          const count = bytes[pos] | (bytes[pos + 1] << 8);
+          pos += 2;
+          for (let j = 0; j < count; j++) {
+            const i = actions[sentIndex++];
             const len = varint();
             const sub = bytes.subarray(pos, pos + len);
             pos += len;

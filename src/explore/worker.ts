@@ -10,6 +10,7 @@ import { violationOf, type Check, type Transition } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
+import { hash32 } from './store.ts';
 
 export interface WorkerSetup {
   readonly file: string;
@@ -35,12 +36,19 @@ export interface WorkerEvent {
   readonly fields: readonly string[];
 }
 
-/** Per state: a varint count of transitions, then each successor as a varint length and bytes. */
+/**
+ * Per state: the count of successors sent (2 bytes, little-endian), then each as a varint length and its bytes. A
+ * successor that this batch already sent is left out (the main thread, taking successors in
+ * order, would find it stored), so the count may be less than the state's transitions; `sent`
+ * holds, per state, the index of the transition of each successor sent.
+ */
 export interface BatchResult {
   readonly seq: number;
   readonly bytes: Uint8Array;
   readonly length: number;
   readonly transitions: number;
+  /** Per successor sent, in order: the index of its transition. */
+  readonly actions: Uint16Array;
   readonly events: WorkerEvent[];
   readonly fired: [string, string, string | undefined, number][];
 }
@@ -59,12 +67,69 @@ try {
   const isEnd = model.isEndState ?? (() => false);
   const codec = new StateCodec(new SharedDictionary(setup.dictionary));
   const out = new ByteWriter(1 << 16);
+  // This batch's successors so far, by hash: open addressing over (offset + 1, hash) pairs.
+  let seen = new Int32Array(1 << 14);
+  let seenMask = (1 << 13) - 1;
+  let seenCount = 0;
+  let actions = new Uint16Array(1 << 14);
+  let sentCount = 0;
+  /** Whether the successor at out[at, at + len) was sent before in this batch; if not, remembers it. */
+  const sentBefore = (at: number, len: number): boolean => {
+    const b = out.bytes;
+    const h = hash32(b, at, len, 0x5bd1e995) | 0;
+    let i = h & seenMask;
+    for (;;) {
+      const o = seen[2 * i];
+      if (o === 0) break;
+      if (seen[2 * i + 1] === h) {
+        // Stored entries point at their length varint; compare lengths and bytes.
+        let p = o - 1;
+        let n = 0;
+        let scale = 1;
+        for (;;) {
+          const x = b[p++];
+          n += (x & 0x7f) * scale;
+          if (x < 0x80) break;
+          scale *= 0x80;
+        }
+        if (n === len) {
+          let same = true;
+          for (let k = 0; k < len && same; k++) if (b[p + k] !== b[at + k]) same = false;
+          if (same) return true;
+        }
+      }
+      i = (i + 1) & seenMask;
+    }
+    return false;
+  };
+  const remember = (lenAt: number, at: number, len: number): void => {
+    const h = hash32(out.bytes, at, len, 0x5bd1e995) | 0;
+    if (++seenCount > 0.6 * (seenMask + 1)) {
+      const old = seen;
+      seenMask = seenMask * 2 + 1;
+      seen = new Int32Array(2 * (seenMask + 1));
+      for (let j = 0; j < old.length; j += 2) {
+        if (old[j] === 0) continue;
+        let k = old[j + 1] & seenMask;
+        while (seen[2 * k] !== 0) k = (k + 1) & seenMask;
+        seen[2 * k] = old[j];
+        seen[2 * k + 1] = old[j + 1];
+      }
+    }
+    let i = h & seenMask;
+    while (seen[2 * i] !== 0) i = (i + 1) & seenMask;
+    seen[2 * i] = lenAt + 1;
+    seen[2 * i + 1] = h;
+  };
   const fail = (what: string, e: unknown): ModelError =>
     e instanceof ModelError ? e : new ModelError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 
   port.on('message', (batch: Batch) => {
     try {
       out.length = 0;
+      seen.fill(0);
+      seenCount = 0;
+      sentCount = 0;
       const events: WorkerEvent[] = [];
       const fired = new Map<string, [string, string, string | undefined, number]>();
       let transitions = 0;
@@ -100,12 +165,16 @@ try {
         } catch (e) {
           throw fail(`transitions() threw in state {${renderState(state)}}`, e);
         }
-        out.varint(ts.length);
+        if (ts.length > 0xffff) throw new ModelError(`model "${model.name}": ${ts.length} transitions from one state; at most ${0xffff} are supported, in state {${renderState(state)}}`);
+        // The count of successors sent: two bytes, patched in after them.
+        const countAt = out.length;
+        out.reserve(2);
+        out.length += 2;
+        let sent = 0;
         if (ts.length === 0) {
           if (deadlock && !isEnd(state, params))
             events.push({ state: k, property: 'no-deadlock', action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
           for (const p of finals) if (p.kind === 'final') check(k, p.name, -1, p.check(state, params));
-          continue;
         }
         for (let i = 0; i < ts.length; i++) {
           const t = ts[i];
@@ -121,12 +190,23 @@ try {
             throw fail(`transition "${t?.label}" threw from state {${renderState(state)}}`, e);
           }
           const len = out.length - at - 4;
-          const head = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
-          out.bytes.copyWithin(at + head, at + 4, out.length);
-          out.length = at;
-          out.varint(len);
-          out.length = at + head + len;
           transitions++;
+          if (sentBefore(at + 4, len)) out.length = at;
+          else {
+            const head = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
+            out.bytes.copyWithin(at + head, at + 4, out.length);
+            out.length = at;
+            out.varint(len);
+            out.length = at + head + len;
+            remember(at, at + head, len);
+            if (sentCount === actions.length) {
+              const bigger = new Uint16Array(actions.length * 2);
+              bigger.set(actions);
+              actions = bigger;
+            }
+            actions[sentCount++] = i;
+            sent++;
+          }
           if (setup.coverage) {
             const f = fired.get(t.label);
             if (f) f[3]++;
@@ -134,10 +214,13 @@ try {
           }
           for (const p of steps) if (p.kind === 'step') check(k, p.name, i, p.check(state, t, next, params));
         }
+        out.bytes[countAt] = sent & 0xff;
+        out.bytes[countAt + 1] = sent >>> 8;
       }
       const bytes = out.bytes.slice(0, out.length);
-      const result: BatchResult = { seq: batch.seq, bytes, length: bytes.length, transitions, events, fired: [...fired.values()] };
-      port.postMessage(result, [bytes.buffer]);
+      const sentActions = actions.slice(0, sentCount);
+      const result: BatchResult = { seq: batch.seq, bytes, length: bytes.length, transitions, actions: sentActions, events, fired: [...fired.values()] };
+      port.postMessage(result, [bytes.buffer, sentActions.buffer]);
     } catch (e) {
       port.postMessage({ seq: batch.seq, error: e instanceof Error ? e.message : String(e), model: e instanceof ModelError });
     }
