@@ -56,7 +56,13 @@ const big: Case[] = [
 ];
 
 const usual: Case[] = [
-  { model: 'filter-lock n=4', mc: 'bench/models/filter.ts', params: { n: 4 }, pml: 'bench/models/filter.pml' },
+  {
+    model: `filter-lock n=${quick ? 4 : 5}`,
+    mc: 'bench/models/filter.ts',
+    params: { n: quick ? 4 : 5 },
+    pml: 'bench/models/filter.pml',
+    defines: { N: quick ? 4 : 5 },
+  },
   {
     model: `philosophers n=${quick ? 10 : 13}`,
     mc: 'bench/models/philosophers.ts',
