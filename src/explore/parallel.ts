@@ -11,8 +11,13 @@ import { PathColumns } from './growable.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
 
-/** States per batch sent to a worker: large enough that messages cost little, small enough to balance. */
-const BATCH = 2048;
+/**
+ * At most this many states per batch sent to a worker (large enough that messages cost little),
+ * and a level is cut into at least two batches per worker (so that all are busy), each of at
+ * least MIN_BATCH states.
+ */
+const BATCH = 8192;
+const MIN_BATCH = 256;
 /** Batches in flight per worker, so that none waits while the main thread stores the last one. */
 const IN_FLIGHT = 2;
 const HEAP_STOP = 0.9;
@@ -28,7 +33,8 @@ interface Found {
  * `explore` with `workers` threads (--workers N): a level-synchronous BFS. The main thread owns
  * the state store; each BFS level is cut into batches of encoded states that the workers
  * expand (each loads the model file itself) and return as their successors' bytes, with the
- * property violations they saw. The main thread then takes the batches in level order and the
+ * property violations they saw (a worker leaves out a successor it already sent in the same
+ * batch). The main thread then takes the batches in level order and the
  * successors in transition order, exactly as the one-thread BFS does, so states get the same
  * ids, the same parents and the run the same distinct-state count and the same shortest
  * counterexamples. Workers check invariants when they expand a state (one level later than the
@@ -114,8 +120,9 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       const next: number[] = [];
       const nextBytes: Uint8Array[] = [];
       // Cut the level into batches; results are taken in batch order.
-      const batches: { ids: number[]; promise?: Promise<Reply> }[] = [];
-      for (let k = 0; k < level.length; k += BATCH) batches.push({ ids: level.slice(k, k + BATCH) });
+      const batches: { from: number; ids: number[]; promise?: Promise<Reply> }[] = [];
+      const size = Math.max(MIN_BATCH, Math.min(BATCH, Math.ceil(level.length / (2 * n))));
+      for (let k = 0; k < level.length; k += size) batches.push({ from: k, ids: level.slice(k, k + size) });
       let sent = 0;
       const send = (b: number) => {
         const { ids } = batches[b];
@@ -130,7 +137,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             start = store.start;
             end = store.end;
           } else {
-            src = levelBytes[(b * BATCH) + k];
+            src = levelBytes[batches[b].from + k];
             start = 0;
             end = src.length;
           }
@@ -219,7 +226,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
           break search;
         }
         if (done()) break search;
-        options.onProgress?.({ states: store.size, transitions, queued: next.length + level.length - (b + 1) * BATCH, depth: maxDepthSeen, elapsedMs: now - started });
+        options.onProgress?.({ states: store.size, transitions, queued: next.length + level.length - batches[b].from - ids.length, depth: maxDepthSeen, elapsedMs: now - started });
       }
       if (atBound) {
         level = [];

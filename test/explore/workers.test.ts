@@ -44,7 +44,7 @@ describe('--workers', () => {
     const file = 'bench/models/nmi_percpu.ts';
     const m = await loadModel(file);
     for (const [variant, states] of [['checks-lock', 48400], ['no-check', 88804]] as const) {
-      // Levels of thousands of states: several batches of 2048 per level.
+      // Levels of thousands of states: several batches per level and worker.
       const p = { ...defaultParams(m.params), rounds: 3, nmis: 3, variant };
       const one = explore(m, p);
       const two = await exploreParallel(file, m, p, { workers: 2 });
