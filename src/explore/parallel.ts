@@ -78,7 +78,9 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if (initStates.length === 0) throw new ModelError(`model "${model.name}": init() returned no state`);
   // The states of the level being expanded: ids, and their bytes under a fingerprint store.
   let level: number[] = [];
-  let levelBytes: Uint8Array[] = [];
+  // (Fingerprint store) the level's states, one after another in a log, and where each starts.
+  let levelLog = new ByteWriter();
+  let levelStarts: number[] = [];
   initStates.forEach((s, i) => {
     out.length = 0;
     codec.encode(s, out);
@@ -86,7 +88,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     if (id < 0) return;
     paths.push(-1 - i, -1);
     level.push(id);
-    if (!store.exact) levelBytes.push(out.bytes.slice(0, out.length));
+    if (!store.exact) logState(levelLog, levelStarts, out.bytes, 0, out.length);
   });
 
   const here = new URL('.', import.meta.url);
@@ -118,7 +120,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     search: while (level.length > 0 && !done()) {
       const atBound = depth >= maxDepth;
       const next: number[] = [];
-      const nextBytes: Uint8Array[] = [];
+      const nextLog = new ByteWriter(store.exact ? 16 : 1 << 16);
+      const nextStarts: number[] = [];
       // Cut the level into batches; results are taken in batch order.
       const batches: { from: number; ids: number[]; promise?: Promise<Reply> }[] = [];
       const size = Math.max(MIN_BATCH, Math.min(BATCH, Math.ceil(level.length / (2 * n))));
@@ -137,9 +140,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             start = store.start;
             end = store.end;
           } else {
-            src = levelBytes[batches[b].from + k];
-            start = 0;
-            end = src.length;
+            const at = batches[b].from + k;
+            src = levelLog.bytes;
+            start = levelStarts[at];
+            end = at + 1 < levelStarts.length ? levelStarts[at + 1] : levelLog.length;
           }
           w.varint(end - start);
           w.reserve(end - start);
@@ -211,7 +215,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             if (nid < 0) continue;
             paths.push(id, i);
             next.push(nid);
-            if (!store.exact) nextBytes.push(sub.slice());
+            if (!store.exact) logState(nextLog, nextStarts, sub, 0, len);
             if (depth + 1 > maxDepthSeen) maxDepthSeen = depth + 1;
           }
         }
@@ -233,7 +237,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
         break;
       }
       level = next;
-      levelBytes = nextBytes;
+      levelLog = nextLog;
+      levelStarts = nextStarts;
       depth++;
     }
   } finally {
@@ -303,4 +308,11 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     properties,
     ...(fired ? { fired: [...fired.values()] } : {}),
   };
+}
+
+function logState(log: ByteWriter, starts: number[], b: Uint8Array, from: number, n: number): void {
+  starts.push(log.length);
+  log.reserve(n);
+  log.bytes.set(b.subarray(from, from + n), log.length);
+  log.length += n;
 }
