@@ -173,7 +173,9 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       const next = t.apply();
       out.length = 0;
       codec.encode(next, out);
-      if (canon) canon.canonicalize(next, out);
+      // A stored state is its orbit's representative (the one with the smallest bytes), so a
+      // successor whose bytes are stored already is one: no permutation can make it smaller.
+      if (canon && !store.contains(out.bytes, out.length)) canon.canonicalize(next, out);
       return next;
     } catch (e) {
       throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
