@@ -263,5 +263,8 @@ describe('the CLI flags', () => {
     // BFS shortest under symmetry; with POR the path is shortest in the reduced graph only.
     const steps = (o: { properties: { name: string; violation?: { trace: { steps: unknown[] } } }[] }) => o.properties.find((p) => p.name === 'no-lost-update')!.violation!.trace.steps.length;
     expect(steps(red)).toBeGreaterThanOrEqual(steps(full));
+    // The summary says the counts are of a reduced graph.
+    const text = (await mc(...args.filter((a) => a !== '--json'), '--symmetry', '--por')).out;
+    expect(text).toMatch(/; symmetry: one state per orbit of interchangeable lanes; por: \d+ states expanded by one local transition\n/);
   });
 });
