@@ -41,8 +41,9 @@ interface Found {
  * one-thread run, which checks on storing), so a run that stops at its first violations may have
  * stored more states; complete runs store the same ones.
  *
- * Supported: BFS, exact and fingerprint storage, every property kind, the bounds. Not (yet):
- * DFS, --symmetry and --por (a usage error says so). What limits the speed-up: the main thread
+ * Supported: BFS, exact and fingerprint storage, every property kind, the bounds, --por (the
+ * same decisions in the same order as one thread). Not (yet): DFS and --symmetry (a usage
+ * error says so). Under --por, coverage counts every transition the workers computed. What limits the speed-up: the main thread
  * stores every successor (hashing and comparing bytes, about a third of the one-thread work)
  * while the workers compute them, and with one Record type per worker the codec's shared
  * string table is looked up by text once per new string or type.
@@ -51,7 +52,9 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const n = options.workers;
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers takes a positive integer, got ${n}`);
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
-  if (options.symmetry || options.por) throw new UsageError('--workers does not combine with --symmetry or --por yet; run them with one worker');
+  if (options.symmetry) throw new UsageError('--workers does not combine with --symmetry yet; run it with one worker');
+  const por = options.por === true;
+  let reducedStates = 0;
   const selected = selectProperties(model, options.properties);
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? Infinity;
@@ -92,7 +95,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   });
 
   const here = new URL('.', import.meta.url);
-  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true };
+  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true, por };
   const workers = Array.from({ length: n }, () => new Worker(new URL('worker-boot.mjs', here), { workerData: setup }));
   type Reply = BatchResult & { error?: string; model?: boolean; ready?: boolean };
   const waiting = new Map<number, (r: Reply) => void>();
@@ -119,6 +122,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     let depth = 0;
     search: while (level.length > 0 && !done()) {
       const atBound = depth >= maxDepth;
+      // --por's proviso: the ample successor is new or stored at the next level (ids from here on).
+      const nextLevelStart = store.size;
       const next: number[] = [];
       const nextLog = new ByteWriter(store.exact ? 16 : 1 << 16);
       const nextStarts: number[] = [];
@@ -191,11 +196,42 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
           paths.startExpansion(id);
           const count = bytes[pos] | (bytes[pos + 1] << 8);
           pos += 2;
+          // --por: as `explore` does (reduce.ts), expand only the ample transition when its
+          // successor is new or already stored at the next level; the worker sent every successor.
+          let only = -1;
+          if (por) {
+            const a = bytes[pos] | (bytes[pos + 1] << 8);
+            pos += 2;
+            if (a !== 0xffff && !atBound) {
+              let p = pos;
+              for (let j = 0; j < count; j++) {
+                let len = 0;
+                let scale = 1;
+                for (;;) {
+                  const x = bytes[p++];
+                  len += (x & 0x7f) * scale;
+                  if (x < 0x80) break;
+                  scale *= 0x80;
+                }
+                if (actions[sentIndex + j] === a) {
+                  const known = store instanceof ExactStore ? store.find(bytes.subarray(p, p + len), len) : store.contains(bytes.subarray(p, p + len), len) ? 0 : -1;
+                  if (known < 0 || (store.exact && known >= nextLevelStart)) only = a;
+                  break;
+                }
+                p += len;
+              }
+              if (only >= 0) {
+                reducedStates++;
+                transitions -= count - 1;
+              }
+            }
+          }
           for (let j = 0; j < count; j++) {
             const i = actions[sentIndex++];
             const len = varint();
             const sub = bytes.subarray(pos, pos + len);
             pos += len;
+            if (only >= 0 && i !== only) continue;
             if (atBound) {
               if (!store.contains(sub, len)) cutByDepth = true;
               continue;
@@ -304,6 +340,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
       ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
       workers: n,
+      ...(por ? { por: { reducedStates } } : {}),
     },
     properties,
     ...(fired ? { fired: [...fired.values()] } : {}),

@@ -11,6 +11,7 @@ import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
 import { hash32 } from './store.ts';
+import { ampleTransition } from './reduce.ts';
 
 export interface WorkerSetup {
   readonly file: string;
@@ -18,6 +19,11 @@ export interface WorkerSetup {
   readonly properties: readonly string[] | undefined;
   readonly dictionary: SharedArrayBuffer;
   readonly coverage: boolean;
+  /**
+   * --por: send every successor (no leaving out: the main thread may skip some) and, per state,
+   * the index of its ample transition (reduce.ts), or 0xffff.
+   */
+  readonly por: boolean;
 }
 
 /** A batch: `count` states, each a varint length and its bytes. */
@@ -37,7 +43,9 @@ export interface WorkerEvent {
 }
 
 /**
- * Per state: the count of successors sent (2 bytes, little-endian), then each as a varint length and its bytes. A
+ * Per state: the count of successors sent (2 bytes, little-endian), under --por the index of its
+ * ample transition (2 bytes, 0xffff for none), then each successor as a varint length and its
+ * bytes. Without --por, a
  * successor that this batch already sent is left out (the main thread, taking successors in
  * order, would find it stored), so the count may be less than the state's transitions; `sent`
  * holds, per state, the index of the transition of each successor sent.
@@ -166,10 +174,15 @@ try {
           throw fail(`transitions() threw in state {${renderState(state)}}`, e);
         }
         if (ts.length > 0xffff) throw new ModelError(`model "${model.name}": ${ts.length} transitions from one state; at most ${0xffff} are supported, in state {${renderState(state)}}`);
-        // The count of successors sent: two bytes, patched in after them.
+        // The count of successors sent: two bytes, patched in after them (--por: then the ample index).
         const countAt = out.length;
-        out.reserve(2);
+        out.reserve(4);
         out.length += 2;
+        if (setup.por) {
+          const a = ts.length > 0 ? ampleTransition(ts) : -1;
+          out.bytes[out.length++] = a < 0 ? 0xff : a & 0xff;
+          out.bytes[out.length++] = a < 0 ? 0xff : a >>> 8;
+        }
         let sent = 0;
         if (ts.length === 0) {
           if (deadlock && !isEnd(state, params))
@@ -191,7 +204,7 @@ try {
           }
           const len = out.length - at - 4;
           transitions++;
-          if (sentBefore(at + 4, len)) out.length = at;
+          if (!setup.por && sentBefore(at + 4, len)) out.length = at;
           else {
             const head = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
             out.bytes.copyWithin(at + head, at + 4, out.length);
