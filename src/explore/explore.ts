@@ -7,7 +7,7 @@ import { ByteWriter, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns } from './growable.ts';
-import { ampleTransition, Canonicalizer } from './reduce.ts';
+import { ampleTransition, Canonicalizer, concreteRun } from './reduce.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
@@ -390,44 +390,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     codec.encode(x, plainWriter);
     return decode(plainWriter.bytes, 0, plainWriter.length);
   };
-  /**
-   * --symmetry: the path found runs over orbit representatives, each step possibly permuting
-   * the lanes. Replays it from the real initial state, taking at each step the transition whose
-   * successor has the representative of the path's next state (for a step property, one that
-   * violates it), so the printed trace is a run of the model; the violation is re-evaluated on
-   * that run, with its own message and fields.
-   */
+  /** --symmetry: the counterexample over representatives made a concrete run (reduce.ts). */
   const concretize = (p: Property<unknown, AnyParams>, f: Found): { trace: Trace; message: string; fields: readonly string[] } => {
     const { keys, initial } = rebuild(f.stateId, f.action);
-    const notSymmetric = (what: string) =>
-      new ModelError(`model "${model.name}" is not symmetric as declared (--symmetry): ${what}; a property must give the same verdict on a state and its permutations`);
-    let c = plain(initial);
-    const first = c;
-    const steps: TraceStep[] = [];
-    let violation: { message: string; fields: readonly string[] } | undefined;
-    for (let k = 0; k < keys.length; k++) {
-      const last = p.kind === 'step' && k === keys.length - 1;
-      let chosen: { t: Transition<unknown>; next: unknown } | undefined;
-      for (const t of transitionsOf(c)) {
-        const next = apply(c, t);
-        if (!sameBytes(keys[k], out.bytes, out.length)) continue;
-        if (last && p.kind === 'step') {
-          violation = violationOf(p.check(c, t, next, params));
-          if (!violation) continue;
-        }
-        chosen = { t, next };
-        break;
-      }
-      if (!chosen)
-        throw notSymmetric(`replaying the counterexample of "${p.name}" from the initial state, no transition of state {${renderState(c)}} leads to step ${k + 1} of the path found up to permutation`);
-      c = plain(chosen.next);
-      steps.push({ label: chosen.t.label, lane: chosen.t.lane, state: c });
-    }
-    if (p.kind === 'invariant' || p.kind === 'final') {
-      violation = violationOf(p.check(c, params));
-      if (!violation) throw notSymmetric(`property "${p.name}" is violated on a permutation of state {${renderState(c)}} but holds on it`);
-    }
-    return { trace: { initial: first, steps }, ...(violation ?? { message: f.message, fields: f.fields }) };
+    return concreteRun({ modelName: model.name, params, transitionsOf, apply, out, plain }, p, initial, keys, f);
   };
   const canonicalInitial = (initial: unknown): unknown => {
     out.length = 0;
