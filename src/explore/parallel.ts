@@ -6,7 +6,8 @@ import { ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel } from '../core/model.ts';
 import type { FiredLabel, Outcome, PropertyResult, StopReason, Trace, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { selectProperties, type ExploreOptions } from './explore.ts';
+import { explore, selectProperties, type ExploreOptions } from './explore.ts';
+import { Canonicalizer, concreteRun, type Replayer } from './reduce.ts';
 import { PathColumns } from './growable.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
@@ -42,8 +43,9 @@ interface Found {
  * stored more states; complete runs store the same ones.
  *
  * Supported: BFS, exact and fingerprint storage, every property kind, the bounds, --por (the
- * same decisions in the same order as one thread). Not (yet): DFS and --symmetry (a usage
- * error says so). Under --por, coverage counts every transition the workers computed. What limits the speed-up: the main thread
+ * same decisions in the same order as one thread) and --symmetry (workers canonicalize, this
+ * thread makes counterexamples concrete). Not DFS (a usage error says so). Under --por,
+ * coverage counts every transition the workers computed. What limits the speed-up: the main thread
  * stores every successor (hashing and comparing bytes, about a third of the one-thread work)
  * while the workers compute them, and with one Record type per worker the codec's shared
  * string table is looked up by text once per new string or type.
@@ -52,7 +54,6 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const n = options.workers;
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers takes a positive integer, got ${n}`);
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
-  if (options.symmetry) throw new UsageError('--workers does not combine with --symmetry yet; run it with one worker');
   const por = options.por === true;
   let reducedStates = 0;
   const selected = selectProperties(model, options.properties);
@@ -66,6 +67,19 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const dictionary = SharedDictionary.buffer();
   const codec = new StateCodec(new SharedDictionary(dictionary));
   const out = new ByteWriter();
+  // --symmetry: workers store representatives, this thread rebuilds concrete counterexamples.
+  // The declaration is sampled by a short one-thread run first (the first 2000 states, as
+  // `explore` does; it then goes on sampling one state in 64, the workers do not).
+  let canon: Canonicalizer | undefined;
+  if (options.symmetry) {
+    explore(model, params, { symmetry: true, properties: options.properties, maxStates: 2000 });
+    canon = new Canonicalizer(model.name, model.symmetry!(params)!, codec);
+  }
+  const encode = (x: unknown): void => {
+    out.length = 0;
+    codec.encode(x, out);
+    if (canon) canon.canonicalize(x, out);
+  };
   const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
   const paths = new PathColumns('bfs');
   const found = new Map<string, Found>();
@@ -85,8 +99,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   let levelLog = new ByteWriter();
   let levelStarts: number[] = [];
   initStates.forEach((s, i) => {
-    out.length = 0;
-    codec.encode(s, out);
+    encode(s);
     const id = store.add(out.bytes, out.length);
     if (id < 0) return;
     paths.push(-1 - i, -1);
@@ -95,7 +108,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   });
 
   const here = new URL('.', import.meta.url);
-  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true, por };
+  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true, por, symmetry: canon !== undefined };
   const workers = Array.from({ length: n }, () => new Worker(new URL('worker-boot.mjs', here), { workerData: setup }));
   type Reply = BatchResult & { error?: string; model?: boolean; ready?: boolean };
   const waiting = new Map<number, (r: Reply) => void>();
@@ -287,7 +300,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const elapsedMs = performance.now() - started;
 
   // Counterexamples: replay the action indices from the initial state, as `explore` does.
-  const rebuild = (stateId: number, lastAction: number): Trace => {
+  const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
     const chain: number[] = [];
     let x = stateId;
     while (paths.parent(x) >= 0) {
@@ -298,29 +311,50 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     const nondeterministic = (step: number) =>
       new ModelError(`model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step}`);
     const decoded = (): unknown => codec.decode(out.bytes, 0, out.length);
-    out.length = 0;
-    codec.encode(initial, out);
+    encode(initial);
     if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
     let s = decoded();
     const first = s;
     const steps: TraceStep[] = [];
+    const keys: Uint8Array[] = [];
     const replay = (a: number, expected: number | undefined) => {
       const t = model.transitions(s, params)[a];
       if (!t) throw nondeterministic(steps.length + 1);
-      out.length = 0;
-      codec.encode(t.apply(), out);
+      encode(t.apply());
       if (expected !== undefined && !store.matches(expected, out.bytes, out.length)) throw nondeterministic(steps.length + 1);
+      keys.push(out.bytes.slice(0, out.length));
       s = decoded();
       steps.push({ label: t.label, lane: t.lane, state: s });
     };
     for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
     if (lastAction >= 0) replay(lastAction, undefined);
-    return { initial: first, steps };
+    return { trace: { initial: first, steps }, keys, initial };
+  };
+  const plainOut = new ByteWriter();
+  const replayer: Replayer = {
+    modelName: model.name,
+    params,
+    transitionsOf: (x) => model.transitions(x, params),
+    apply: (x, t) => {
+      const next = t.apply();
+      encode(next);
+      return next;
+    },
+    out,
+    plain: (x) => {
+      plainOut.length = 0;
+      codec.encode(x, plainOut);
+      return codec.decode(plainOut.bytes, 0, plainOut.length);
+    },
   };
   const properties: PropertyResult[] = selected.map((p) => {
     const f = found.get(p.name);
     const base = { name: p.name, kind: p.kind, description: p.description };
-    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action) } };
+    if (f && canon) {
+      const { keys, initial } = rebuild(f.stateId, f.action);
+      return { ...base, verdict: 'violated', violation: concreteRun(replayer, p, initial, keys, f) };
+    }
+    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace } };
     return { ...base, verdict: complete ? 'holds' : 'unknown' };
   });
   return {
@@ -341,6 +375,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
       workers: n,
       ...(por ? { por: { reducedStates } } : {}),
+      ...(canon ? { symmetry: true } : {}),
     },
     properties,
     ...(fired ? { fired: [...fired.values()] } : {}),

@@ -11,7 +11,7 @@ import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
 import { hash32 } from './store.ts';
-import { ampleTransition } from './reduce.ts';
+import { ampleTransition, Canonicalizer } from './reduce.ts';
 
 export interface WorkerSetup {
   readonly file: string;
@@ -24,6 +24,8 @@ export interface WorkerSetup {
    * the index of its ample transition (reduce.ts), or 0xffff.
    */
   readonly por: boolean;
+  /** --symmetry: send each successor's orbit representative (reduce.ts). */
+  readonly symmetry: boolean;
 }
 
 /** A batch: `count` states, each a varint length and its bytes. */
@@ -75,6 +77,9 @@ try {
   const isEnd = model.isEndState ?? (() => false);
   const codec = new StateCodec(new SharedDictionary(setup.dictionary));
   const out = new ByteWriter(1 << 16);
+  const sym = setup.symmetry ? model.symmetry?.(params) : undefined;
+  const canon = sym ? new Canonicalizer(model.name, sym, codec) : undefined;
+  const one = new ByteWriter();
   // This batch's successors so far, by hash: open addressing over (offset + 1, hash) pairs.
   let seen = new Int32Array(1 << 14);
   let seenMask = (1 << 13) - 1;
@@ -198,7 +203,14 @@ try {
             // Leave room for the length: encode after a 4-byte hole, then move the bytes down.
             out.reserve(4);
             out.length += 4;
-            codec.encode(next, out);
+            if (canon) {
+              one.length = 0;
+              codec.encode(next, one);
+              canon.canonicalize(next, one);
+              out.reserve(one.length);
+              out.bytes.set(one.bytes.subarray(0, one.length), out.length);
+              out.length += one.length;
+            } else codec.encode(next, out);
           } catch (e) {
             throw fail(`transition "${t?.label}" threw from state {${renderState(state)}}`, e);
           }

@@ -55,27 +55,35 @@ describe('--workers', () => {
     }
   }, 60000);
 
-  it('--por: the same reduced states, decisions and counterexamples as one thread', async () => {
+  it('--por and --symmetry: the same reduced states, decisions and counterexamples as one thread', async () => {
     const file = 'bench/models/nmi_percpu.ts';
     const m = await loadModel(file);
-    for (const [variant, fingerprint] of [['checks-lock', false], ['no-check', false], ['checks-lock', true]] as const) {
+    const cases = [
+      ['checks-lock', { por: true }],
+      ['no-check', { por: true }],
+      ['checks-lock', { por: true, fingerprint: true }],
+      ['no-check', { symmetry: true }],
+      ['no-check', { symmetry: true, por: true }],
+      ['checks-lock', { symmetry: true, fingerprint: true }],
+    ] as const;
+    for (const [variant, opts] of cases) {
       const p = { ...defaultParams(m.params), cpus: 3, rounds: 1, nmis: 1, variant };
-      const one = explore(m, p, { por: true, fingerprint });
-      const two = await exploreParallel(file, m, p, { workers: 2, por: true, fingerprint });
+      const one = explore(m, p, opts);
+      const two = await exploreParallel(file, m, p, { workers: 2, ...opts });
       expect(two.stats.states).toBe(one.stats.states);
       expect(two.stats.transitions).toBe(one.stats.transitions);
       expect(two.stats.por).toEqual(one.stats.por);
-      expect(two.stats.states).toBeLessThan(explore(m, p, { fingerprint }).stats.states);
+      expect(two.stats.symmetry).toEqual(one.stats.symmetry);
+      expect(two.stats.states).toBeLessThan(explore(m, p, { fingerprint: 'fingerprint' in opts }).stats.states);
       expect(two.properties.map((x) => x.verdict)).toEqual(one.properties.map((x) => x.verdict));
       for (const x of one.properties) if (x.violation) expect(labels(two, x.name)).toEqual(labels(one, x.name));
     }
   }, 60000);
 
-  it('is a usage error with dfs or --symmetry, and from the CLI with 0 workers', async () => {
+  it('is a usage error with dfs, and from the CLI with 0 workers', async () => {
     const m = anyModel((await import('../../bench/models/nmi_percpu.ts')).default);
     const p = defaultParams(m.params);
     await expect(exploreParallel('bench/models/nmi_percpu.ts', m, p, { workers: 2, strategy: 'dfs' })).rejects.toThrow(/breadth-first only/);
-    await expect(exploreParallel('bench/models/nmi_percpu.ts', m, p, { workers: 2, symmetry: true })).rejects.toThrow(/does not combine with --symmetry/);
     const r = await mc('verify', 'bench/models/nmi_percpu.ts', '--workers', '0', '--quiet');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--workers takes a positive integer, got "0"/);
