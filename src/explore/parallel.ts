@@ -69,7 +69,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const out = new ByteWriter();
   // --symmetry: workers store representatives, this thread rebuilds concrete counterexamples.
   // The declaration is sampled by a short one-thread run first (the first 2000 states, as
-  // `explore` does; it then goes on sampling one state in 64, the workers do not).
+  // `explore` does), then by the workers on one state in 64 (invariants and successors).
   let canon: Canonicalizer | undefined;
   if (options.symmetry) {
     explore(model, params, { symmetry: true, properties: options.properties, maxStates: 2000 });

@@ -80,6 +80,37 @@ try {
   const sym = setup.symmetry ? model.symmetry?.(params) : undefined;
   const canon = sym ? new Canonicalizer(model.name, sym, codec) : undefined;
   const one = new ByteWriter();
+  let expanded = 0;
+  /** The representative's bytes of `x` as a string, for set comparisons. */
+  const repKey = (x: unknown): string => {
+    one.length = 0;
+    codec.encode(x, one);
+    canon!.canonicalize(x, one);
+    let k = '';
+    for (let i = 0; i < one.length; i++) k += String.fromCharCode(one.bytes[i]);
+    return k;
+  };
+  /**
+   * --symmetry, on one expanded state in 64 (as `explore` samples): a permutation of the state
+   * must have the same invariant verdicts and the same successors up to permutation.
+   */
+  const checkSymmetric = (state: unknown, ts: readonly Transition<unknown>[]): void => {
+    const c = canon!;
+    if (c.perms.length === 0) return;
+    const perm = c.perms[(expanded / 64) % c.perms.length];
+    const ps = c.permute(state, perm);
+    const bad = (what: string) =>
+      new ModelError(`model "${model.name}" is not symmetric as declared (--symmetry): ${what}, in state {${renderState(state)}} and its permutation [${perm.join(', ')}] {${renderState(ps)}}`);
+    for (const p of invariants)
+      if (p.kind === 'invariant') {
+        const a = violationOf(p.check(state, params)) === undefined;
+        if (a !== (violationOf(p.check(ps, params)) === undefined)) throw bad(`property "${p.name}" ${a ? 'holds' : 'is violated'} in one and not the other`);
+      }
+    const pts = model.transitions(ps, params);
+    if (pts.length !== ts.length) throw bad(`${ts.length} transitions in one, ${pts.length} in the other`);
+    const mine = new Set(ts.map((t) => repKey(t.apply())));
+    for (const t of pts) if (!mine.has(repKey(t.apply()))) throw bad(`transition "${t.label}" of the permutation leads to a state that no transition of the state leads to, up to permutation`);
+  };
   // This batch's successors so far, by hash: open addressing over (offset + 1, hash) pairs.
   let seen = new Int32Array(1 << 14);
   let seenMask = (1 << 13) - 1;
@@ -241,6 +272,7 @@ try {
         }
         out.bytes[countAt] = sent & 0xff;
         out.bytes[countAt + 1] = sent >>> 8;
+        if (canon && ++expanded % 64 === 0) checkSymmetric(state, ts);
       }
       const bytes = out.bytes.slice(0, out.length);
       const sentActions = actions.slice(0, sentCount);
