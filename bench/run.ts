@@ -36,8 +36,8 @@ interface Case {
   readonly settings?: readonly Setting[];
 }
 
-type Setting = 'exact' | 'fingerprint' | 'workers=2' | 'symmetry' | 'por' | 'symmetry+por';
-const REDUCED: readonly Setting[] = ['symmetry', 'por', 'symmetry+por'];
+type Setting = 'exact' | 'fingerprint' | 'workers=2' | 'symmetry' | 'por' | 'symmetry+por' | 'symmetry+por workers=2';
+const REDUCED: readonly Setting[] = ['symmetry', 'por', 'symmetry+por', 'symmetry+por workers=2'];
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -130,9 +130,9 @@ function runMc(c: Case, setting: Setting): Run {
   for (const [k, v] of Object.entries(c.params)) args.push('--param', `${k}=${v}`);
   for (const p of c.properties ?? []) args.push('--property', p);
   if (setting === 'fingerprint') args.push('--fingerprint');
-  if (setting === 'workers=2') args.push('--workers', '2');
-  if (setting === 'symmetry' || setting === 'symmetry+por') args.push('--symmetry');
-  if (setting === 'por' || setting === 'symmetry+por') args.push('--por');
+  if (setting.endsWith('workers=2')) args.push('--workers', '2');
+  if (setting.startsWith('symmetry')) args.push('--symmetry');
+  if (setting === 'por' || setting.startsWith('symmetry+por')) args.push('--por');
   const r = timed(process.execPath, args, root);
   let o: { stats: { states: number; transitions: number; elapsedMs: number; bytesPerState: number }; verdict: string };
   try {
