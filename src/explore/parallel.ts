@@ -114,6 +114,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const waiting = new Map<number, (r: Reply) => void>();
   const failure = (r: Reply) => (r.model ? new ModelError(r.error!) : new Error(`a worker failed: ${r.error}`));
   let failed: Error | undefined;
+  let stopping = false;
   const ready = workers.map(
     (w) =>
       new Promise<void>((ok, ko) => {
@@ -122,10 +123,15 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
           if (r.error !== undefined && r.seq === -1) return ko(failure(r));
           waiting.get(r.seq)?.(r);
         });
-        w.on('error', (e) => {
-          failed = e instanceof Error ? e : new Error(String(e));
+        const fail = (e: unknown) => {
+          failed ??= e instanceof Error ? e : new Error(String(e));
           ko(failed);
           for (const f of waiting.values()) f({ seq: -1, error: failed.message } as Reply);
+        };
+        w.on('error', fail);
+        // A worker that ends on its own (the model called process.exit, say) fails the run.
+        w.on('exit', (code) => {
+          if (!stopping) fail(new ModelError(`a worker thread exited (code ${code}) during the search: does the model call process.exit()?`));
         });
       }),
   );
@@ -291,6 +297,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       depth++;
     }
   } finally {
+    stopping = true;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
