@@ -194,8 +194,6 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             if (f) (f as { count: number }).count += count;
             else fired.set(label, { label, lane, action, count } as FiredLabel);
           }
-        // Events come in state order, so the first of each property is at the smallest id.
-        for (const e of r.events as WorkerEvent[]) if (!found.has(e.property)) found.set(e.property, { stateId: ids[e.state], action: e.action, message: e.message, fields: e.fields });
         const bytes = r.bytes;
         let pos = 0;
         const varint = (): number => {
@@ -210,7 +208,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
         };
         const actions = r.actions;
         let sentIndex = 0;
-        for (let k = 0; k < ids.length; k++) {
+        // --por: the one transition taken from each state of the batch, or -1 for all of them.
+        const reducedTo = new Int32Array(ids.length).fill(-1);
+        let halt = false;
+        states: for (let k = 0; k < ids.length; k++) {
           const id = ids[k];
           paths.startExpansion(id);
           const count = bytes[pos] | (bytes[pos + 1] << 8);
@@ -242,6 +243,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
               if (only >= 0) {
                 reducedStates++;
                 transitions -= count - 1;
+                reducedTo[k] = only;
               }
             }
           }
@@ -257,7 +259,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             }
             if (store.size >= maxStates && !store.contains(sub, len)) {
               stoppedBy = { kind: 'max-states', limit: maxStates };
-              break search;
+              halt = true;
+              break states;
             }
             let nid: number;
             try {
@@ -265,7 +268,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             } catch (e) {
               if (!(e instanceof StoreFull || e instanceof RangeError)) throw e;
               stoppedBy = { kind: 'memory', limit: store.byteSize, detail: e.message };
-              break search;
+              halt = true;
+              break states;
             }
             if (nid < 0) continue;
             paths.push(id, i);
@@ -274,6 +278,13 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             if (depth + 1 > maxDepthSeen) maxDepthSeen = depth + 1;
           }
         }
+        // Events come in state order, so the first of each property is at the smallest id. Under
+        // --por a step property counts only on the transition taken, as in `explore`.
+        for (const e of r.events as WorkerEvent[]) {
+          if (found.has(e.property) || (e.action >= 0 && reducedTo[e.state] >= 0 && reducedTo[e.state] !== e.action)) continue;
+          found.set(e.property, { stateId: ids[e.state], action: e.action, message: e.message, fields: e.fields });
+        }
+        if (halt) break search;
         const now = performance.now();
         if (now - started > timeLimitMs) {
           stoppedBy = { kind: 'time-limit', limit: timeLimitMs / 1000 };
