@@ -1,10 +1,15 @@
-// `npm run bench [-- --quick] [-- --only <model>]`: runs mc and SPIN 6.5.2 on the same models
+// `npm run bench [-- --quick] [-- --only <model>] [-- --ten-million]`: runs mc and SPIN 6.5.2 on the same models
 // (bench/models/*.ts and their Promela twins *.pml), one after the other in one run, and prints a
 // table of distinct states, transitions, seconds, states/second, peak memory and the mc/SPIN
 // ratios. SPIN's verifier is compiled with full state vectors and no partial-order reduction
 // (-O2 -DNOREDUCE -DSAFETY), so both must find exactly the same distinct states.
 // Installs spin and gcc with apt-get when they are missing. Not a test: nothing here asserts
 // a speed; a state-count mismatch is reported and makes the exit code 1.
+// mc runs each model exact, with fingerprints, and exact with 2 worker threads; models marked
+// `reductions` also with --symmetry, --por and both (those rows compare with SPIN's unreduced
+// count and are expected to differ). --ten-million runs only the 10-million-state setting
+// (nmi-percpu with 3 CPUs, 3 rounds, 3 NMIs: 10,648,000 states), exact and fingerprint, one
+// worker, and SPIN on its twin.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,13 +30,39 @@ interface Case {
   readonly pml: string;
   readonly defines?: Record<string, string | number>;
   readonly panFlags?: readonly string[];
+  /** Also run mc with --symmetry, --por and both. */
+  readonly reductions?: boolean;
+  /** mc settings to run (default: exact, fingerprint, 2 workers). */
+  readonly settings?: readonly Setting[];
 }
+
+type Setting = 'exact' | 'fingerprint' | 'workers=2' | 'symmetry' | 'por' | 'symmetry+por' | 'symmetry+por workers=2';
+const REDUCED: readonly Setting[] = ['symmetry', 'por', 'symmetry+por', 'symmetry+por workers=2'];
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const tenMillion = process.argv.includes('--ten-million');
 
-const cases: Case[] = [
-  { model: 'filter-lock n=4', mc: 'bench/models/filter.ts', params: { n: 4 }, pml: 'bench/models/filter.pml' },
+const big: Case[] = [
+  {
+    // 220 states per CPU, cubed: 10,648,000 states.
+    model: 'nmi-percpu 3 cpus r=3 nmi=3',
+    mc: 'bench/models/nmi_percpu.ts',
+    params: { cpus: 3, rounds: 3, nmis: 3 },
+    pml: 'bench/models/nmi_percpu.pml',
+    defines: { NCPU: 3, ROUNDS: 3, NMIS: 3 },
+    settings: ['exact', 'fingerprint'],
+  },
+];
+
+const usual: Case[] = [
+  {
+    model: `filter-lock n=${quick ? 4 : 5}`,
+    mc: 'bench/models/filter.ts',
+    params: { n: quick ? 4 : 5 },
+    pml: 'bench/models/filter.pml',
+    defines: { N: quick ? 4 : 5 },
+  },
   {
     model: `philosophers n=${quick ? 10 : 13}`,
     mc: 'bench/models/philosophers.ts',
@@ -48,7 +79,18 @@ const cases: Case[] = [
     pml: 'bench/models/nmi_percpu.pml',
     defines: { ROUNDS: quick ? 3 : 6, NMIS: quick ? 3 : 6 },
   },
+  {
+    // The 3-CPU kernel model, for symmetry: the CPUs are interchangeable and share nothing.
+    model: `nmi-percpu 3 cpus r=2 nmi=${quick ? 1 : 2}`,
+    mc: 'bench/models/nmi_percpu.ts',
+    params: { cpus: 3, rounds: 2, nmis: quick ? 1 : 2 },
+    pml: 'bench/models/nmi_percpu.pml',
+    defines: { NCPU: 3, ROUNDS: 2, NMIS: quick ? 1 : 2 },
+    reductions: true,
+    settings: ['exact'],
+  },
 ];
+const cases = tenMillion ? big : usual;
 
 interface Run {
   readonly states: number;
@@ -83,11 +125,14 @@ function timed(cmd: string, args: readonly string[], cwd: string): { stdout: str
   return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', peakMiB: m ? Number(m[1]) / 1024 : undefined, status: r.status };
 }
 
-function runMc(c: Case, setting: 'exact' | 'fingerprint'): Run {
-  const args = ['bin/mc.js', 'verify', c.mc, '--json', '--out', join(tmpdir(), 'mc-bench-out')];
+function runMc(c: Case, setting: Setting): Run {
+  const args = ['bin/mc.js', 'verify', c.mc, '--json', '--quiet', '--out', join(tmpdir(), 'mc-bench-out')];
   for (const [k, v] of Object.entries(c.params)) args.push('--param', `${k}=${v}`);
   for (const p of c.properties ?? []) args.push('--property', p);
   if (setting === 'fingerprint') args.push('--fingerprint');
+  if (setting.endsWith('workers=2')) args.push('--workers', '2');
+  if (setting.startsWith('symmetry')) args.push('--symmetry');
+  if (setting === 'por' || setting.startsWith('symmetry+por')) args.push('--por');
   const r = timed(process.execPath, args, root);
   let o: { stats: { states: number; transitions: number; elapsedMs: number; bytesPerState: number }; verdict: string };
   try {
@@ -156,13 +201,15 @@ function main(): number {
   for (const c of cases) {
     if (only && !c.model.startsWith(only)) continue;
     const spin = runSpin(c);
-    for (const setting of ['exact', 'fingerprint'] as const) {
+    const settings: Setting[] = [...(c.settings ?? ['exact', 'fingerprint', 'workers=2']), ...(c.reductions ? REDUCED : [])];
+    for (const setting of settings) {
       const mc = runMc(c, setting);
-      if (mc.states !== spin.states) mismatch = true;
+      const reduced = REDUCED.includes(setting);
+      if (mc.states !== spin.states && !reduced) mismatch = true;
       rows.push([
         c.model,
         setting,
-        `${mc.states} / ${spin.states}${mc.states === spin.states ? '' : ' MISMATCH'}`,
+        `${mc.states} / ${spin.states}${mc.states === spin.states ? '' : reduced ? ` (${fmt(spin.states / mc.states, 1)}x fewer)` : ' MISMATCH'}`,
         `${mc.transitions} / ${spin.transitions}`,
         `${fmt(mc.seconds, 2)} / ${fmt(spin.seconds, 2)}`,
         `${fmt(rate(mc))} / ${fmt(rate(spin))}`,

@@ -8,6 +8,10 @@ import { defineModel, int, invariant, type Transition } from '../../src/index.ts
 const State = Record({ pc: List<number>(), level: List<number>(), victim: List<number>(), ncs: 0 }, 'Filter');
 type State = ReturnType<typeof State>;
 
+// Hoisted out of transitions(): tsx compiles model files with keepNames, so a named closure
+// created per state costs a defineProperty call (see BENCHMARKS.md, profile).
+const at = (s: State, i: number, next: number) => s.setIn(['pc', i], next);
+
 export default defineModel({
   name: 'filter-lock',
   description: "Peterson's filter lock for n processes",
@@ -20,20 +24,19 @@ export default defineModel({
     for (let i = 0; i < n; i++) {
       const pc = s.pc.get(i)!;
       const lane = `p${i}`;
-      const at = (next: number) => s.setIn(['pc', i], next);
       if (pc < cs) {
         const l = Math.floor(pc / 3) + 1;
         const step = pc % 3;
-        if (step === 0) out.push({ lane, label: `p${i}: level[${i}] = ${l}`, apply: () => at(pc + 1).setIn(['level', i], l) });
-        else if (step === 1) out.push({ lane, label: `p${i}: victim[${l}] = ${i}`, apply: () => at(pc + 1).setIn(['victim', l], i) });
+        if (step === 0) out.push({ lane, label: `p${i}: level[${i}] = ${l}`, apply: () => at(s, i, pc + 1).setIn(['level', i], l) });
+        else if (step === 1) out.push({ lane, label: `p${i}: victim[${l}] = ${i}`, apply: () => at(s, i, pc + 1).setIn(['victim', l], i) });
         else {
           let othersBelow = true;
           for (let k = 0; k < n; k++) if (k !== i && s.level.get(k)! >= l) othersBelow = false;
-          if (othersBelow || s.victim.get(l) !== i) out.push({ lane, label: `p${i}: pass level ${l}`, apply: () => at(pc + 1) });
+          if (othersBelow || s.victim.get(l) !== i) out.push({ lane, label: `p${i}: pass level ${l}`, apply: () => at(s, i, pc + 1) });
         }
-      } else if (pc === cs) out.push({ lane, label: `p${i}: ncs++`, apply: () => at(cs + 1).set('ncs', s.ncs + 1) });
-      else if (pc === cs + 1) out.push({ lane, label: `p${i}: ncs--`, apply: () => at(cs + 2).set('ncs', s.ncs - 1) });
-      else out.push({ lane, label: `p${i}: level[${i}] = 0`, apply: () => at(0).setIn(['level', i], 0) });
+      } else if (pc === cs) out.push({ lane, label: `p${i}: ncs++`, apply: () => at(s, i, cs + 1).set('ncs', s.ncs + 1) });
+      else if (pc === cs + 1) out.push({ lane, label: `p${i}: ncs--`, apply: () => at(s, i, cs + 2).set('ncs', s.ncs - 1) });
+      else out.push({ lane, label: `p${i}: level[${i}] = 0`, apply: () => at(s, i, 0).setIn(['level', i], 0) });
     }
     return out;
   },

@@ -1,14 +1,16 @@
 /* The twin of bench/models/nmi_percpu.ts (variant checks-lock; -DNOCHECK for no-check):
    a per-CPU counter under a local_lock, with NMIs that check local_lock_is_locked(). Each
    transition of the mc model is one d_step; every d_step of a CPU's task first checks that no
-   NMI is running on that CPU. Parameters: -DNCPU=… -DROUNDS=… -DNMIS=… (2 CPUs written out). */
+   NMI is running on that CPU. Parameters: -DNCPU=… (default 2) -DROUNDS=… -DNMIS=…. */
 #ifndef ROUNDS
 #define ROUNDS 3
 #endif
 #ifndef NMIS
 #define NMIS 3
 #endif
+#ifndef NCPU
 #define NCPU 2
+#endif
 
 byte pc[NCPU]; byte round[NCPU]; bool locked[NCPU]; byte count[NCPU]; byte tmp[NCPU];
 bool innmi[NCPU]; byte nmipc[NCPU]; byte nmis[NCPU]; byte ntmp[NCPU]; byte updates[NCPU];

@@ -13,6 +13,10 @@ type Cpu = ReturnType<typeof Cpu>;
 const State = Record({ cpus: List<Cpu>() }, 'PerCpu');
 type State = ReturnType<typeof State>;
 
+// Hoisted out of transitions(): tsx compiles model files with keepNames, so a named closure
+// created per state costs a defineProperty call (see BENCHMARKS.md, profile).
+const put = (s: State, i: number, next: Cpu) => () => s.setIn(['cpus', i], next);
+
 export default defineModel({
   name: 'nmi-percpu',
   description: 'a per-CPU counter under local_lock with NMIs that check local_lock_is_locked()',
@@ -25,28 +29,31 @@ export default defineModel({
   init: (p) => State({ cpus: List(Array.from({ length: p.cpus }, () => Cpu())) }),
   transitions: (s, p) => {
     const out: Transition<State>[] = [];
+    // Every step reads and writes only its own CPU's Cpu record (the CPUs share nothing) and the
+    // one property looks at quiescent states only: every transition is local for --por.
+    const local = true;
     s.cpus.forEach((c, i) => {
       const lane = `cpu${i}`;
-      const set = (next: Cpu) => () => s.setIn(['cpus', i], next);
       // The task runs only while no NMI is on its CPU.
       if (!c.inNmi) {
-        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, label: `cpu${i}: local_lock`, apply: set(c.set('pc', 1).set('locked', true)) });
-        if (c.pc === 1) out.push({ lane, label: `cpu${i}: tmp = count`, apply: set(c.set('pc', 2).set('tmp', c.count)) });
-        if (c.pc === 2) out.push({ lane, label: `cpu${i}: count = tmp + 1`, apply: set(c.set('pc', 3).set('count', c.tmp + 1).set('tmp', 0)) });
-        if (c.pc === 3) out.push({ lane, label: `cpu${i}: local_unlock`, apply: set(c.set('pc', 0).set('locked', false).set('round', c.round + 1)) });
+        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, local, label: `cpu${i}: local_lock`, apply: put(s, i, c.set('pc', 1).set('locked', true)) });
+        if (c.pc === 1) out.push({ lane, local, label: `cpu${i}: tmp = count`, apply: put(s, i, c.set('pc', 2).set('tmp', c.count)) });
+        if (c.pc === 2) out.push({ lane, local, label: `cpu${i}: count = tmp + 1`, apply: put(s, i, c.set('pc', 3).set('count', c.tmp + 1).set('tmp', 0)) });
+        if (c.pc === 3) out.push({ lane, local, label: `cpu${i}: local_unlock`, apply: put(s, i, c.set('pc', 0).set('locked', false).set('round', c.round + 1)) });
       }
       if (c.nmiPc === 0 && c.nmis < p.nmis)
-        out.push({ lane, label: `cpu${i}: nmi enters`, apply: set(c.set('nmiPc', 1).set('inNmi', true).set('nmis', c.nmis + 1)) });
+        out.push({ lane, local, label: `cpu${i}: nmi enters`, apply: put(s, i, c.set('nmiPc', 1).set('inNmi', true).set('nmis', c.nmis + 1)) });
       if (c.nmiPc === 1) {
         if (p.variant === 'checks-lock' && c.locked)
-          out.push({ lane, label: `cpu${i}: nmi: local_lock_is_locked, defer`, apply: set(c.set('nmiPc', 0).set('inNmi', false)) });
-        if (p.variant === 'no-check' || !c.locked) out.push({ lane, label: `cpu${i}: nmi: ntmp = count`, apply: set(c.set('nmiPc', 2).set('ntmp', c.count)) });
+          out.push({ lane, local, label: `cpu${i}: nmi: local_lock_is_locked, defer`, apply: put(s, i, c.set('nmiPc', 0).set('inNmi', false)) });
+        if (p.variant === 'no-check' || !c.locked) out.push({ lane, local, label: `cpu${i}: nmi: ntmp = count`, apply: put(s, i, c.set('nmiPc', 2).set('ntmp', c.count)) });
       }
       if (c.nmiPc === 2)
         out.push({
           lane,
+          local,
           label: `cpu${i}: nmi: count = ntmp + 1, exits`,
-          apply: set(c.set('nmiPc', 0).set('count', c.ntmp + 1).set('ntmp', 0).set('updates', c.updates + 1).set('inNmi', false)),
+          apply: put(s, i, c.set('nmiPc', 0).set('count', c.ntmp + 1).set('ntmp', 0).set('updates', c.updates + 1).set('inNmi', false)),
         });
     });
     return out;
@@ -59,5 +66,14 @@ export default defineModel({
     }),
   ],
   lanes: (p) => Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
+  // The CPUs are identical and share nothing: any renaming of them is a symmetry.
+  symmetry: (p) => ({
+    lanes: Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
+    permute: (s, perm) => {
+      const cpus = new Array<Cpu>(s.cpus.size);
+      s.cpus.forEach((c, i) => (cpus[perm[i]] = c));
+      return s.set('cpus', List(cpus));
+    },
+  }),
   expectations: [{ params: { variant: 'checks-lock' } }, { params: { variant: 'no-check' }, violated: ['no-lost-update'] }],
 });

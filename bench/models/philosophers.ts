@@ -8,6 +8,11 @@ import { defineModel, int, invariant, type Transition } from '../../src/index.ts
 const State = Record({ pc: List<number>(), fork: List<boolean>() }, 'Table');
 type State = ReturnType<typeof State>;
 
+// Helpers that build successors are hoisted out of transitions(): tsx compiles model files with
+// esbuild's keepNames, so a named closure created per state costs a defineProperty call (see
+// BENCHMARKS.md, profile).
+const move = (s: State, i: number, next: number, fork: number, held: boolean) => () => s.setIn(['pc', i], next).setIn(['fork', fork], held);
+
 export default defineModel({
   name: 'philosophers',
   params: { n: int(10, { min: 2, max: 16, doc: 'philosophers (and forks)' }) },
@@ -19,11 +24,10 @@ export default defineModel({
       const left = i;
       const right = (i + 1) % p.n;
       const lane = `ph${i}`;
-      const go = (next: number, fork: number, held: boolean) => () => s.setIn(['pc', i], next).setIn(['fork', fork], held);
-      if (pc === 0 && !s.fork.get(left)) out.push({ lane, label: `ph${i}: take fork ${left}`, apply: go(1, left, true) });
-      if (pc === 1 && !s.fork.get(right)) out.push({ lane, label: `ph${i}: take fork ${right}`, apply: go(2, right, true) });
-      if (pc === 2) out.push({ lane, label: `ph${i}: put fork ${left}`, apply: go(3, left, false) });
-      if (pc === 3) out.push({ lane, label: `ph${i}: put fork ${right}`, apply: go(0, right, false) });
+      if (pc === 0 && !s.fork.get(left)) out.push({ lane, label: `ph${i}: take fork ${left}`, apply: move(s, i, 1, left, true) });
+      if (pc === 1 && !s.fork.get(right)) out.push({ lane, label: `ph${i}: take fork ${right}`, apply: move(s, i, 2, right, true) });
+      if (pc === 2) out.push({ lane, label: `ph${i}: put fork ${left}`, apply: move(s, i, 3, left, false) });
+      if (pc === 3) out.push({ lane, label: `ph${i}: put fork ${right}`, apply: move(s, i, 0, right, false) });
     }
     return out;
   },

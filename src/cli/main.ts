@@ -4,6 +4,7 @@ import { ModelError, UsageError } from '../core/errors.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { explore, type ExploreOptions } from '../explore/explore.ts';
+import { exploreParallel } from '../explore/parallel.ts';
 import { outcomeJson } from '../report/json.ts';
 import { formatCounterexample, formatCoverage, formatHeader, formatResults, formatSummary } from '../report/text.ts';
 import { coverageOf } from '../core/coverage.ts';
@@ -33,6 +34,9 @@ interface VerifyFlags {
   html: boolean;
   fingerprint: boolean;
   maxMemory?: number;
+  symmetry: boolean;
+  por: boolean;
+  workers: number;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -42,6 +46,13 @@ function collect(value: string, previous: string[]): string[] {
 function count(flag: string) {
   return (text: string): number => {
     if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`${flag} takes a non-negative integer, got "${text}"`);
+    return Number(text);
+  };
+}
+
+function positiveInt(flag: string) {
+  return (text: string): number => {
+    if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new InvalidArgumentError(`${flag} takes a positive integer, got "${text}"`);
     return Number(text);
   };
 }
@@ -68,11 +79,14 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     stopOnFirst: flags.first,
     fingerprint: flags.fingerprint,
     maxMemoryMiB: flags.maxMemory,
+    symmetry: flags.symmetry,
+    por: flags.por,
   };
   const progress = progressReporter(io, flags);
   let outcome: Outcome;
   try {
-    outcome = explore(model, params, { ...options, onProgress: progress.onProgress, coverage: true });
+    const run = { ...options, onProgress: progress.onProgress, coverage: true };
+    outcome = flags.workers > 1 ? await exploreParallel(file, model, params, { ...run, workers: flags.workers }) : explore(model, params, run);
   } finally {
     progress.done();
   }
@@ -141,6 +155,9 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
     .option('--first', 'stop at the first violation instead of deciding every property', false)
     .option('--fingerprint', 'store 64-bit state fingerprints instead of whole states: less memory, a small reported chance of missing states', false)
     .option('--max-memory <MiB>', 'stop (incomplete) when the state store, frontier and heap exceed this many MiB', count('--max-memory'))
+    .option('--symmetry', "store one state per orbit of the model's interchangeable lanes (Model.symmetry)", false)
+    .option('--por', 'partial-order reduction over transitions declared local', false)
+    .option('--workers <n>', 'expand states in n worker threads (BFS; same states and counterexamples as one)', positiveInt('--workers'), 1)
     .option('--out <dir>', 'where counterexample graphs are written', 'out')
     .option('--json', 'print the outcome as JSON', false)
     .option('--quiet', 'no progress lines on stderr', false)

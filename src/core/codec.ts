@@ -47,7 +47,77 @@ interface RecordType {
   readonly factory: RecordFactory;
   readonly keys: readonly string[];
   readonly index: number;
+  /** The prototype of its instances and each field's default, for the fast paths below. */
+  readonly proto: object;
+  readonly defaults: readonly unknown[];
+  readonly substitute?: boolean;
 }
+
+/**
+ * Fast paths over Immutable's internals (read and built as Immutable itself does): a List of at
+ * most 32 members keeps them all in one array (`_tail.array`), and a Record keeps its fields in
+ * such a List (`_values`, undefined meaning the default). Encoding reads those arrays instead of
+ * iterating, and decoding builds such Lists directly instead of `List(items)` and
+ * `Factory(values)`, the hottest code of a run (see BENCHMARKS.md, profile). `probeInternals`
+ * checks the layout once on load; if a future Immutable changes it, the codec falls back to the
+ * public API (slower, same bytes).
+ */
+interface ListInternals {
+  readonly size: number;
+  readonly _origin: number;
+  readonly _capacity: number;
+  readonly _tail: { readonly array: unknown[] } | undefined;
+}
+interface RecordInternals {
+  readonly _values: ListInternals & List<unknown>;
+}
+const SMALL = 32;
+const LIST_PROTO: object = Object.getPrototypeOf(List());
+let VNode: (new (array: unknown[], ownerID: unknown) => unknown) | undefined;
+
+/** A List of `items` (at most 32, the array is taken over) built as Immutable builds one. */
+function smallList(items: unknown[]): List<unknown> {
+  const list = Object.create(LIST_PROTO);
+  list.size = items.length;
+  list._origin = 0;
+  list._capacity = items.length;
+  list._level = 5;
+  list._root = undefined;
+  list._tail = items.length > 0 ? new VNode!(items, undefined) : undefined;
+  list.__ownerID = undefined;
+  list.__hash = undefined;
+  list.__altered = false;
+  return list;
+}
+
+function probeInternals(): boolean {
+  try {
+    const l = List([1, 2, 3]) as unknown as ListInternals;
+    if (l._origin !== 0 || l._capacity !== 3 || !l._tail || l._tail.array[2] !== 3) return false;
+    VNode = (l._tail as object).constructor as typeof VNode;
+    const m = smallList([4, 5]);
+    if (!m.equals(List([4, 5])) || m.set(1, 6).get(1) !== 6 || m.push(7).toArray().join() !== '4,5,7' || smallList([]).push(1).get(0) !== 1) return false;
+    const big = smallList(Array.from({ length: 32 }, (_, i) => i)).push(32).set(0, 9);
+    if (big.size !== 33 || big.get(32) !== 32 || big.get(0) !== 9 || big.get(31) !== 31) return false;
+    const R = ImmRecord({ a: 1, b: 2 });
+    const r = R({ b: 3 }) as unknown as RecordInternals;
+    const vals = r._values;
+    if (vals._origin !== 0 || vals._capacity !== 2 || !vals._tail || vals._tail.array[0] !== undefined || vals._tail.array[1] !== 3) return false;
+    const built = Object.create(Object.getPrototypeOf(r));
+    built.__ownerID = undefined;
+    built._values = smallList([undefined, 3]);
+    return built.equals(r) && built.get('a') === 1 && built.set('a', 5).get('a') === 5 && built.b === 3;
+  } catch {
+    return false;
+  }
+}
+const FAST = probeInternals();
+
+/** Member i of a List (fast when it is small). */
+function listItems(l: ListInternals): unknown[] | undefined {
+  return FAST && l._origin === 0 && l._capacity <= SMALL ? (l._tail?.array ?? EMPTY) : undefined;
+}
+const EMPTY: unknown[] = [];
 
 /** A growable byte buffer: the encoder's output. `bytes.subarray(0, length)` is the state. */
 export class ByteWriter {
@@ -82,6 +152,81 @@ export class ByteWriter {
   }
 }
 
+/**
+ * The string and Record-type tables of codecs in several threads (--workers): one append-only
+ * table of texts in a SharedArrayBuffer, so that every thread gives a string or a Record type the
+ * same number and a state's bytes are the same whichever worker encoded it. Entries are added
+ * under a lock (rare: once per distinct string or type); reading an entry needs none, as the
+ * count is published after the text. Layout: Int32 [lock, count, units used], then an Int32
+ * start offset per entry, then the texts as UTF-16 code units.
+ */
+export class SharedDictionary {
+  private static readonly HEAD = 3;
+  private static readonly MAX_ENTRIES = 1 << 16;
+  private readonly meta: Int32Array;
+  private readonly units: Uint16Array;
+  private readonly ids = new Map<string, number>();
+  private readonly texts: string[] = [];
+
+  static buffer(bytes = 8 << 20): SharedArrayBuffer {
+    return new SharedArrayBuffer(bytes);
+  }
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    const metaInts = SharedDictionary.HEAD + SharedDictionary.MAX_ENTRIES + 1;
+    this.meta = new Int32Array(sab, 0, metaInts);
+    this.units = new Uint16Array(sab, metaInts * 4);
+  }
+
+  /** Reads the entries other threads added since the last look. */
+  private sync(): void {
+    const count = Atomics.load(this.meta, 1);
+    const H = SharedDictionary.HEAD;
+    for (let k = this.texts.length; k < count; k++) {
+      const from = this.meta[H + k];
+      const to = this.meta[H + k + 1];
+      let t = '';
+      for (let i = from; i < to; i++) t += String.fromCharCode(this.units[i]);
+      this.texts.push(t);
+      this.ids.set(t, k);
+    }
+  }
+
+  idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id !== undefined) return id;
+    const meta = this.meta;
+    while (Atomics.compareExchange(meta, 0, 0, 1) !== 0) Atomics.wait(meta, 0, 1, 1);
+    try {
+      this.sync();
+      id = this.ids.get(text);
+      if (id !== undefined) return id;
+      const H = SharedDictionary.HEAD;
+      const count = meta[1];
+      const used = meta[2];
+      if (count + 1 >= SharedDictionary.MAX_ENTRIES || used + text.length > this.units.length)
+        throw new ModelError(`--workers: more distinct strings and Record types than the shared table holds (${SharedDictionary.MAX_ENTRIES} entries, ${this.units.length} characters)`);
+      for (let i = 0; i < text.length; i++) this.units[used + i] = text.charCodeAt(i);
+      meta[H + count] = used;
+      meta[H + count + 1] = used + text.length;
+      meta[2] = used + text.length;
+      Atomics.store(meta, 1, count + 1);
+      this.sync();
+      return count;
+    } finally {
+      Atomics.store(meta, 0, 0);
+      Atomics.notify(meta, 0);
+    }
+  }
+
+  textOf(id: number): string {
+    if (id >= this.texts.length) this.sync();
+    const t = this.texts[id];
+    if (t === undefined) throw new Error(`state bytes name entry ${id} of the shared table, which has ${this.texts.length}`);
+    return t;
+  }
+}
+
 const f64 = new Float64Array(1);
 const f64bytes = new Uint8Array(f64.buffer);
 
@@ -96,8 +241,65 @@ export class StateCodec {
   private src: Uint8Array = new Uint8Array(0);
   private pos = 0;
 
+  /** With a shared dictionary (--workers), strings and types are numbered by it, across threads. */
+  constructor(private readonly dict?: SharedDictionary) {}
+
   /** Appends the bytes of `v` to `out`. Throws a ModelError on a value that is not a state. */
   encode(v: unknown, out: ByteWriter): void {
+    const start = out.length;
+    try {
+      this.fast(v, out);
+    } catch (e) {
+      // Redo the slow way, which tracks the path of the offending value for the message.
+      out.length = start;
+      this.put(v, out, '');
+      throw e;
+    }
+  }
+
+  /** `put` without paths, with Records and small Lists read from their arrays. */
+  private fast(v: unknown, out: ByteWriter): void {
+    if (typeof v === 'number') {
+      if ((v & 0x7f) === v) out.byte(v);
+      else this.put(v, out, '');
+      return;
+    }
+    if (typeof v === 'boolean') {
+      out.byte(v ? T_TRUE : T_FALSE);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) {
+      this.put(v, out, '');
+      return;
+    }
+    const type = this.typeByFactory.get((v as { constructor: unknown }).constructor);
+    if (type !== undefined) {
+      out.byte(T_RECORD);
+      out.varint(type.index);
+      const values = (v as unknown as RecordInternals)._values;
+      const items = listItems(values);
+      const defaults = type.defaults;
+      if (items) {
+        for (let i = 0; i < defaults.length; i++) {
+          const x = items[i];
+          this.fast(x === undefined ? defaults[i] : x, out);
+        }
+      } else {
+        const r = v as unknown as { get(k: string): unknown };
+        for (const k of type.keys) this.fast(r.get(k), out);
+      }
+      return;
+    }
+    if (isList(v)) {
+      const items = listItems(v as unknown as ListInternals);
+      if (items) {
+        const n = (v as List<unknown>).size;
+        out.byte(T_LIST);
+        out.varint(n);
+        for (let i = 0; i < n; i++) this.fast(items[i], out);
+        return;
+      }
+    }
     this.put(v, out, '');
   }
 
@@ -251,11 +453,44 @@ export class StateCodec {
   private intern(s: string): number {
     let id = this.stringIds.get(s);
     if (id === undefined) {
-      id = this.strings.length;
-      this.strings.push(s);
+      if (this.dict) {
+        id = this.dict.idOf(`s${s}`);
+        this.strings[id] = s;
+      } else {
+        id = this.strings.length;
+        this.strings.push(s);
+      }
       this.stringIds.set(s, id);
     }
     return id;
+  }
+
+  private stringAt(id: number): string {
+    let s = this.strings[id];
+    if (s === undefined && this.dict) {
+      s = this.dict.textOf(id).slice(1);
+      this.strings[id] = s;
+    }
+    return s;
+  }
+
+  /**
+   * --workers: a type another thread numbered and this one has not met yet. It is rebuilt from
+   * its name and keys as a plain Record, until this thread meets the model's own factory, which
+   * then replaces it. Limitation: until then its values have no methods a model's Record class
+   * adds, and are not \`instanceof\` that class.
+   */
+  private typeAt(id: number): RecordType {
+    let type = this.types[id];
+    if (type === undefined && this.dict) {
+      const [name, keys] = JSON.parse(this.dict.textOf(id).slice(1)) as [string, string[]];
+      const factory = ImmRecord(Object.fromEntries(keys.map((k) => [k, undefined])), name) as unknown as RecordFactory;
+      const sample = factory({}) as unknown as object;
+      type = { factory, keys, index: id, proto: Object.getPrototypeOf(sample), defaults: keys.map(() => undefined), substitute: true };
+      this.types[id] = type;
+      this.typeByFactory.set(factory, type);
+    }
+    return type;
   }
 
   private recordType(v: unknown): RecordType {
@@ -265,9 +500,22 @@ export class StateCodec {
     const r = v as ImmRecord<Record<string, unknown>>;
     const keys = [...r.toSeq().keys()];
     const signature = JSON.stringify([ImmRecord.getDescriptiveName(r), keys]);
-    type = this.typeBySignature.get(signature);
-    if (!type) {
-      type = { factory: factory as RecordFactory, keys, index: this.types.length };
+    const own = {
+      proto: Object.getPrototypeOf(r) as object,
+      defaults: keys.map((k) => (r as unknown as { _defaultValues: Record<string, unknown> })._defaultValues[k]),
+    };
+    const first = this.typeBySignature.get(signature);
+    // A second factory of the same name and keys shares the first one's index (and decodes as
+    // it); its own defaults serve to read its instances' fields.
+    if (first) type = { ...first, ...own };
+    else if (this.dict) {
+      const index = this.dict.idOf(`t${signature}`);
+      type = { factory: factory as RecordFactory, keys, index, ...own };
+      // The model's own factory replaces a stand-in built for decoding (typeAt).
+      this.types[index] = type;
+      this.typeBySignature.set(signature, type);
+    } else {
+      type = { factory: factory as RecordFactory, keys, index: this.types.length, ...own };
       this.types.push(type);
       this.typeBySignature.set(signature, type);
     }
@@ -307,11 +555,23 @@ export class StateCodec {
         this.pos += 8;
         return f64[0];
       case T_STRING:
-        return this.strings[this.varint()];
+        return this.stringAt(this.varint());
       case T_BIGINT:
-        return BigInt(this.strings[this.varint()]);
+        return BigInt(this.stringAt(this.varint()));
       case T_RECORD: {
-        const type = this.types[this.varint()];
+        const type = this.typeAt(this.varint());
+        if (FAST && type.keys.length <= SMALL) {
+          const defaults = type.defaults;
+          const items = new Array<unknown>(defaults.length);
+          for (let i = 0; i < defaults.length; i++) {
+            const x = this.read();
+            items[i] = x === defaults[i] ? undefined : x;
+          }
+          const r = Object.create(type.proto);
+          r.__ownerID = undefined;
+          r._values = smallList(items);
+          return r;
+        }
         const values: Record<string, unknown> = {};
         for (const k of type.keys) values[k] = this.read();
         return type.factory(values);
@@ -323,6 +583,7 @@ export class StateCodec {
         const n = this.varint();
         const items = new Array<unknown>(n);
         for (let i = 0; i < n; i++) items[i] = this.read();
+        if (tag === T_LIST && FAST && n <= SMALL) return smallList(items);
         return tag === T_LIST ? List(items) : tag === T_STACK ? Stack(items) : tag === T_SET ? ImmSet(items) : OrderedSet(items);
       }
       case T_MAP:

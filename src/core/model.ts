@@ -19,8 +19,11 @@ export interface Transition<S> {
   /**
    * Declares that this transition reads and writes only its own lane's private state and that
    * no property looks at what it changes (it commutes with every other lane's transitions and
-   * is invisible). Partial-order reduction (`--por`) may then explore it alone from a state.
-   * A wrong declaration makes `--por` miss states; without `--por` it is ignored.
+   * is invisible). Partial-order reduction (`--por`) may then explore it alone from a state
+   * where it is its lane's only enabled transition. It must also not be a choice point: while
+   * it is enabled, no other lane can enable another transition of its lane (conditions in
+   * src/explore/reduce.ts). A wrong declaration makes `--por` miss states; without `--por` it
+   * is ignored.
    */
   readonly local?: boolean;
 }

@@ -50,6 +50,13 @@ export interface Stats {
   readonly bytesPerState: number;
   /** Fingerprint storage: an upper estimate of the chance that two states were merged. */
   readonly collisionOdds?: number;
+  /**
+   * Reductions in force: `symmetry` (states stands for orbits of interchangeable lanes), `por`
+   * with the number of states expanded by one local transition only, and the worker count.
+   */
+  readonly symmetry?: boolean;
+  readonly por?: { readonly reducedStates: number };
+  readonly workers?: number;
 }
 
 /** Why a run ended before it had explored every reachable state. */

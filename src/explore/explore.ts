@@ -6,7 +6,8 @@ import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
-import { Int32Column, Uint16Column } from './growable.ts';
+import { PathColumns } from './growable.ts';
+import { ampleTransition, Canonicalizer, concreteRun } from './reduce.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
@@ -45,6 +46,13 @@ export interface ExploreOptions {
   readonly maxMemoryMiB?: number;
   /** Count the transitions taken per label, for action coverage (Outcome.fired). */
   readonly coverage?: boolean;
+  /**
+   * Symmetry reduction over the lanes the model declares interchangeable (Model.symmetry): one
+   * state per orbit; counterexamples are still concrete runs (see reduce.ts).
+   */
+  readonly symmetry?: boolean;
+  /** Partial-order reduction over transitions declared `local` (see reduce.ts, ampleTransition). */
+  readonly por?: boolean;
 }
 
 /**
@@ -106,14 +114,22 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const steps = selected.filter((p) => p.kind === 'step');
   const checkDeadlock = selected.some((p) => p.kind === 'deadlock');
   const isEnd = model.isEndState ?? (() => false);
+  const por = options.por === true;
 
   // Stored states: each encoded once, in the store; its id indexes how it was first reached
   // (parent id, index of the action). `out` holds the bytes of the state being looked up.
   const codec = new StateCodec();
   const out = new ByteWriter();
+  let canon: Canonicalizer | undefined;
+  if (options.symmetry) {
+    const sym = model.symmetry?.(params);
+    if (!model.symmetry)
+      throw new UsageError(`--symmetry: model "${model.name}" declares no interchangeable lanes (Model.symmetry); run without --symmetry`);
+    if (!sym) throw new UsageError(`--symmetry: model "${model.name}" declares no interchangeable lanes under these parameters; run without --symmetry`);
+    canon = new Canonicalizer(model.name, sym, codec);
+  }
   const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
-  const parent = new Int32Column();
-  const action = new Uint16Column();
+  const paths = new PathColumns(strategy);
   const found = new Map<string, Found>();
   const frontier = new Frontier(strategy, !store.exact);
   const fired = options.coverage ? new Map<string, { label: string; lane: string; action?: string; count: number }>() : undefined;
@@ -125,31 +141,46 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   let lastProgress = started;
   let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
+  let reducedStates = 0;
+  /** BFS: the id of the first state stored at each depth (ids grow with depth). */
+  const firstAtDepth: number[] = [0];
 
+  const wrap = (what: string, e: unknown): ModelError => {
+    if (e instanceof ModelError && e.message.startsWith('transition')) return e;
+    return new ModelError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  };
   const guard = <T>(what: () => string, f: () => T): T => {
     try {
       return f();
     } catch (e) {
-      if (e instanceof ModelError && e.message.startsWith('transition')) throw e;
-      throw new ModelError(`${what()}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw wrap(what(), e);
     }
   };
   const transitionsOf = (s: unknown): readonly Transition<unknown>[] => {
-    const ts = guard(() => `transitions() threw in state {${renderState(s)}}`, () => model.transitions(s, params));
+    let ts: readonly Transition<unknown>[];
+    try {
+      ts = model.transitions(s, params);
+    } catch (e) {
+      throw wrap(`transitions() threw in state {${renderState(s)}}`, e);
+    }
     if (!Array.isArray(ts)) throw new ModelError(`transitions() returned ${typeof ts}, expected an array, in state {${renderState(s)}}`);
     return ts;
   };
   /** Applies `t` to `s` and leaves the successor's bytes in `out`. */
-  const apply = (s: unknown, t: Transition<unknown>): unknown =>
-    guard(
-      () => `transition "${t?.label}" threw from state {${renderState(s)}}`,
-      () => {
-        const next = t.apply();
-        out.length = 0;
-        codec.encode(next, out);
-        return next;
-      },
-    );
+  const apply = (s: unknown, t: Transition<unknown>): unknown => {
+    // try/catch inline, not guard(): this runs once per transition and closures cost.
+    try {
+      const next = t.apply();
+      out.length = 0;
+      codec.encode(next, out);
+      // A stored state is its orbit's representative (the one with the smallest bytes), so a
+      // successor whose bytes are stored already is one: no permutation can make it smaller.
+      if (canon && !store.contains(out.bytes, out.length)) canon.canonicalize(next, out);
+      return next;
+    } catch (e) {
+      throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
+    }
+  };
   /** The state whose bytes are `b[start, end)`, as the model's transitions see it. */
   const decode = (b: Uint8Array, start: number, end: number): unknown => codec.decode(b, start, end);
   /** Decoding the encoding: the canonical form of a state that every expansion starts from. */
@@ -159,22 +190,31 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (v && !found.has(p.name)) found.set(p.name, { stateId, action: actionIndex, ...v });
   };
   const checkState = (id: number, s: unknown): void => {
-    for (const p of invariants)
-      if (!found.has(p.name) && p.kind === 'invariant')
-        record(p, guard(() => `property "${p.name}" threw on state {${renderState(s)}}`, () => p.check(s, params)), id, -1);
+    for (const p of invariants) {
+      if (found.has(p.name) || p.kind !== 'invariant') continue;
+      let c: Check;
+      try {
+        c = p.check(s, params);
+      } catch (e) {
+        throw wrap(`property "${p.name}" threw on state {${renderState(s)}}`, e);
+      }
+      if (c !== true) record(p, c, id, -1);
+    }
   };
   /** Stores the state `s` whose bytes are in `out` unless already stored: its id, or -1. */
   const add = (s: unknown, from: number, via: number, d: number): number => {
     const id = store.add(out.bytes, out.length);
     if (id < 0) return -1;
-    parent.push(from);
-    action.push(via);
-    if (d > maxDepthSeen) maxDepthSeen = d;
+    paths.push(from, via);
+    if (d > maxDepthSeen) {
+      maxDepthSeen = d;
+      firstAtDepth[d] = id;
+    }
     checkState(id, s);
     frontier.push(id, d, out.bytes, out.length);
     return id;
   };
-  const memoryInUse = (): number => store.byteSize + frontier.byteSize + parent.byteSize + action.byteSize;
+  const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize;
   const done = (): boolean => found.size > 0 && (options.stopOnFirst || found.size === selected.length);
 
   // Initial states are checked like any other.
@@ -189,6 +229,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         codec.encode(s, out);
       },
     );
+    if (canon) canon.canonicalize(s, out);
     if (!done()) add(s, -1 - i, -1, 0);
   });
 
@@ -202,6 +243,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       state = decode(store.chunk, store.start, store.end);
     } else state = decode(frontier.bytes, frontier.start, frontier.end);
     expansions++;
+    paths.startExpansion(id);
     if (expansions % CLOCK_EVERY === 0) {
       const now = performance.now();
       if (now - started > timeLimitMs) {
@@ -229,6 +271,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // A state with nothing enabled: an accepted end, or a deadlock; final properties apply.
     if (ts.length === 0) {
       const end = guard(() => `isEndState() threw on state {${renderState(state)}}`, () => isEnd(state, params));
+      if (canon && (expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0)) checkSymmetric(state, ts, []);
       if (checkDeadlock && !end && !found.has('no-deadlock'))
         found.set('no-deadlock', { stateId: id, action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
       for (const p of finals)
@@ -240,9 +283,27 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // diameter still ends complete); a new one is not stored and makes the run incomplete.
     const atBound = d >= maxDepth;
 
-    const sample = expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0;
+    // --por: expand only the ample transition when there is one and its successor is new (the
+    // cycle proviso); otherwise every transition. The conditions are in reduce.ts.
+    let from = 0;
+    let to = ts.length;
+    if (por && !atBound) {
+      const a = ampleTransition(ts);
+      if (a >= 0) {
+        apply(state, ts[a]);
+        // The proviso: the successor is new, or (BFS, exact store) already stored at depth d + 1.
+        const known = store instanceof ExactStore ? store.find(out.bytes, out.length) : store.contains(out.bytes, out.length) ? 0 : -1;
+        const forward = known < 0 || (strategy === 'bfs' && store.exact && d + 1 <= maxDepthSeen && known >= firstAtDepth[d + 1]);
+        if (forward) {
+          from = a;
+          to = a + 1;
+          reducedStates++;
+        }
+      }
+    }
+    const sample = to - from === ts.length && (expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0);
     const successorKeys: Uint8Array[] | undefined = sample ? [] : undefined;
-    for (let i = 0; i < ts.length; i++) {
+    for (let i = from; i < to; i++) {
       const t = ts[i];
       const next = apply(state, t);
       transitions++;
@@ -274,7 +335,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         break search;
       }
     }
-    if (successorKeys) checkDeterministic(state, ts, successorKeys);
+    if (successorKeys) {
+      checkDeterministic(state, ts, successorKeys);
+      if (canon) checkSymmetric(state, ts, successorKeys);
+    }
   }
 
   const complete = frontier.size === 0 && !stoppedBy && !cutByDepth;
@@ -283,14 +347,14 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const elapsedMs = performance.now() - started;
 
   // Rebuild each counterexample by replaying action indices from its initial state.
-  const rebuild = (stateId: number, lastAction: number): Trace => {
+  const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
     const chain: number[] = [];
     let x = stateId;
-    while (parent.get(x) >= 0) {
+    while (paths.parent(x) >= 0) {
       chain.push(x);
-      x = parent.get(x);
+      x = paths.parent(x);
     }
-    const initial = initStates[-1 - parent.get(x)];
+    const initial = initStates[-1 - paths.parent(x)];
     const nondeterministic = (step: number) =>
       new ModelError(
         `model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step} ` +
@@ -300,20 +364,36 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // transitions in another order than the value it was encoded from.
     out.length = 0;
     codec.encode(initial, out);
+    if (canon) canon.canonicalize(initial, out);
     if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
     let s = canonical();
     const path: TraceStep[] = [];
+    // The bytes of each state of the path as stored (under --symmetry: of its representative).
+    const keys: Uint8Array[] = [];
     const replay = (actionIndex: number, expectedId: number | undefined) => {
       const t = transitionsOf(s)[actionIndex];
       if (!t) throw nondeterministic(path.length + 1);
       apply(s, t);
       if (expectedId !== undefined && !store.matches(expectedId, out.bytes, out.length)) throw nondeterministic(path.length + 1);
+      keys.push(out.bytes.slice(0, out.length));
       s = canonical();
       path.push({ label: t.label, lane: t.lane, state: s });
     };
-    for (let k = chain.length - 1; k >= 0; k--) replay(action.get(chain[k]), chain[k]);
+    for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
     if (lastAction >= 0) replay(lastAction, undefined);
-    return { initial: canonicalInitial(initial), steps: path };
+    return { trace: { initial: canonicalInitial(initial), steps: path }, keys, initial };
+  };
+  const plainWriter = new ByteWriter();
+  /** `x` as the search would see it without --symmetry: encoded, not canonicalized, decoded. */
+  const plain = (x: unknown): unknown => {
+    plainWriter.length = 0;
+    codec.encode(x, plainWriter);
+    return decode(plainWriter.bytes, 0, plainWriter.length);
+  };
+  /** --symmetry: the counterexample over representatives made a concrete run (reduce.ts). */
+  const concretize = (p: Property<unknown, AnyParams>, f: Found): { trace: Trace; message: string; fields: readonly string[] } => {
+    const { keys, initial } = rebuild(f.stateId, f.action);
+    return concreteRun({ modelName: model.name, params, transitionsOf, apply, out, plain }, p, initial, keys, f);
   };
   const canonicalInitial = (initial: unknown): unknown => {
     out.length = 0;
@@ -324,7 +404,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const properties: PropertyResult[] = selected.map((p) => {
     const f = found.get(p.name);
     const base = { name: p.name, kind: p.kind, description: p.description };
-    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action) } };
+    if (f && canon) return { ...base, verdict: 'violated', violation: concretize(p, f) };
+    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace } };
     return { ...base, verdict: complete ? 'holds' : 'unknown' };
   });
   return {
@@ -342,17 +423,63 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       elapsedMs,
       storage: store.exact ? 'exact' : 'fingerprint',
       // What each stored state costs: its share of the table, its bytes, offset and path columns.
-      bytesPerState: store.size > 0 ? store.usedBytes / store.size + 4 + 2 : 0,
+      bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
       ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+      ...(canon ? { symmetry: true } : {}),
+      ...(por ? { por: { reducedStates } } : {}),
     },
     properties,
     ...(fired ? { fired: [...fired.values()] as FiredLabel[] } : {}),
   };
 
+  /**
+   * --symmetry: checks on a sample of the expanded states that the declared symmetry is one.
+   * A permutation of the state (one per state, taken in turn) must have the same successors up
+   * to permutation (`keys`: the representatives of the state's successors), and every property
+   * and isEndState must give it the same verdict. Step properties are checked when a
+   * counterexample is made concrete (concretize).
+   */
+  function checkSymmetric(state: unknown, ts: readonly Transition<unknown>[], keys: readonly Uint8Array[]): void {
+    const c = canon!;
+    if (c.perms.length === 0) return;
+    const perm = c.perms[expansions % c.perms.length];
+    const ps = c.permute(state, perm);
+    const bad = (what: string) =>
+      new ModelError(
+        `model "${model.name}" is not symmetric as declared (--symmetry): ${what}, in state {${renderState(state)}} and its permutation [${perm.join(', ')}] {${renderState(ps)}}`,
+      );
+    const holds = (p: Property<unknown, AnyParams>, x: unknown): boolean => {
+      if (p.kind !== 'invariant' && p.kind !== 'final') return true;
+      try {
+        return violationOf(p.check(x, params)) === undefined;
+      } catch (e) {
+        throw wrap(`property "${p.name}" threw on state {${renderState(x)}}`, e);
+      }
+    };
+    const pts = transitionsOf(ps);
+    const checked = pts.length === 0 ? [...invariants, ...finals] : invariants;
+    for (const p of checked) {
+      const a = holds(p, state);
+      if (a !== holds(p, ps)) throw bad(`property "${p.name}" ${a ? 'holds' : 'is violated'} in one and not the other`);
+    }
+    if (pts.length !== ts.length) throw bad(`${ts.length} transitions in one, ${pts.length} in the other`);
+    if (ts.length === 0) {
+      if (isEnd(state, params) !== isEnd(ps, params)) throw bad('isEndState() accepts one and not the other');
+      return;
+    }
+    const mine = new Set(keys.map(latin1));
+    for (const t of pts) {
+      apply(ps, t);
+      if (!mine.has(latin1(out.bytes.subarray(0, out.length))))
+        throw bad(`transition "${t.label}" of the permutation leads to a state that no transition of the state leads to, up to permutation`);
+    }
+  }
+
   /** Expands `state` again and compares: same labels, lanes and successors, in the same order. */
   function checkDeterministic(state: unknown, first: readonly Transition<unknown>[], firstKeys: readonly Uint8Array[]): void {
     const again = transitionsOf(state);
-    const where = `in state {${renderState(state)}}`;
+    // Rendered only for a message: this runs on a sample of the expansions.
+    const where = { toString: () => `in state {${renderState(state)}}` };
     const labels = new Set<string>();
     for (const t of first) {
       if (labels.has(t.label)) throw new ModelError(`model "${model.name}": two transitions are labelled "${t.label}" ${where}; labels must be unique per state`);
@@ -368,6 +495,12 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         throw new ModelError(`model "${model.name}" is not deterministic: transition "${first[i].label}" led to two different states ${where}`);
     }
   }
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {

@@ -68,7 +68,10 @@ export function formatSummary(outcome: Outcome): string {
   return (
     `${head}: ${s.states} distinct states, ${s.transitions} transitions, max depth ${s.maxDepth}, ` +
     `${(s.elapsedMs / 1000).toFixed(2)} s, ${statesPerSecond(s)} states/s, ${s.bytesPerState.toFixed(1)} bytes/state` +
-    (s.collisionOdds !== undefined ? ` (fingerprints: odds of a missed state ≤ ${s.collisionOdds.toPrecision(2)})` : '')
+    (s.collisionOdds !== undefined ? ` (fingerprints: odds of a missed state ≤ ${s.collisionOdds.toPrecision(2)})` : '') +
+    (s.symmetry ? '; symmetry: one state per orbit of interchangeable lanes' : '') +
+    (s.por ? `; por: ${s.por.reducedStates} states expanded by one local transition` : '') +
+    (s.workers ? `; ${s.workers} workers` : '')
   );
 }
 

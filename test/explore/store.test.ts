@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { ByteWriter, StateCodec } from '../../src/core/codec.ts';
 import { stateKey } from '../../src/core/value.ts';
 import { ExactStore, FingerprintStore } from '../../src/explore/store.ts';
+import { PathColumns } from '../../src/explore/growable.ts';
+import { anyModel, explore } from '../../src/index.ts';
+import philosophers from '../../bench/models/philosophers.ts';
 
 const Cpu = Record({ id: 0, irqsOff: false, held: List<number>() }, 'Cpu');
 const Other = Record({ id: 0, irqsOff: false, held: List<number>() }, 'Other');
@@ -44,6 +47,20 @@ function encoder() {
 }
 
 describe('state codec', () => {
+  it('decodes Records and small Lists (built from their arrays) that behave as Immutable built them', () => {
+    const e = encoder();
+    const v = Cpu({ id: 3, held: List([1, 2, 3]) });
+    const out = e.encode(v);
+    const d = e.codec.decode(out.bytes, 0, out.length) as typeof v;
+    expect(d.hashCode()).toBe(v.hashCode());
+    expect(d.held.push(4).set(0, 9).toArray()).toEqual([9, 2, 3, 4]);
+    expect(is(d.set('irqsOff', true), v.set('irqsOff', true))).toBe(true);
+    expect(is(d.set('id', 0), Cpu({ held: List([1, 2, 3]) }))).toBe(true);
+    const long = List(Array.from({ length: 40 }, (_, i) => i));
+    const lo = e.encode(long);
+    expect(is(e.codec.decode(lo.bytes, 0, lo.length), long)).toBe(true);
+  });
+
   it('decodes every state to an equal value', () => {
     fc.assert(
       fc.property(value, (v) => {
@@ -149,5 +166,43 @@ describe('state stores', () => {
       expect(store.contains(b, 4)).toBe(true);
     }
     expect(store.size).toBe(50_000);
+  });
+});
+
+describe('path columns', () => {
+  it('give back every parent and action, BFS (counted per expansion) and DFS (ids), past 255 successors and 255 actions', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 300 }), fc.integer({ min: 0, max: 600 }), (inits, kids, maxAction) => {
+        for (const strategy of ['bfs', 'dfs'] as const) {
+          const cols = new PathColumns(strategy);
+          const want: [number, number][] = [];
+          for (let i = 0; i < inits; i++) {
+            cols.push(-1 - i, -1);
+            want.push([-1 - i, 0]);
+          }
+          // BFS expands ids in order; stop when no stored state is left to expand.
+          for (let q = 0; q < kids.length && q < want.length; q++) {
+            cols.startExpansion(q);
+            for (let k = 0; k < kids[q]; k++) {
+              const a = (k * 7) % (maxAction + 1);
+              cols.push(q, a);
+              want.push([q, a]);
+            }
+          }
+          want.forEach(([p, a], id) => {
+            expect(cols.parent(id)).toBe(p);
+            expect(cols.action(id)).toBe(a);
+          });
+        }
+      }),
+      { numRuns: 60, seed: 3 },
+    );
+  });
+
+  it('a BFS fingerprint run stays within 16 bytes per stored state', () => {
+    const m = anyModel(philosophers);
+    const o = explore(m, { n: 10 }, { properties: ['forks-held'], fingerprint: true });
+    expect(o.stats.states).toBe(59048);
+    expect(o.stats.bytesPerState).toBeLessThanOrEqual(16);
   });
 });
