@@ -1,6 +1,6 @@
 import { ModelError, UsageError } from '../core/errors.ts';
 import { violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
-import type { FiredLabel, Outcome, PropertyResult, StopReason, Strategy, Trace, TraceStep } from '../core/outcome.ts';
+import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Trace, TraceStep, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, StateCodec } from '../core/codec.ts';
@@ -86,12 +86,45 @@ function positive(name: string, v: number | undefined): number {
   return v;
 }
 
-interface Found {
+/** A property's first violation in a search: the state (and, for a step property, the transition). */
+export interface Found {
   readonly stateId: number;
   /** For a step property: the index of the violating transition out of `stateId`. */
   readonly action: number;
   readonly message: string;
   readonly fields: readonly string[];
+}
+
+/** The outcome both explorers (one thread, workers) return from what they found and counted. */
+export function outcomeOf(
+  model: AnyModel,
+  params: AnyParams,
+  strategy: Strategy,
+  selected: readonly Property<unknown, AnyParams>[],
+  found: ReadonlyMap<string, Found>,
+  complete: boolean,
+  stoppedBy: StopReason | undefined,
+  violation: (p: Property<unknown, AnyParams>, f: Found) => Violation,
+  fired: Iterable<FiredLabel> | undefined,
+  stats: Stats,
+): Outcome {
+  const properties: PropertyResult[] = selected.map((p) => {
+    const f = found.get(p.name);
+    const base = { name: p.name, kind: p.kind, description: p.description };
+    if (f) return { ...base, verdict: 'violated', violation: violation(p, f) };
+    return { ...base, verdict: complete ? 'holds' : 'unknown' };
+  });
+  return {
+    model: model.name,
+    params,
+    strategy,
+    verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
+    complete,
+    stoppedBy,
+    stats,
+    properties,
+    ...(fired ? { fired: [...fired] } : {}),
+  };
 }
 
 /**
@@ -401,36 +434,21 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     return canonical();
   };
 
-  const properties: PropertyResult[] = selected.map((p) => {
-    const f = found.get(p.name);
-    const base = { name: p.name, kind: p.kind, description: p.description };
-    if (f && canon) return { ...base, verdict: 'violated', violation: concretize(p, f) };
-    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace } };
-    return { ...base, verdict: complete ? 'holds' : 'unknown' };
+  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation =>
+    canon ? concretize(p, f) : { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace };
+  return outcomeOf(model, params, strategy, selected, found, complete, stoppedBy, violation, fired?.values(), {
+    initialStates: initStates.length,
+    states: store.size,
+    transitions,
+    maxDepth: maxDepthSeen,
+    elapsedMs,
+    storage: store.exact ? 'exact' : 'fingerprint',
+    // What each stored state costs: its share of the table, its bytes, offset and path columns.
+    bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
+    ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+    ...(canon ? { symmetry: true } : {}),
+    ...(por ? { por: { reducedStates } } : {}),
   });
-  return {
-    model: model.name,
-    params,
-    strategy,
-    verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
-    complete,
-    stoppedBy,
-    stats: {
-      initialStates: initStates.length,
-      states: store.size,
-      transitions,
-      maxDepth: maxDepthSeen,
-      elapsedMs,
-      storage: store.exact ? 'exact' : 'fingerprint',
-      // What each stored state costs: its share of the table, its bytes, offset and path columns.
-      bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
-      ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
-      ...(canon ? { symmetry: true } : {}),
-      ...(por ? { por: { reducedStates } } : {}),
-    },
-    properties,
-    ...(fired ? { fired: [...fired.values()] as FiredLabel[] } : {}),
-  };
 
   /**
    * --symmetry: checks on a sample of the expanded states that the declared symmetry is one.

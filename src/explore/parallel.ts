@@ -3,10 +3,10 @@ import { Worker } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
 import { ModelError, UsageError } from '../core/errors.ts';
-import type { AnyModel } from '../core/model.ts';
-import type { FiredLabel, Outcome, PropertyResult, StopReason, Trace, TraceStep } from '../core/outcome.ts';
+import type { AnyModel, Property } from '../core/model.ts';
+import type { FiredLabel, Outcome, StopReason, Trace, TraceStep, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { explore, selectProperties, type ExploreOptions } from './explore.ts';
+import { explore, outcomeOf, selectProperties, type ExploreOptions, type Found } from './explore.ts';
 import { Canonicalizer, concreteRun, type Replayer } from './reduce.ts';
 import { PathColumns } from './growable.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
@@ -22,13 +22,6 @@ const MIN_BATCH = 256;
 /** Batches in flight per worker, so that none waits while the main thread stores the last one. */
 const IN_FLIGHT = 2;
 const HEAP_STOP = 0.9;
-
-interface Found {
-  readonly stateId: number;
-  readonly action: number;
-  readonly message: string;
-  readonly fields: readonly string[];
-}
 
 /**
  * `explore` with `workers` threads (--workers N): a level-synchronous BFS. The main thread owns
@@ -365,39 +358,24 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       return codec.decode(plainOut.bytes, 0, plainOut.length);
     },
   };
-  const properties: PropertyResult[] = selected.map((p) => {
-    const f = found.get(p.name);
-    const base = { name: p.name, kind: p.kind, description: p.description };
-    if (f && canon) {
-      const { keys, initial } = rebuild(f.stateId, f.action);
-      return { ...base, verdict: 'violated', violation: concreteRun(replayer, p, initial, keys, f) };
-    }
-    if (f) return { ...base, verdict: 'violated', violation: { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace } };
-    return { ...base, verdict: complete ? 'holds' : 'unknown' };
-  });
-  return {
-    model: model.name,
-    params,
-    strategy: 'bfs',
-    verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
-    complete,
-    stoppedBy,
-    stats: {
-      initialStates: initStates.length,
-      states: store.size,
-      transitions,
-      maxDepth: maxDepthSeen,
-      elapsedMs,
-      storage: store.exact ? 'exact' : 'fingerprint',
-      bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
-      ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
-      workers: n,
-      ...(por ? { por: { reducedStates } } : {}),
-      ...(canon ? { symmetry: true } : {}),
-    },
-    properties,
-    ...(fired ? { fired: [...fired.values()] } : {}),
+  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation => {
+    if (!canon) return { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace };
+    const { keys, initial } = rebuild(f.stateId, f.action);
+    return concreteRun(replayer, p, initial, keys, f);
   };
+  return outcomeOf(model, params, 'bfs', selected, found, complete, stoppedBy, violation, fired?.values(), {
+    initialStates: initStates.length,
+    states: store.size,
+    transitions,
+    maxDepth: maxDepthSeen,
+    elapsedMs,
+    storage: store.exact ? 'exact' : 'fingerprint',
+    bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
+    ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+    workers: n,
+    ...(por ? { por: { reducedStates } } : {}),
+    ...(canon ? { symmetry: true } : {}),
+  });
 }
 
 function logState(log: ByteWriter, starts: number[], b: Uint8Array, from: number, n: number): void {
