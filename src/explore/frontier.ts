@@ -1,4 +1,5 @@
 import type { Strategy } from '../core/outcome.ts';
+import { prefixedSize, putPrefixed, readPrefixed } from './growable.ts';
 
 const LOG_CHUNK = 1 << 20;
 
@@ -50,24 +51,17 @@ export class Frontier {
     e[this.tail++] = id;
     e[this.tail++] = depth;
     if (!this.carriesBytes || !b) return;
-    const head = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+    const size = prefixedSize(n);
     let last = this.log.length - 1;
-    if (last < 0 || this.logUsed[last] + head + n > this.log[last].length) {
-      this.log.push(new Uint8Array(Math.max(LOG_CHUNK, head + n)));
+    if (last < 0 || this.logUsed[last] + size > this.log[last].length) {
+      this.log.push(new Uint8Array(Math.max(LOG_CHUNK, size)));
       this.logUsed.push(0);
       last++;
     }
     const c = this.log[last];
-    let p = this.logUsed[last];
+    const p = this.logUsed[last];
     if (this.strategy === 'dfs') e[this.tail++] = p;
-    let m = n;
-    while (m >= 0x80) {
-      c[p++] = (m & 0x7f) | 0x80;
-      m >>>= 7;
-    }
-    c[p++] = m;
-    for (let i = 0; i < n; i++) c[p + i] = b[i];
-    this.logUsed[last] = p + n;
+    this.logUsed[last] = putPrefixed(c, p, b, n);
   }
 
   /** Removes the next entry into `id`, `depth` (and `bytes`, `start`, `end`); the caller checks `size` first. */
@@ -104,17 +98,8 @@ export class Frontier {
   }
 
   private readAt(c: Uint8Array, p: number): void {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = c[p++];
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-    }
     this.bytes = c;
-    this.start = p;
-    this.end = p + n;
+    readPrefixed(c, p, this);
   }
 
   private makeRoom(): void {

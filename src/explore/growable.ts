@@ -171,3 +171,38 @@ export class PathColumns {
     return this.bfs ? this.expanded + this.totals.length * 4 + this.size * actionBytes + this.overflow.size * 16 : this.size * (4 + actionBytes);
   }
 }
+
+/**
+ * Length-prefixed byte entries, as the state arena and the frontier's log keep states: a
+ * varint length, then the bytes. `prefixedSize` is the room an entry of n bytes needs.
+ */
+export function prefixedSize(n: number): number {
+  return (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4) + n;
+}
+
+/** Writes `b[0, n)` with its length at `c[p]`; returns the position after it. */
+export function putPrefixed(c: Uint8Array, p: number, b: Uint8Array, n: number): number {
+  let m = n;
+  while (m >= 0x80) {
+    c[p++] = (m & 0x7f) | 0x80;
+    m >>>= 7;
+  }
+  c[p++] = m;
+  // A loop: for states of tens of bytes it beats set(subarray()), which allocates a view.
+  for (let i = 0; i < n; i++) c[p + i] = b[i];
+  return p + n;
+}
+
+/** Where the bytes of the entry at `c[p]` are: sets `at.start` and `at.end`. */
+export function readPrefixed(c: Uint8Array, p: number, at: { start: number; end: number }): void {
+  let n = 0;
+  let scale = 1;
+  for (;;) {
+    const b = c[p++];
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 0x80;
+  }
+  at.start = p;
+  at.end = p + n;
+}

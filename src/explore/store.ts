@@ -6,6 +6,8 @@
  * that two different states share a fingerprint and the second one is wrongly taken as visited.
  */
 
+import { prefixedSize, putPrefixed, readPrefixed } from './growable.ts';
+
 /** MurmurHash3 (x86, 32-bit) of `b[from, from + n)`. */
 export function hash32(b: Uint8Array, from: number, n: number, seed: number): number {
   let h = seed | 0;
@@ -111,18 +113,8 @@ export class ExactStore implements StateStore {
   locate(id: number): void {
     const off = this.offsets[id];
     const c = this.chunks[Math.floor(off / CHUNK)];
-    let p = off % CHUNK;
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = c[p++];
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-    }
     this.chunk = c;
-    this.start = p;
-    this.end = p + n;
+    readPrefixed(c, off % CHUNK, this);
   }
 
   matches(id: number, b: Uint8Array, n: number): boolean {
@@ -200,9 +192,9 @@ export class ExactStore implements StateStore {
   }
 
   private append(b: Uint8Array, n: number): void {
-    const head = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-    if (head + n > CHUNK) throw new StoreFull(`a state encodes to ${n} bytes; at most ${CHUNK - 4} are supported`);
-    if (this.used + head + n > CHUNK) {
+    const size = prefixedSize(n);
+    if (size > CHUNK) throw new StoreFull(`a state encodes to ${n} bytes; at most ${CHUNK - 4} are supported`);
+    if (this.used + size > CHUNK) {
       if (this.chunks.length === MAX_CHUNKS) throw new StoreFull(`the state arena is full (${MAX_CHUNKS * (CHUNK >>> 20)} MiB)`);
       this.chunks.push(new Uint8Array(CHUNK));
       this.used = 0;
@@ -214,16 +206,7 @@ export class ExactStore implements StateStore {
     }
     const c = this.chunks[this.chunks.length - 1];
     this.offsets[this.size] = (this.chunks.length - 1) * CHUNK + this.used;
-    let p = this.used;
-    let m = n;
-    while (m >= 0x80) {
-      c[p++] = (m & 0x7f) | 0x80;
-      m >>>= 7;
-    }
-    c[p++] = m;
-    // A loop: for states of tens of bytes it beats set(subarray()), which allocates a view.
-    for (let i = 0; i < n; i++) c[p + i] = b[i];
-    this.used = p + n;
+    this.used = putPrefixed(c, this.used, b, n);
   }
 
   private grow(): void {
