@@ -117,6 +117,23 @@ function walk(v: unknown, path: string, out: Map<string, string>): void {
   out.set(path || '(state)', renderLeaf(v));
 }
 
+/**
+ * A whole state in few lines, as traces show the initial one: each top-level field, and below
+ * it any structure whose value renders in at most `width` characters as one line
+ * (`kernel.locks.zone = {type: spinlock_t, holders: []}`); longer ones are descended into.
+ */
+export function summarize(v: unknown, width = 100): [string, string][] {
+  const out: [string, string][] = [];
+  const visit = (x: unknown, path: string, top: boolean) => {
+    const kids = children(x);
+    const text = renderLeaf(x);
+    if (!kids || kids.length === 0 || (!top && text.length <= width)) out.push([path || '(state)', text]);
+    else for (const [k, y] of kids) visit(y, join(path, k), false);
+  };
+  visit(v, '', true);
+  return out;
+}
+
 const ABSENT = Symbol('absent');
 
 export interface FieldDiff {

@@ -1,5 +1,5 @@
 import type { Trace } from '../core/outcome.ts';
-import { diffValues, flatten } from '../core/value.ts';
+import { diffValues, flatten, summarize } from '../core/value.ts';
 
 export interface FieldChange {
   readonly path: string;
@@ -43,7 +43,7 @@ function shows(path: string, fields: readonly string[]): boolean {
 
 /** The per-step field changes of a counterexample: what every report shows. */
 export function viewTrace(trace: Trace, fields: readonly string[], modelLanes: readonly string[] = []): TraceView {
-  const initial = [...flatten(trace.initial)].map(([path, value]) => ({ path, value }));
+  const initial = summarize(trace.initial).map(([path, value]) => ({ path, value }));
   const last = trace.steps.length;
   let before = trace.initial;
   const steps = trace.steps.map((st, i) => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { is, List, Map as IMap, OrderedMap, Record, Set as ISet, fromJS } from 'immutable';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/index.ts';
-import { diffValues, flatten, stateKey } from '../../src/core/value.ts';
+import { diffValues, flatten, stateKey, summarize } from '../../src/core/value.ts';
 
 const Cpu = Record({ irqsOff: false, locks: List<string>() }, 'Cpu');
 
@@ -79,5 +79,15 @@ describe('flatten and diffValues: what traces print', () => {
     // An empty list that gains a structure: one line, not "[] → -" plus a line per new field.
     const held = (h: unknown[]) => IMap({ holders: List(h) });
     expect(diffValues(held([]), held([IMap({ cpu: 0, task: 'A' })]))).toEqual([{ path: 'holders', from: '[]', to: '[{cpu: 0, task: A}]' }]);
+  });
+
+  it('summarizes a whole state: every top-level field, short structures on one line, long ones descended into', () => {
+    const s = IMap({ n: 1, cpus: List([Cpu(), Cpu({ locks: List(['a'.repeat(40), 'b'.repeat(40)]) })]) });
+    expect(summarize(s, 40)).toEqual([
+      ['cpus[0]', '{irqsOff: false, locks: []}'],
+      ['cpus[1].irqsOff', 'false'],
+      ['cpus[1].locks', `[${'a'.repeat(40)}, ${'b'.repeat(40)}]`],
+      ['n', '1'],
+    ]);
   });
 });
