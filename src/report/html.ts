@@ -39,7 +39,7 @@ table.scenario th.lane { border-bottom: 2px solid #222; }
 table.scenario td { vertical-align: top; padding: 4px 16px 4px 8px; border-bottom: 1px solid var(--line); }
 td.step { color: var(--grey); text-align: right; width: 3em; }
 td.cell .label { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-weight: 600; }
-td.cell .change { color: #444; white-space: pre; }
+td.cell .change { color: #444; white-space: pre-wrap; overflow-wrap: anywhere; }
 td.cell .change.offending { color: var(--red); font-weight: bold; }
 tr.culprit td.cell.active { background: var(--red-bg); outline: 2px solid var(--red); }
 tr.init td, tr.end td { background: #fafafa; }
