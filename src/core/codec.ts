@@ -137,6 +137,19 @@ export class ByteWriter {
     this.bytes = bigger;
   }
 
+  /** Makes this writer hold the same bytes as `w`. */
+  copyFrom(w: ByteWriter): void {
+    this.length = 0;
+    this.reserve(w.length);
+    this.bytes.set(w.bytes.subarray(0, w.length));
+    this.length = w.length;
+  }
+
+  /** A copy of the bytes written. */
+  copy(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+
   byte(b: number): void {
     if (this.length === this.bytes.length) this.reserve(1);
     this.bytes[this.length++] = b;

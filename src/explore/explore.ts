@@ -1,13 +1,14 @@
 import { ModelError, UsageError } from '../core/errors.ts';
 import { violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
-import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Trace, TraceStep, Violation } from '../core/outcome.ts';
+import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns } from './growable.ts';
-import { ampleTransition, Canonicalizer, concreteRun } from './reduce.ts';
+import { ampleTransition, Canonicalizer } from './reduce.ts';
+import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
@@ -214,10 +215,6 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
     }
   };
-  /** The state whose bytes are `b[start, end)`, as the model's transitions see it. */
-  const decode = (b: Uint8Array, start: number, end: number): unknown => codec.decode(b, start, end);
-  /** Decoding the encoding: the canonical form of a state that every expansion starts from. */
-  const canonical = (): unknown => decode(out.bytes, 0, out.length);
   const record = (p: Property<unknown, AnyParams>, c: Check, stateId: number, actionIndex: number): void => {
     const v = violationOf(c);
     if (v && !found.has(p.name)) found.set(p.name, { stateId, action: actionIndex, ...v });
@@ -273,8 +270,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     let state: unknown;
     if (store instanceof ExactStore) {
       store.locate(id);
-      state = decode(store.chunk, store.start, store.end);
-    } else state = decode(frontier.bytes, frontier.start, frontier.end);
+      state = codec.decode(store.chunk, store.start, store.end);
+    } else state = codec.decode(frontier.bytes, frontier.start, frontier.end);
     expansions++;
     paths.startExpansion(id);
     if (expansions % CLOCK_EVERY === 0) {
@@ -379,63 +376,14 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   if (!stoppedBy && !complete && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
   const elapsedMs = performance.now() - started;
 
-  // Rebuild each counterexample by replaying action indices from its initial state.
-  const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
-    const chain: number[] = [];
-    let x = stateId;
-    while (paths.parent(x) >= 0) {
-      chain.push(x);
-      x = paths.parent(x);
-    }
-    const initial = initStates[-1 - paths.parent(x)];
-    const nondeterministic = (step: number) =>
-      new ModelError(
-        `model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step} ` +
-          `(this usually happens when init() or transitions() depend on something outside the state, such as a counter, a random number or a mutable object)`,
-      );
-    // The search expanded decoded states, so the replay does too: a decoded Map may list its
-    // transitions in another order than the value it was encoded from.
-    out.length = 0;
-    codec.encode(initial, out);
-    if (canon) canon.canonicalize(initial, out);
-    if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
-    let s = canonical();
-    const path: TraceStep[] = [];
-    // The bytes of each state of the path as stored (under --symmetry: of its representative).
-    const keys: Uint8Array[] = [];
-    const replay = (actionIndex: number, expectedId: number | undefined) => {
-      const t = transitionsOf(s)[actionIndex];
-      if (!t) throw nondeterministic(path.length + 1);
-      apply(s, t);
-      if (expectedId !== undefined && !store.matches(expectedId, out.bytes, out.length)) throw nondeterministic(path.length + 1);
-      keys.push(out.bytes.slice(0, out.length));
-      s = canonical();
-      path.push({ label: t.label, lane: t.lane, state: s });
-    };
-    for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
-    if (lastAction >= 0) replay(lastAction, undefined);
-    return { trace: { initial: canonicalInitial(initial), steps: path }, keys, initial };
-  };
-  const plainWriter = new ByteWriter();
-  /** `x` as the search would see it without --symmetry: encoded, not canonicalized, decoded. */
-  const plain = (x: unknown): unknown => {
-    plainWriter.length = 0;
-    codec.encode(x, plainWriter);
-    return decode(plainWriter.bytes, 0, plainWriter.length);
-  };
-  /** --symmetry: the counterexample over representatives made a concrete run (reduce.ts). */
-  const concretize = (p: Property<unknown, AnyParams>, f: Found): { trace: Trace; message: string; fields: readonly string[] } => {
-    const { keys, initial } = rebuild(f.stateId, f.action);
-    return concreteRun({ modelName: model.name, params, transitionsOf, apply, out, plain }, p, initial, keys, f);
-  };
-  const canonicalInitial = (initial: unknown): unknown => {
-    out.length = 0;
-    codec.encode(initial, out);
-    return canonical();
+  // Counterexamples: the stored paths replayed (counterexample.ts).
+  const replayer = replayerOf(model, params, codec, canon, out);
+  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation => {
+    const { trace, keys, initial } = replayPath(replayer, store, paths, initStates, f.stateId, f.action);
+    // --symmetry: the path over representatives made a concrete run of the model.
+    return canon ? concreteRun(replayer, p, initial, keys, f) : { message: f.message, fields: f.fields, trace };
   };
 
-  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation =>
-    canon ? concretize(p, f) : { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace };
   return outcomeOf(model, params, strategy, selected, found, complete, stoppedBy, violation, fired?.values(), {
     initialStates: initStates.length,
     states: store.size,
@@ -455,7 +403,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
    * A permutation of the state (one per state, taken in turn) must have the same successors up
    * to permutation (`keys`: the representatives of the state's successors), and every property
    * and isEndState must give it the same verdict. Step properties are checked when a
-   * counterexample is made concrete (concretize).
+   * counterexample is made concrete (concreteRun, counterexample.ts).
    */
   function checkSymmetric(state: unknown, ts: readonly Transition<unknown>[], keys: readonly Uint8Array[]): void {
     const c = canon!;

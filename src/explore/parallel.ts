@@ -4,10 +4,11 @@ import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
 import { ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel, Property } from '../core/model.ts';
-import type { FiredLabel, Outcome, StopReason, Trace, TraceStep, Violation } from '../core/outcome.ts';
+import type { FiredLabel, Outcome, StopReason, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { explore, outcomeOf, selectProperties, type ExploreOptions, type Found } from './explore.ts';
-import { Canonicalizer, concreteRun, type Replayer } from './reduce.ts';
+import { Canonicalizer } from './reduce.ts';
+import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
 import { PathColumns } from './growable.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
@@ -310,58 +311,11 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if (!stoppedBy && !complete && found.size > 0 && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
   const elapsedMs = performance.now() - started;
 
-  // Counterexamples: replay the action indices from the initial state, as `explore` does.
-  const rebuild = (stateId: number, lastAction: number): { trace: Trace; keys: Uint8Array[]; initial: unknown } => {
-    const chain: number[] = [];
-    let x = stateId;
-    while (paths.parent(x) >= 0) {
-      chain.push(x);
-      x = paths.parent(x);
-    }
-    const initial = initStates[-1 - paths.parent(x)];
-    const nondeterministic = (step: number) =>
-      new ModelError(`model "${model.name}" is not deterministic: replaying the path to a violation reached a different state at step ${step}`);
-    const decoded = (): unknown => codec.decode(out.bytes, 0, out.length);
-    encode(initial);
-    if (!store.matches(x, out.bytes, out.length)) throw nondeterministic(0);
-    let s = decoded();
-    const first = s;
-    const steps: TraceStep[] = [];
-    const keys: Uint8Array[] = [];
-    const replay = (a: number, expected: number | undefined) => {
-      const t = model.transitions(s, params)[a];
-      if (!t) throw nondeterministic(steps.length + 1);
-      encode(t.apply());
-      if (expected !== undefined && !store.matches(expected, out.bytes, out.length)) throw nondeterministic(steps.length + 1);
-      keys.push(out.bytes.slice(0, out.length));
-      s = decoded();
-      steps.push({ label: t.label, lane: t.lane, state: s });
-    };
-    for (let k = chain.length - 1; k >= 0; k--) replay(paths.action(chain[k]), chain[k]);
-    if (lastAction >= 0) replay(lastAction, undefined);
-    return { trace: { initial: first, steps }, keys, initial };
-  };
-  const plainOut = new ByteWriter();
-  const replayer: Replayer = {
-    modelName: model.name,
-    params,
-    transitionsOf: (x) => model.transitions(x, params),
-    apply: (x, t) => {
-      const next = t.apply();
-      encode(next);
-      return next;
-    },
-    out,
-    plain: (x) => {
-      plainOut.length = 0;
-      codec.encode(x, plainOut);
-      return codec.decode(plainOut.bytes, 0, plainOut.length);
-    },
-  };
+  // Counterexamples: the stored paths replayed, as `explore` does (counterexample.ts).
+  const replayer = replayerOf(model, params, codec, canon, out);
   const violation = (p: Property<unknown, AnyParams>, f: Found): Violation => {
-    if (!canon) return { message: f.message, fields: f.fields, trace: rebuild(f.stateId, f.action).trace };
-    const { keys, initial } = rebuild(f.stateId, f.action);
-    return concreteRun(replayer, p, initial, keys, f);
+    const { trace, keys, initial } = replayPath(replayer, store, paths, initStates, f.stateId, f.action);
+    return canon ? concreteRun(replayer, p, initial, keys, f) : { message: f.message, fields: f.fields, trace };
   };
   return outcomeOf(model, params, 'bfs', selected, found, complete, stoppedBy, violation, fired?.values(), {
     initialStates: initStates.length,

@@ -1,9 +1,6 @@
 import { ModelError } from '../core/errors.ts';
-import { violationOf, type Property, type Symmetry, type Transition } from '../core/model.ts';
+import type { Symmetry, Transition } from '../core/model.ts';
 import { ByteWriter, type StateCodec } from '../core/codec.ts';
-import type { Trace, TraceStep } from '../core/outcome.ts';
-import type { AnyParams } from '../core/params.ts';
-import { renderState } from '../core/value.ts';
 
 /**
  * The two state-space reductions of `explore` (--symmetry, --por). Both keep every violation
@@ -51,8 +48,8 @@ export function permutations(n: number): number[][] {
  */
 export class Canonicalizer {
   readonly perms: readonly number[][];
-  private readonly scratch = new ByteWriter();
-  private readonly best = new ByteWriter();
+  private scratch = new ByteWriter();
+  private best = new ByteWriter();
 
   constructor(
     private readonly modelName: string,
@@ -78,95 +75,25 @@ export class Canonicalizer {
    * representative and returns that state.
    */
   canonicalize(state: unknown, out: ByteWriter): unknown {
-    const best = this.best;
-    best.length = 0;
-    best.reserve(out.length);
-    best.bytes.set(out.bytes.subarray(0, out.length));
-    best.length = out.length;
+    // The smallest bytes so far and the candidate: swapped, not copied, when a permutation wins.
+    let best = this.best;
+    let w = this.scratch;
+    best.copyFrom(out);
     let rep = state;
-    const w = this.scratch;
     for (const perm of this.perms) {
       const p = this.permute(state, perm);
       w.length = 0;
       this.codec.encode(p, w);
       if (smaller(w, best)) {
-        best.length = 0;
-        best.reserve(w.length);
-        best.bytes.set(w.bytes.subarray(0, w.length));
-        best.length = w.length;
+        [best, w] = [w, best];
         rep = p;
       }
     }
-    out.length = 0;
-    out.reserve(best.length);
-    out.bytes.set(best.bytes.subarray(0, best.length));
-    out.length = best.length;
+    this.best = best;
+    this.scratch = w;
+    out.copyFrom(best);
     return rep;
   }
-}
-
-/** What `concreteRun` needs of the explorer that found the counterexample. */
-export interface Replayer {
-  readonly modelName: string;
-  readonly params: AnyParams;
-  readonly transitionsOf: (s: unknown) => readonly Transition<unknown>[];
-  /** Applies `t` to `s`: returns the successor and leaves its representative's bytes in `out`. */
-  readonly apply: (s: unknown, t: Transition<unknown>) => unknown;
-  readonly out: ByteWriter;
-  /** A state encoded and decoded, not canonicalized: as the search sees it without --symmetry. */
-  readonly plain: (x: unknown) => unknown;
-}
-
-/**
- * --symmetry: a counterexample found over orbit representatives (`keys`: the bytes of the
- * representative after each step), each step possibly permuting the lanes, made a run of the
- * model. Replays from the real initial state, taking at each step the transition whose successor
- * has the representative of the path's next state (for a step property, one that violates it),
- * so the printed trace is a real run; the violation is re-evaluated on that run, with its own
- * message and fields. A model whose declared symmetry is not one can fail here: ModelError.
- */
-export function concreteRun(
-  r: Replayer,
-  p: Property<unknown, AnyParams>,
-  initial: unknown,
-  keys: readonly Uint8Array[],
-  found: { readonly message: string; readonly fields: readonly string[] },
-): { trace: Trace; message: string; fields: readonly string[] } {
-  const notSymmetric = (what: string) =>
-    new ModelError(`model "${r.modelName}" is not symmetric as declared (--symmetry): ${what}; a property must give the same verdict on a state and its permutations`);
-  let c = r.plain(initial);
-  const first = c;
-  const steps: TraceStep[] = [];
-  let violation: { message: string; fields: readonly string[] } | undefined;
-  for (let k = 0; k < keys.length; k++) {
-    const last = p.kind === 'step' && k === keys.length - 1;
-    let chosen: { t: Transition<unknown>; next: unknown } | undefined;
-    for (const t of r.transitionsOf(c)) {
-      const next = r.apply(c, t);
-      if (!sameBytes(keys[k], r.out.bytes, r.out.length)) continue;
-      if (last && p.kind === 'step') {
-        violation = violationOf(p.check(c, t, next, r.params));
-        if (!violation) continue;
-      }
-      chosen = { t, next };
-      break;
-    }
-    if (!chosen)
-      throw notSymmetric(`replaying the counterexample of "${p.name}" from the initial state, no transition of state {${renderState(c)}} leads to step ${k + 1} of the path found up to permutation`);
-    c = r.plain(chosen.next);
-    steps.push({ label: chosen.t.label, lane: chosen.t.lane, state: c });
-  }
-  if (p.kind === 'invariant' || p.kind === 'final') {
-    violation = violationOf(p.check(c, r.params));
-    if (!violation) throw notSymmetric(`property "${p.name}" is violated on a permutation of state {${renderState(c)}} but holds on it`);
-  }
-  return { trace: { initial: first, steps }, ...(violation ?? { message: found.message, fields: found.fields }) };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
-  if (a.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function smaller(a: ByteWriter, b: ByteWriter): boolean {
