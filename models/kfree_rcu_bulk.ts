@@ -79,7 +79,6 @@ import {
   takeCallback,
   top,
   unlock,
-  updateTop,
   waitContextProperties,
   type AllocOp,
   type KernelConfig,
