@@ -67,6 +67,8 @@ const DETERMINISM_EVERY = 64;
 const CLOCK_EVERY = 256;
 /** The fraction of V8's heap limit at which a run stops (the store itself lives outside the heap). */
 const HEAP_STOP = 0.9;
+/** No value yet (a successor not computed). */
+const NONE = Symbol('none');
 /** Action indices are stored in 16 bits. */
 const MAX_TRANSITIONS_PER_STATE = 0xffff;
 
@@ -317,16 +319,19 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     // cycle proviso); otherwise every transition. The conditions are in reduce.ts.
     let from = 0;
     let to = ts.length;
+    // The ample successor, computed for the proviso and kept (its bytes stay in `out`).
+    let ampleNext: unknown = NONE;
     if (por && !atBound) {
       const a = ampleTransition(ts);
       if (a >= 0) {
-        apply(state, ts[a]);
+        const next = apply(state, ts[a]);
         // The proviso: the successor is new, or (BFS, exact store) already stored at depth d + 1.
         const known = store instanceof ExactStore ? store.find(out.bytes, out.length) : store.contains(out.bytes, out.length) ? 0 : -1;
         const forward = known < 0 || (strategy === 'bfs' && store.exact && d + 1 <= maxDepthSeen && known >= firstAtDepth[d + 1]);
         if (forward) {
           from = a;
           to = a + 1;
+          ampleNext = next;
           reducedStates++;
         }
       }
@@ -335,7 +340,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     const successorKeys: Uint8Array[] | undefined = sample ? [] : undefined;
     for (let i = from; i < to; i++) {
       const t = ts[i];
-      const next = apply(state, t);
+      const next = ampleNext !== NONE ? ampleNext : apply(state, t);
       transitions++;
       if (fired) {
         const f = fired.get(t.label);
