@@ -98,6 +98,15 @@ export interface Found {
   readonly fields: readonly string[];
 }
 
+/** How states were stored and what each cost: its share of the table, its bytes, offset and path columns. */
+export function storageStats(store: StateStore, paths: PathColumns, transitions: number): Pick<Stats, 'storage' | 'bytesPerState' | 'collisionOdds'> {
+  return {
+    storage: store.exact ? 'exact' : 'fingerprint',
+    bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
+    ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+  };
+}
+
 /** The outcome both explorers (one thread, workers) return from what they found and counted. */
 export function outcomeOf(
   model: AnyModel,
@@ -395,10 +404,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     transitions,
     maxDepth: maxDepthSeen,
     elapsedMs,
-    storage: store.exact ? 'exact' : 'fingerprint',
-    // What each stored state costs: its share of the table, its bytes, offset and path columns.
-    bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
-    ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+    ...storageStats(store, paths, transitions),
     ...(canon ? { symmetry: true } : {}),
     ...(por ? { por: { reducedStates } } : {}),
   });

@@ -6,11 +6,11 @@ import { ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel, Property } from '../core/model.ts';
 import type { FiredLabel, Outcome, StopReason, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { explore, outcomeOf, selectProperties, type ExploreOptions, type Found } from './explore.ts';
+import { explore, outcomeOf, selectProperties, storageStats, type ExploreOptions, type Found } from './explore.ts';
 import { Canonicalizer } from './reduce.ts';
 import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
 import { PathColumns } from './growable.ts';
-import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
+import { ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
 
 /**
@@ -323,9 +323,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     transitions,
     maxDepth: maxDepthSeen,
     elapsedMs,
-    storage: store.exact ? 'exact' : 'fingerprint',
-    bytesPerState: store.size > 0 ? (store.usedBytes + paths.usedBytes) / store.size : 0,
-    ...(store.exact ? {} : { collisionOdds: collisionOdds(store.size, transitions) }),
+    ...storageStats(store, paths, transitions),
     workers: n,
     ...(por ? { por: { reducedStates } } : {}),
     ...(canon ? { symmetry: true } : {}),
