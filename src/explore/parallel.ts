@@ -9,7 +9,7 @@ import type { AnyParams } from '../core/params.ts';
 import { explore, outcomeOf, selectProperties, storageStats, type ExploreOptions, type Found } from './explore.ts';
 import { Canonicalizer } from './reduce.ts';
 import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
-import { PathColumns } from './growable.ts';
+import { PathColumns, readPrefixed } from './growable.ts';
 import { ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
 
@@ -190,16 +190,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
           }
         const bytes = r.bytes;
         let pos = 0;
-        const varint = (): number => {
-          let v = 0;
-          let scale = 1;
-          for (;;) {
-            const x = bytes[pos++];
-            v += (x & 0x7f) * scale;
-            if (x < 0x80) return v;
-            scale *= 0x80;
-          }
-        };
+        const entry = { start: 0, end: 0 };
         const actions = r.actions;
         let sentIndex = 0;
         // --por: the one transition taken from each state of the batch, or -1 for all of them.
@@ -219,20 +210,14 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
             if (a !== 0xffff && !atBound) {
               let p = pos;
               for (let j = 0; j < count; j++) {
-                let len = 0;
-                let scale = 1;
-                for (;;) {
-                  const x = bytes[p++];
-                  len += (x & 0x7f) * scale;
-                  if (x < 0x80) break;
-                  scale *= 0x80;
-                }
+                readPrefixed(bytes, p, entry);
                 if (actions[sentIndex + j] === a) {
-                  const known = store instanceof ExactStore ? store.find(bytes.subarray(p, p + len), len) : store.contains(bytes.subarray(p, p + len), len) ? 0 : -1;
+                  const sub = bytes.subarray(entry.start, entry.end);
+                  const known = store instanceof ExactStore ? store.find(sub, sub.length) : store.contains(sub, sub.length) ? 0 : -1;
                   if (known < 0 || (store.exact && known >= nextLevelStart)) only = a;
                   break;
                 }
-                p += len;
+                p = entry.end;
               }
               if (only >= 0) {
                 reducedStates++;
@@ -243,9 +228,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
           }
           for (let j = 0; j < count; j++) {
             const i = actions[sentIndex++];
-            const len = varint();
-            const sub = bytes.subarray(pos, pos + len);
-            pos += len;
+            readPrefixed(bytes, pos, entry);
+            const sub = bytes.subarray(entry.start, entry.end);
+            const len = sub.length;
+            pos = entry.end;
             if (only >= 0 && i !== only) continue;
             if (atBound) {
               if (!store.contains(sub, len)) cutByDepth = true;

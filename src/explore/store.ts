@@ -141,23 +141,17 @@ export class ExactStore implements StateStore {
     }
   }
 
+  /** Where `same` finds a stored entry: `matches` without moving `chunk`, `start`, `end`. */
+  private readonly probe = { start: 0, end: 0 };
+
   /** `matches` without setting `chunk`, `start`, `end`: the hot path of `add`. */
   private same(id: number, b: Uint8Array, n: number): boolean {
     const off = this.offsets[id];
     const c = this.chunks[(off / CHUNK) | 0];
-    let p = off & (CHUNK - 1);
-    let len = c[p++];
-    if (len >= 0x80) {
-      len &= 0x7f;
-      let scale = 0x80;
-      for (;;) {
-        const x = c[p++];
-        len += (x & 0x7f) * scale;
-        if (x < 0x80) break;
-        scale *= 0x80;
-      }
-    }
-    if (len !== n) return false;
+    const at = this.probe;
+    readPrefixed(c, off & (CHUNK - 1), at);
+    if (at.end - at.start !== n) return false;
+    const p = at.start;
     for (let i = 0; i < n; i++) if (c[p + i] !== b[i]) return false;
     return true;
   }

@@ -11,6 +11,7 @@ import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
 import { hash32 } from './store.ts';
+import { readPrefixed } from './growable.ts';
 import { ampleTransition, Canonicalizer } from './reduce.ts';
 
 export interface WorkerSetup {
@@ -118,6 +119,7 @@ try {
   let actions = new Uint16Array(1 << 14);
   let sentCount = 0;
   /** Whether the successor at out[at, at + len) was sent before in this batch; if not, remembers it. */
+  const entry = { start: 0, end: 0 };
   const sentBefore = (at: number, len: number): boolean => {
     const b = out.bytes;
     const h = hash32(b, at, len, 0x5bd1e995) | 0;
@@ -127,16 +129,9 @@ try {
       if (o === 0) break;
       if (seen[2 * i + 1] === h) {
         // Stored entries point at their length varint; compare lengths and bytes.
-        let p = o - 1;
-        let n = 0;
-        let scale = 1;
-        for (;;) {
-          const x = b[p++];
-          n += (x & 0x7f) * scale;
-          if (x < 0x80) break;
-          scale *= 0x80;
-        }
-        if (n === len) {
+        readPrefixed(b, o - 1, entry);
+        const p = entry.start;
+        if (entry.end - p === len) {
           let same = true;
           for (let k = 0; k < len && same; k++) if (b[p + k] !== b[at + k]) same = false;
           if (same) return true;
@@ -185,16 +180,9 @@ try {
         if (v) events.push({ state: k, property, action, ...v });
       };
       for (let k = 0; k < batch.count; k++) {
-        let n = 0;
-        let scale = 1;
-        for (;;) {
-          const x = b[pos++];
-          n += (x & 0x7f) * scale;
-          if (x < 0x80) break;
-          scale *= 0x80;
-        }
-        const state = codec.decode(b, pos, pos + n);
-        pos += n;
+        readPrefixed(b, pos, entry);
+        const state = codec.decode(b, entry.start, entry.end);
+        pos = entry.end;
         for (const p of invariants)
           if (p.kind === 'invariant') {
             try {
