@@ -17,7 +17,7 @@
 //   kvfree(ptr) — the NULL wrapper — instead of kvfree(to_free): the array leaks.
 // The wrapper's kzalloc(GFP_KERNEL) may fail: both outcomes are explored.
 import { List, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
 import {
   access,
   allocate,
@@ -42,7 +42,6 @@ import {
 import { noDoubleFree, noLeakAtQuiescence, rcuNoUseAfterFree, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['kvfree-immediately', 'synchronize-then-free', 'kvfree-array-rcu', 'kvfree-array-rcu-wrong-pointer'] as const;
-type Variant = (typeof VARIANTS)[number];
 
 /** A reader: `pc` 0 before rcu_read_lock, 1 in the section, 2 holding the array pointer `arr`. */
 const Reader = Record({ pc: 0, arr: null as string | null, lookups: 0 }, 'Reader');
@@ -73,7 +72,7 @@ const params = {
   resizes: int(1, { min: 1, max: 3, doc: 'add_new_gdb() calls (each replaces the array)' }),
   wrapperFails: bool(true, 'whether the wrapper kzalloc() may fail (explores both outcomes when true)'),
 };
-type P = { variant: Variant; readers: number; lookups: number; resizes: number; wrapperFails: boolean };
+type P = ParamValues<typeof params>;
 
 const arr = (k: number) => `arr${k}`;
 const wrapper = (k: number) => `wrapper${k}`;

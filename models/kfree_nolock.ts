@@ -82,7 +82,7 @@
 // - Assumed from the allocation side, not confirmed in the source we read: kfree_nolock() on RT
 //   where it may not sleep defers (llist_add is safe anywhere) instead of taking the lock.
 import { List, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type Symmetry, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, type ParamValues, type Symmetry, type Transition } from '../src/index.ts';
 import {
   atomicReasons,
   canEnterHook,
@@ -120,7 +120,6 @@ import { allocSucceedsOrNull, deferredDrained, freelistIntegrity, type ObjectPla
 
 const VARIANTS = ['upstream', 'no-is-locked-check', 'rt-nmi-trylock', 'no-deferred-drain', 'rt-assumes-unlocked'] as const;
 type Variant = (typeof VARIANTS)[number];
-type P = { readonly cpus: number; readonly rt: boolean; readonly variant: Variant };
 
 /** kmalloc buckets; slab index 2 is the non-current kmalloc-64 slab. */
 const SIZES = [64, 128] as const;
@@ -557,6 +556,7 @@ const params = {
   rt: bool(false, 'CONFIG_PREEMPT_RT: the per-CPU lock is an rt_spin_lock; hooks and a second, preempting task join'),
   variant: oneOf(VARIANTS, 'upstream', 'which kmalloc_nolock()/kfree_nolock() to check (see the model file)'),
 };
+type P = ParamValues<typeof params>;
 
 function init(p: P): State {
   const cfg = kernelConfig({ rt: p.rt });

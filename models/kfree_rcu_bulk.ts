@@ -45,7 +45,7 @@
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
 import { List, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
@@ -87,7 +87,6 @@ import {
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
 const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'workqueue-refill'] as const;
-type Variant = (typeof VARIANTS)[number];
 
 const KRCP = 'krcp->lock';
 const CALLER = 'caller';
@@ -145,18 +144,7 @@ const params = {
     doc: 'latency-bound: steps a CPU may stay non-preemptible; at the other defaults the merged fix needs 4 (!RT) or 2 (RT), option A 9',
   }),
 };
-type P = {
-  variant: Variant;
-  rt: boolean;
-  cpus: number;
-  calls: number;
-  arraySlots: number;
-  pcpPages: number;
-  zonePages: number;
-  zoneHoldSteps: number;
-  cacheSize: number;
-  latencyBound: number;
-};
+type P = ParamValues<typeof params>;
 
 function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: 0 });

@@ -27,7 +27,7 @@
 // path, always); its fast path, which takes no lock, is not explored, so the splats show what
 // the slow path does, which is reachable whenever the per-CPU slab is empty.
 import { List, Map as IMap, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
 import {
   allocate,
   callRcu,
@@ -66,7 +66,6 @@ import {
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper'] as const;
-type Variant = (typeof VARIANTS)[number];
 
 /** Program counter of a caller's frame: `idle` between calls (reader: outside its section). */
 type Pc = 'idle' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
@@ -97,7 +96,7 @@ const params = {
   readerCaller: bool(true, 'cpu1 task calls kvfree_rcu(objC) inside rcu_read_lock()'),
   calls: int(1, { min: 1, max: 3, doc: 'kvfree_rcu() calls per caller, one object each (a new hardirq or reader section each time)' }),
 };
-type P = { variant: Variant; rt: boolean; arrayPages: number; taskCaller: boolean; hardirqCaller: boolean; readerCaller: boolean; calls: number };
+type P = ParamValues<typeof params>;
 
 /** Which caller the running frame of `cpu` is: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
 function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {

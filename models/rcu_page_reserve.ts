@@ -33,7 +33,7 @@
 // CPU's own; counting them would only delay grace periods); the reserve is one shared pool
 // taken atomically (an llist in the kernel).
 import { List, Record } from 'immutable';
-import { atQuiescence, bool, defineModel, int, invariant, oneOf, type Transition } from '../src/index.ts';
+import { atQuiescence, bool, defineModel, int, invariant, oneOf, type ParamValues, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
@@ -76,7 +76,6 @@ import {
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
-type Variant = (typeof VARIANTS)[number];
 
 const KRCP = 'krcp->lock';
 const SOME_LOCK = 'some_lock';
@@ -111,7 +110,7 @@ const params = {
   pcpPages: int(1, { min: 0, max: 2, doc: 'pages alloc_pages_nolock() can find on each CPU\'s pcp list' }),
   fallbackBound: int(1, { min: 0, max: 6, doc: 'bounded-emergency-fallback: pages the free path may hold beyond its reserve' }),
 };
-type P = { variant: Variant; rt: boolean; cpus: number; calls: number; arraySlots: number; reserve: number; pcpPages: number; fallbackBound: number };
+type P = ParamValues<typeof params>;
 
 function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: 0 });
