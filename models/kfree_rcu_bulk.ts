@@ -66,7 +66,6 @@ import {
   latencyStep,
   lock,
   memoryInit,
-  nonPreemptible,
   PageAlloc,
   pageAllocInit,
   perCpuLockName,
@@ -177,10 +176,9 @@ function transitions(s: State, p: P): Transition<State>[] {
     /** Stores `o` into a fresh array page. */
     const newArray = (c: Krc) => c.set('arrays', c.arrays.push(List([o])));
 
-    // The scheduler: switch to the other task of this CPU when it has something to do.
-    // canSchedule() also allows a switch while the task spins on a lock; a spinning task is not
-    // preemptible, so only a preemptible task or one blocked on a sleeping lock is switched out.
-    if (canSchedule(k0, cfg, cpu) && !nonPreemptible(k0, cfg, cpu)) {
+    // The scheduler: switch to the other task of this CPU when it has something to do (a
+    // preemptible task, or one blocked on a sleeping lock: canSchedule).
+    if (canSchedule(k0, cfg, cpu)) {
       const other = task === CALLER ? KWORKER : CALLER;
       const parked = k0.cpus.get(cpu)!.parked.find((fs) => fs.first()!.task === other);
       const runnable = parked !== undefined && (other === CALLER ? parked.last()!.pc !== 'done' : parked.last()!.pc !== 'idle' || krc.workPending);

@@ -2,7 +2,7 @@ import { List } from 'immutable';
 import { invariant, type InvariantProperty } from '../core/model.ts';
 import type { KernelConfig } from './config.ts';
 import { atomicReasons, top } from './cpu.ts';
-import { heldInContext, lockState } from './locks.ts';
+import { heldInContext, lockState, maySleep } from './locks.ts';
 import type { Kernel } from './state.ts';
 
 /**
@@ -27,8 +27,8 @@ export function nonPreemptible(k: Kernel, cfg: KernelConfig, cpu: number): boole
   if (atomicReasons(k, cfg, cpu).length > 0) return true;
   const w = top(k, cpu).waiting;
   if (w === null) return false;
-  const t = lockState(k, w).type;
-  return t === 'raw_spinlock_t' || (!cfg.rt && t !== 'mutex');
+  // Spinning on a lock (it does not sleep) keeps the CPU.
+  return !maySleep(lockState(k, w).type, cfg);
 }
 
 /**
