@@ -186,7 +186,8 @@ export function mightSleep(k: Kernel, cfg: KernelConfig, cpu: number, what: stri
 }
 
 function take(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): Kernel {
-  const masks = irqsave && (l.type === 'raw_spinlock_t' || !cfg.rt) && l.type !== 'mutex';
+  // _irqsave masks interrupts for the locks that spin; the sleeping ones (RT spinlock_t and local locks, mutex) do not.
+  const masks = irqsave && !maySleep(l.type, cfg);
   let out = masks ? localIrqSave(k, cpu) : k;
   const h = runningHolder(out, cpu, masks);
   out = updateTop(out, cpu, (fr) => {
