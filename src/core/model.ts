@@ -79,6 +79,8 @@ export type Property<S, P = AnyParams> = InvariantProperty<S, P> | FinalProperty
 export type PropertyKind = Property<unknown>['kind'];
 
 export const DEADLOCK_PROPERTY = 'no-deadlock';
+/** What a deadlock violation says, wherever it is found (search, workers, simulation, replay). */
+export const DEADLOCK_MESSAGE = 'no transition is enabled and this is not an accepted end state';
 
 export function invariant<S, P = AnyParams>(name: string, description: string, check: (state: S, params: P) => Check): InvariantProperty<S, P> {
   return { kind: 'invariant', name, description, check };

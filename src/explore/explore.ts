@@ -1,5 +1,5 @@
 import { ModelError, UsageError } from '../core/errors.ts';
-import { violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type AnyModel, type Check, type Property, type Transition } from '../core/model.ts';
 import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { getHeapStatistics } from 'node:v8';
@@ -313,8 +313,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (ts.length === 0) {
       const end = guard(() => `isEndState() threw on state {${renderState(state)}}`, () => isEnd(state, params));
       if (canon && (expansions <= DETERMINISM_PREFIX || expansions % DETERMINISM_EVERY === 0)) checkSymmetric(state, ts, []);
-      if (checkDeadlock && !end && !found.has('no-deadlock'))
-        found.set('no-deadlock', { stateId: id, action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
+      if (checkDeadlock && !end && !found.has(DEADLOCK_PROPERTY))
+        found.set(DEADLOCK_PROPERTY, { stateId: id, action: -1, message: DEADLOCK_MESSAGE, fields: [] });
       for (const p of finals)
         if (p.kind === 'final' && !found.has(p.name))
           record(p, guard(() => `property "${p.name}" threw on state {${renderState(state)}}`, () => p.check(state, params)), id, -1);

@@ -1,7 +1,7 @@
 import { isRecord } from 'immutable';
 import { ModelError } from '../core/errors.ts';
 import { canonicalItf, displayItf, itfFields, toItf, type ItfTrace } from '../core/itf.ts';
-import { violationOf, type AnyModel, type Transition } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type Transition } from '../core/model.ts';
 import type { PropertyKind } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { selectProperties } from './explore.ts';
@@ -163,7 +163,7 @@ export function replay(model: AnyModel, params: AnyParams, trace: ItfTrace, prop
     const last = steps.length;
     const end = model.isEndState?.(s, params) ?? false;
     for (const p of selected) {
-      if (p.kind === 'deadlock' && !end) record(p, last, 'no transition is enabled and this is not an accepted end state');
+      if (p.kind === 'deadlock' && !end) record(p, last, DEADLOCK_MESSAGE);
       if (p.kind === 'final') record(p, last, p.check(s, params));
     }
   }

@@ -1,5 +1,5 @@
 import { ModelError } from '../core/errors.ts';
-import { violationOf, type AnyModel, type Check, type Property } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type Check, type Property } from '../core/model.ts';
 import type { PropertyResult, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
@@ -86,7 +86,7 @@ export function simulate(model: AnyModel, params: AnyParams, options: SimulateOp
         const end = model.isEndState?.(s, params) ?? false;
         for (const p of selected) {
           if (bad) break;
-          if (p.kind === 'deadlock' && !end) bad = found(p, 'no transition is enabled and this is not an accepted end state', initial, trace);
+          if (p.kind === 'deadlock' && !end) bad = found(p, DEADLOCK_MESSAGE, initial, trace);
           if (p.kind === 'final') bad = found(p, call(() => `property "${p.name}" threw`, () => p.check(s, params)), initial, trace);
         }
         break;

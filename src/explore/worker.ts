@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../cli/load.ts';
 import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
 import { ModelError } from '../core/errors.ts';
-import { violationOf, type Check, type Transition } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type Check, type Transition } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
@@ -210,7 +210,7 @@ try {
         let sent = 0;
         if (ts.length === 0) {
           if (deadlock && !isEnd(state, params))
-            events.push({ state: k, property: 'no-deadlock', action: -1, message: 'no transition is enabled and this is not an accepted end state', fields: [] });
+            events.push({ state: k, property: DEADLOCK_PROPERTY, action: -1, message: DEADLOCK_MESSAGE, fields: [] });
           for (const p of finals) if (p.kind === 'final') check(k, p.name, -1, p.check(state, params));
         }
         for (let i = 0; i < ts.length; i++) {
