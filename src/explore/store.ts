@@ -128,17 +128,12 @@ export class ExactStore implements StateStore {
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const s = this.slots[2 * i];
       if (s === 0) return -1;
-      if (this.slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return s - 1;
+      if (this.slots[2 * i + 1] === h && this.same(s - 1, b, n)) return s - 1;
     }
   }
 
   contains(b: Uint8Array, n: number): boolean {
-    const h = hash32(b, 0, n, SEED_A) | 0;
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const s = this.slots[2 * i];
-      if (s === 0) return false;
-      if (this.slots[2 * i + 1] === h && this.matches(s - 1, b, n)) return true;
-    }
+    return this.find(b, n) >= 0;
   }
 
   /** Where `same` finds a stored entry: `matches` without moving `chunk`, `start`, `end`. */
