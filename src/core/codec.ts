@@ -47,7 +47,7 @@ interface RecordType {
   readonly factory: RecordFactory;
   readonly keys: readonly string[];
   readonly index: number;
-  /** The prototype of its instances and each field's default, for the fast paths below. */
+  /** The prototype of the values `decode` builds (see `fieldReader`) and each field's default. */
   readonly proto: object;
   readonly defaults: readonly unknown[];
   readonly substitute?: boolean;
@@ -106,12 +106,64 @@ function probeInternals(): boolean {
     const built = Object.create(Object.getPrototypeOf(r));
     built.__ownerID = undefined;
     built._values = smallList([undefined, 3]);
-    return built.equals(r) && built.get('a') === 1 && built.set('a', 5).get('a') === 5 && built.b === 3;
+    if (!(built.equals(r) && built.get('a') === 1 && built.set('a', 5).get('a') === 5 && built.b === 3)) return false;
+    const fast = Object.create(readerProto(Object.getPrototypeOf(r), ['a', 'b'], [1, 2]));
+    fast.__ownerID = undefined;
+    fast._values = smallList([undefined, 3]);
+    const edited = fast.set('a', 5).withMutations((m: { set(k: string, v: number): void }) => m.set('b', 7));
+    return fast.equals(r) && fast.a === 1 && fast.b === 3 && edited.a === 5 && edited.b === 7 && edited instanceof (R as unknown as typeof Object) && R({ a: 5, b: 7 }).equals(edited);
   } catch {
     return false;
   }
 }
 const FAST = probeInternals();
+
+/**
+ * The prototype `decode` gives a Record type's values: the Record type's own prototype, with each
+ * field's getter replaced by one that reads the field's slot in `_values` directly. Immutable's
+ * getter goes through `get`, `has`, the key index and `List.get`, on objects of every Record type
+ * at one site, which makes it the costliest thing a model does (reading its state: see
+ * BENCHMARKS.md, profile). Records that Immutable derives from a decoded one (`set`, `merge`,
+ * `withMutations`) inherit this prototype; a `_values` not laid out as one small array falls back
+ * to `get`. Fields the Record API keeps for itself (no getter on the prototype) are left alone.
+ */
+function readerProto(proto: object, keys: readonly string[], defaults: readonly unknown[]): object {
+  const reader = Object.create(proto) as object;
+  keys.forEach((key, i) => {
+    const own = Object.getOwnPropertyDescriptor(proto, key);
+    if (!own?.get) return;
+    Object.defineProperty(reader, key, { get: slotGetter(i, key, defaults[i]), set: own.set });
+  });
+  return reader;
+}
+
+/**
+ * The getter of field `i`, compiled on its own: closures of one function literal share their
+ * inline caches in V8, which would see the values of every Record type at once and go
+ * megamorphic, as Immutable's own getters do.
+ */
+function slotGetter(i: number, key: string, byDefault: unknown): () => unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: one compiled function per field
+  const make = new Function(
+    'i',
+    'key',
+    'byDefault',
+    'SMALL',
+    `return function get() {
+      const values = this._values;
+      if (values._origin !== 0 || values._capacity > SMALL) return this.get(key);
+      const tail = values._tail;
+      const v = tail === undefined ? undefined : tail.array[i];
+      return v === undefined ? byDefault : v;
+    };`,
+  ) as (i: number, key: string, byDefault: unknown, small: number) => () => unknown;
+  return make(i, key, byDefault, SMALL);
+}
+
+/** `readerProto` when Immutable's layout is the one the fast paths read, else `proto` itself. */
+function fieldReader(proto: object, keys: readonly string[], defaults: readonly unknown[]): object {
+  return FAST && keys.length > 0 && keys.length <= SMALL ? readerProto(proto, keys, defaults) : proto;
+}
 
 /** Member i of a List (fast when it is small). */
 function listItems(l: ListInternals): unknown[] | undefined {
@@ -240,6 +292,21 @@ export class SharedDictionary {
   }
 }
 
+/**
+ * `decode(…, remember)` remembers states of at least REMEMBER_MIN bytes, and in them composite
+ * values of at least KNOWN_MIN bytes: below that, looking a value up costs more than encoding it
+ * again (measured on the bench and kernel models; see BENCHMARKS.md).
+ */
+const REMEMBER_MIN = 64;
+const KNOWN_MIN = 16;
+/**
+ * Where a value read by `decode(…, remember)` carries its id. Ids come from one counter for all
+ * codecs in the thread and never repeat, so an id is valid only in the codec and the decode that
+ * gave it: a value kept from an earlier state, or read by another codec, is encoded afresh.
+ */
+const DECODED = Symbol('mc.decoded');
+let nextDecodedId = 0;
+
 const f64 = new Float64Array(1);
 const f64bytes = new Uint8Array(f64.buffer);
 
@@ -253,6 +320,20 @@ export class StateCodec {
   /** Where `decode` reads: set by `decode`, advanced by `read`. */
   private src: Uint8Array = new Uint8Array(0);
   private pos = 0;
+  /**
+   * The state last decoded with `remember`: its bytes, and where in them each of its composite
+   * values (of at least KNOWN_MIN bytes) was read; each such value carries an id (DECODED) that
+   * indexes `spans`. A successor shares most of its values with the state it came from
+   * (Immutable's structural sharing), so encoding it copies those bytes instead of walking them
+   * again: a value's bytes depend on the value only, so the copy is exactly what walking would
+   * write.
+   */
+  private readonly kept = new ByteWriter();
+  /** `spans[2k]`, `spans[2k + 1]`: start and length in `kept` of the value noted with id `first + k`. */
+  private spans: number[] = [];
+  private first = 0;
+  private next = 0;
+  private remembering = false;
 
   /** With a shared dictionary (--workers), strings and types are numbered by it, across threads. */
   constructor(private readonly dict?: SharedDictionary) {}
@@ -274,7 +355,7 @@ export class StateCodec {
   private fast(v: unknown, out: ByteWriter): void {
     if (typeof v === 'number') {
       if ((v & 0x7f) === v) out.byte(v);
-      else this.put(v, out, '');
+      else this.put(v, out, undefined);
       return;
     }
     if (typeof v === 'boolean') {
@@ -282,7 +363,20 @@ export class StateCodec {
       return;
     }
     if (typeof v !== 'object' || v === null) {
-      this.put(v, out, '');
+      this.put(v, out, undefined);
+      return;
+    }
+    const id = (v as { [DECODED]?: number })[DECODED];
+    if (id !== undefined && id >= this.first && id < this.next) {
+      const k = 2 * (id - this.first);
+      const from = this.spans[k];
+      const n = this.spans[k + 1];
+      out.reserve(n);
+      const src = this.kept.bytes;
+      const dst = out.bytes;
+      let o = out.length;
+      for (let i = from; i < from + n; i++) dst[o++] = src[i];
+      out.length = o;
       return;
     }
     const type = this.typeByFactory.get((v as { constructor: unknown }).constructor);
@@ -313,19 +407,55 @@ export class StateCodec {
         return;
       }
     }
-    this.put(v, out, '');
+    this.put(v, out, undefined);
   }
 
-  /** The value whose bytes are `bytes[start, end)`. */
-  decode(bytes: Uint8Array, start: number, end: number): unknown {
-    this.src = bytes;
-    this.pos = start;
-    const v = this.read();
-    if (this.pos !== end) throw new Error(`state bytes decoded to ${this.pos - start} of ${end - start} bytes`);
-    return v;
+  /**
+   * The value whose bytes are `bytes[start, end)`. With `remember`, the state about to be
+   * expanded: encoding its successors reuses its bytes (see `spans`) until the next such decode.
+   */
+  decode(bytes: Uint8Array, start: number, end: number, remember = false): unknown {
+    if (remember && end - start >= REMEMBER_MIN) {
+      this.first = this.next = nextDecodedId;
+      this.spans.length = 0;
+      const kept = this.kept;
+      kept.length = 0;
+      kept.reserve(end - start);
+      kept.bytes.set(bytes.subarray(start, end));
+      kept.length = end - start;
+      this.src = kept.bytes;
+      this.pos = 0;
+      end -= start;
+      start = 0;
+    } else {
+      this.src = bytes;
+      this.pos = start;
+    }
+    this.remembering = this.src === this.kept.bytes;
+    try {
+      const v = this.read();
+      if (this.pos !== end) throw new Error(`state bytes decoded to ${this.pos - start} of ${end - start} bytes`);
+      return v;
+    } finally {
+      this.remembering = false;
+    }
   }
 
-  private put(v: unknown, out: ByteWriter, path: string): void {
+  /** Notes where the composite value `v`, read from `from` to the current position, was read. */
+  private note(v: object, from: number): void {
+    const n = this.pos - from;
+    if (n < KNOWN_MIN) return;
+    (v as { [DECODED]?: number })[DECODED] = this.next++;
+    nextDecodedId = this.next;
+    this.spans.push(from, n);
+  }
+
+  /**
+   * The general encoder. `path` names where `v` sits, for the message of a value that is not a
+   * state; it is undefined on the hot path (`fast` falls back here for Maps, Sets and large
+   * Lists), where no path strings are built and members go back through `fast`.
+   */
+  private put(v: unknown, out: ByteWriter, path: string | undefined): void {
     switch (typeof v) {
       case 'number':
         if (Number.isInteger(v) && v >= 0 && v < 0x80) out.byte(v);
@@ -365,7 +495,7 @@ export class StateCodec {
           out.byte(T_RECORD);
           out.varint(type.index);
           const r = v as unknown as { get(k: string): unknown };
-          for (const k of type.keys) this.put(r.get(k), out, path ? `${path}.${k}` : k);
+          for (const k of type.keys) this.member(r.get(k), out, path, k);
           return;
         }
         if (isList(v) || isStack(v)) {
@@ -373,42 +503,36 @@ export class StateCodec {
           out.byte(isList(v) ? T_LIST : T_STACK);
           out.varint(c.size);
           let i = 0;
-          for (const x of c) this.put(x, out, `${path}[${i++}]`);
-          return;
-        }
-        if (isOrderedMap(v)) {
-          out.byte(T_ORDERED_MAP);
-          out.varint(v.size);
-          for (const [k, x] of v.entries()) {
-            this.put(k, out, path);
-            this.put(x, out, `${path}.${String(k)}`);
-          }
+          for (const x of c) this.member(x, out, path, i++, true);
           return;
         }
         if (isMap(v)) {
-          out.byte(T_MAP);
-          out.varint(v.size);
-          this.putSorted(out, v.size, (emit) => {
-            for (const [k, x] of v.entries())
-              emit(() => {
-                this.put(k, out, path);
-                this.put(x, out, `${path}.${String(k)}`);
-              });
-          });
-          return;
-        }
-        if (isOrderedSet(v)) {
-          out.byte(T_ORDERED_SET);
-          out.varint(v.size);
-          for (const x of v as Iterable<unknown>) this.put(x, out, path);
+          const m = v as ImmMap<unknown, unknown>;
+          const size = m.size;
+          const ordered = isOrderedMap(m);
+          out.byte(ordered ? T_ORDERED_MAP : T_MAP);
+          out.varint(size);
+          const starts: number[] | undefined = ordered || size <= 1 ? undefined : [];
+          for (const [k, x] of m.entries()) {
+            starts?.push(out.length);
+            this.member(k, out, path, undefined);
+            this.member(x, out, path, k);
+          }
+          if (starts) this.sortMembers(out, starts);
           return;
         }
         if (isSet(v)) {
-          out.byte(T_SET);
-          out.varint(v.size);
-          this.putSorted(out, v.size, (emit) => {
-            for (const x of v as Iterable<unknown>) emit(() => this.put(x, out, path));
-          });
+          const set = v as ImmSet<unknown>;
+          const size = set.size;
+          const ordered = isOrderedSet(set);
+          out.byte(ordered ? T_ORDERED_SET : T_SET);
+          out.varint(size);
+          const starts: number[] | undefined = ordered || size <= 1 ? undefined : [];
+          for (const x of set) {
+            starts?.push(out.length);
+            this.member(x, out, path, undefined);
+          }
+          if (starts) this.sortMembers(out, starts);
           return;
         }
         throw new ModelError(
@@ -422,22 +546,24 @@ export class StateCodec {
   }
 
   /**
-   * Writes the members of an unordered collection in the order of their bytes: each member is
-   * encoded in place, then the region is rewritten sorted if it was not already.
+   * Member `key` of a collection at `path` (a field name, a Map key, a List index when `indexed`;
+   * undefined for a Map key itself or a Set member), encoded without a path on the hot path.
    */
-  private putSorted(out: ByteWriter, size: number, each: (emit: (member: () => void) => void) => void): void {
-    if (size <= 1) {
-      each((member) => member());
-      return;
-    }
-    const base = out.length;
-    const starts: number[] = [];
-    each((member) => {
-      starts.push(out.length);
-      member();
-    });
+  private member(x: unknown, out: ByteWriter, path: string | undefined, key: unknown, indexed = false): void {
+    if (path === undefined) this.fast(x, out);
+    else if (key === undefined) this.put(x, out, path);
+    else if (indexed) this.put(x, out, `${path}[${String(key)}]`);
+    else this.put(x, out, path ? `${path}.${String(key)}` : String(key));
+  }
+
+  /**
+   * Rewrites the members of an unordered collection, encoded in place from `starts[0]` to the end
+   * of `out` (member i begins at `starts[i]`), in the order of their bytes.
+   */
+  private sortMembers(out: ByteWriter, starts: number[]): void {
+    const base = starts[0];
+    const count = starts.length;
     starts.push(out.length);
-    const order = starts.slice(0, -1).map((_, i) => i);
     const b = out.bytes;
     const cmp = (i: number, j: number): number => {
       const a0 = starts[i];
@@ -449,9 +575,9 @@ export class StateCodec {
       return a1 - a0 - (b1 - b0);
     };
     let sorted = true;
-    for (let i = 1; i < order.length && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
+    for (let i = 1; i < count && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
     if (sorted) return;
-    order.sort(cmp);
+    const order = Array.from({ length: count }, (_, i) => i).sort(cmp);
     const copy = this.scratch;
     copy.length = 0;
     copy.reserve(out.length - base);
@@ -499,7 +625,8 @@ export class StateCodec {
       const [name, keys] = JSON.parse(this.dict.textOf(id).slice(1)) as [string, string[]];
       const factory = ImmRecord(Object.fromEntries(keys.map((k) => [k, undefined])), name) as unknown as RecordFactory;
       const sample = factory({}) as unknown as object;
-      type = { factory, keys, index: id, proto: Object.getPrototypeOf(sample), defaults: keys.map(() => undefined), substitute: true };
+      const defaults = keys.map(() => undefined);
+      type = { factory, keys, index: id, proto: fieldReader(Object.getPrototypeOf(sample), keys, defaults), defaults, substitute: true };
       this.types[id] = type;
       this.typeByFactory.set(factory, type);
     }
@@ -513,10 +640,9 @@ export class StateCodec {
     const r = v as ImmRecord<Record<string, unknown>>;
     const keys = [...r.toSeq().keys()];
     const signature = JSON.stringify([ImmRecord.getDescriptiveName(r), keys]);
-    const own = {
-      proto: Object.getPrototypeOf(r) as object,
-      defaults: keys.map((k) => (r as unknown as { _defaultValues: Record<string, unknown> })._defaultValues[k]),
-    };
+    const defaults = keys.map((k) => (r as unknown as { _defaultValues: Record<string, unknown> })._defaultValues[k]);
+    // The factory's prototype, not the value's: a value derived from a decoded one has the reader.
+    const own = { proto: fieldReader((factory as { prototype: object }).prototype, keys, defaults), defaults };
     const first = this.typeBySignature.get(signature);
     // A second factory of the same name and keys shares the first one's index (and decodes as
     // it); its own defaults serve to read its instances' fields.
@@ -572,7 +698,9 @@ export class StateCodec {
       case T_BIGINT:
         return BigInt(this.stringAt(this.varint()));
       case T_RECORD: {
+        const from = this.pos - 1;
         const type = this.typeAt(this.varint());
+        let r: object;
         if (FAST && type.keys.length <= SMALL) {
           const defaults = type.defaults;
           const items = new Array<unknown>(defaults.length);
@@ -580,34 +708,50 @@ export class StateCodec {
             const x = this.read();
             items[i] = x === defaults[i] ? undefined : x;
           }
-          const r = Object.create(type.proto);
-          r.__ownerID = undefined;
-          r._values = smallList(items);
-          return r;
+          r = Object.create(type.proto);
+          (r as { __ownerID: unknown }).__ownerID = undefined;
+          (r as { _values: unknown })._values = smallList(items);
+        } else {
+          const values: Record<string, unknown> = {};
+          for (const k of type.keys) values[k] = this.read();
+          r = type.factory(values) as object;
         }
-        const values: Record<string, unknown> = {};
-        for (const k of type.keys) values[k] = this.read();
-        return type.factory(values);
+        if (this.remembering) this.note(r, from);
+        return r;
       }
       case T_LIST:
       case T_STACK:
       case T_ORDERED_SET:
       case T_SET: {
+        const from = this.pos - 1;
         const n = this.varint();
         const items = new Array<unknown>(n);
         for (let i = 0; i < n; i++) items[i] = this.read();
-        if (tag === T_LIST && FAST && n <= SMALL) return smallList(items);
-        return tag === T_LIST ? List(items) : tag === T_STACK ? Stack(items) : tag === T_SET ? ImmSet(items) : OrderedSet(items);
+        const c: object =
+          tag === T_LIST && FAST && n <= SMALL
+            ? smallList(items)
+            : tag === T_LIST
+              ? List(items)
+              : tag === T_STACK
+                ? Stack(items)
+                : tag === T_SET
+                  ? ImmSet(items)
+                  : OrderedSet(items);
+        if (this.remembering) this.note(c, from);
+        return c;
       }
       case T_MAP:
       case T_ORDERED_MAP: {
+        const from = this.pos - 1;
         const n = this.varint();
         const entries = new Array<[unknown, unknown]>(n);
         for (let i = 0; i < n; i++) {
           const k = this.read();
           entries[i] = [k, this.read()];
         }
-        return tag === T_MAP ? ImmMap(entries) : OrderedMap(entries);
+        const m = tag === T_MAP ? ImmMap(entries) : OrderedMap(entries);
+        if (this.remembering) this.note(m, from);
+        return m;
       }
       default:
         throw new Error(`bad state byte 0x${tag.toString(16)} at ${this.pos - 1}`);

@@ -281,8 +281,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     let state: unknown;
     if (store instanceof ExactStore) {
       store.locate(id);
-      state = codec.decode(store.chunk, store.start, store.end);
-    } else state = codec.decode(frontier.bytes, frontier.start, frontier.end);
+      state = codec.decode(store.chunk, store.start, store.end, true);
+    } else state = codec.decode(frontier.bytes, frontier.start, frontier.end, true);
     expansions++;
     paths.startExpansion(id);
     if (expansions % CLOCK_EVERY === 0) {

@@ -181,7 +181,7 @@ try {
       };
       for (let k = 0; k < batch.count; k++) {
         readPrefixed(b, pos, entry);
-        const state = codec.decode(b, entry.start, entry.end);
+        const state = codec.decode(b, entry.start, entry.end, true);
         pos = entry.end;
         for (const p of invariants)
           if (p.kind === 'invariant') {
