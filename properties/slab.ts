@@ -45,6 +45,8 @@ export function freelistIntegrity<S, P = AnyParams>(census: (s: S, p: P) => Slab
     (s, p) => {
       const c = census(s, p);
       if (c.problems.length > 0) return c.problems[0];
+      if (eachOnce(c)) return true;
+      // Something is wrong: find what, with the places' words for the message.
       const at = new Map<string, ObjectPlace[]>();
       for (const pl of c.places) at.set(pl.obj, [...(at.get(pl.obj) ?? []), pl]);
       for (const obj of c.objects) {
@@ -59,6 +61,15 @@ export function freelistIntegrity<S, P = AnyParams>(census: (s: S, p: P) => Slab
       return true;
     },
   );
+}
+
+/** Whether every tracked object is in exactly one place and every place holds a tracked object. */
+function eachOnce(c: SlabCensus): boolean {
+  const count = new Map<string, number>();
+  for (const pl of c.places) count.set(pl.obj, (count.get(pl.obj) ?? 0) + 1);
+  for (const obj of c.objects) if (count.get(obj) !== 1) return false;
+  for (const obj of count.keys()) if (!c.objects.includes(obj)) return false;
+  return true;
 }
 
 export interface DeferredList {
