@@ -211,6 +211,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     if (!Array.isArray(ts)) throw new ModelError(`transitions() returned ${typeof ts}, expected an array, in state {${renderState(s)}}`);
     return ts;
   };
+  /** Set by `apply` under --symmetry: the successor's bytes are stored already (no need to look again). */
+  let stored = false;
   /** Applies `t` to `s` and leaves the successor's bytes in `out`. */
   const apply = (s: unknown, t: Transition<unknown>): unknown => {
     // try/catch inline, not guard(): this runs once per transition and closures cost.
@@ -220,7 +222,11 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       codec.encode(next, out);
       // A stored state is its orbit's representative (the one with the smallest bytes), so a
       // successor whose bytes are stored already is one: no permutation can make it smaller.
-      if (canon && !store.contains(out.bytes, out.length)) canon.canonicalize(next, out);
+      stored = false;
+      if (canon) {
+        stored = store.contains(out.bytes, out.length);
+        if (!stored) canon.canonicalize(next, out);
+      }
       return next;
     } catch (e) {
       throw wrap(`transition "${t?.label}" threw from state {${renderState(s)}}`, e);
@@ -362,6 +368,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
           record(p, guard(() => `property "${p.name}" threw on transition "${t.label}"`, () => p.check(state, t, next, params)), id, i);
 
       // Skip if already stored; otherwise store, check and enqueue.
+      if (stored) continue;
       if (atBound) {
         if (!store.contains(out.bytes, out.length)) cutByDepth = true;
         continue;
