@@ -614,15 +614,38 @@ export class StateCodec {
   }
 
   /**
-   * --workers: a type another thread numbered and this one has not met yet. It is rebuilt from
-   * its name and keys as a plain Record, until this thread meets the model's own factory, which
-   * then replaces it. Limitation: until then its values have no methods a model's Record class
-   * adds, and are not \`instanceof\` that class.
+   * --workers: called with a Record type's signature when a state being decoded holds a type that
+   * another thread numbered and this one has not met; it should make this thread's model build a
+   * value of that type and encode it (see worker.ts), so that decoding gives the model's own type
+   * (its class, methods and `instanceof`), not a look-alike.
+   */
+  onUnknownType?: (signature: string) => void;
+
+  /** Whether this thread has met the model's own Record type of this signature. */
+  knowsType(signature: string): boolean {
+    return this.typeBySignature.has(signature);
+  }
+
+  /**
+   * --workers: a type another thread numbered and this one has not met yet: met through
+   * `onUnknownType` when it is set, else rebuilt from its name and keys as a plain Record until
+   * this thread meets the model's own factory, which then replaces it. Until then such values have
+   * no methods a model's Record class adds, and are not `instanceof` that class.
    */
   private typeAt(id: number): RecordType {
     let type = this.types[id];
     if (type === undefined && this.dict) {
-      const [name, keys] = JSON.parse(this.dict.textOf(id).slice(1)) as [string, string[]];
+      const signature = this.dict.textOf(id).slice(1);
+      if (this.onUnknownType) {
+        const { src, pos, remembering } = this;
+        this.onUnknownType(signature);
+        this.src = src;
+        this.pos = pos;
+        this.remembering = remembering;
+        type = this.types[id];
+        if (type !== undefined) return type;
+      }
+      const [name, keys] = JSON.parse(signature) as [string, string[]];
       const factory = ImmRecord(Object.fromEntries(keys.map((k) => [k, undefined])), name) as unknown as RecordFactory;
       const sample = factory({}) as unknown as object;
       const defaults = keys.map(() => undefined);

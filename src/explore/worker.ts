@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../cli/load.ts';
 import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
 import { ModelError } from '../core/errors.ts';
-import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type Check, type Transition } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type AnyModel, type Check, type Transition } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
@@ -64,6 +64,47 @@ export interface BatchResult {
   readonly fired: [string, string, string | undefined, number][];
 }
 
+/** The most states `meetType` visits before it gives up. */
+const MEET_LIMIT = 200_000;
+
+/**
+ * Makes this thread's model build a value of the Record type `signature`, which another thread
+ * made first, so that the codec decodes the model's own type (StateCodec.onUnknownType): a
+ * breadth-first search from the initial states, encoding every successor (which registers the
+ * types in it) until the type is met. The type is reachable, since another thread reached it
+ * with the same model and parameters; usually within a few steps.
+ */
+function meetType(model: AnyModel, params: AnyParams, codec: StateCodec, signature: string): void {
+  const name = (JSON.parse(signature) as [string])[0];
+  const scratch = new ByteWriter();
+  const seen = new Set<string>();
+  const inits = model.init(params);
+  let level: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
+  const isNew = (s: unknown): boolean => {
+    scratch.length = 0;
+    codec.encode(s, scratch);
+    let key = '';
+    for (let i = 0; i < scratch.length; i++) key += String.fromCharCode(scratch.bytes[i]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+  level = level.filter(isNew);
+  while (level.length > 0 && !codec.knowsType(signature)) {
+    if (seen.size > MEET_LIMIT)
+      throw new ModelError(
+        `--workers: a worker met Record type "${name}", made by another thread, and its own search of ${MEET_LIMIT} states from the initial state made none; does the model build Record types on the fly? Run without --workers`,
+      );
+    const next: unknown[] = [];
+    for (const s of level) for (const t of model.transitions(s, params)) {
+      const x = t.apply();
+      if (isNew(x)) next.push(x);
+      if (codec.knowsType(signature)) return;
+    }
+    level = next;
+  }
+}
+
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 
@@ -77,6 +118,7 @@ try {
   const deadlock = selected.some((p) => p.kind === 'deadlock');
   const isEnd = model.isEndState ?? (() => false);
   const codec = new StateCodec(new SharedDictionary(setup.dictionary));
+  codec.onUnknownType = (signature) => meetType(model, params, codec, signature);
   const out = new ByteWriter(1 << 16);
   const sym = setup.symmetry ? model.symmetry?.(params) : undefined;
   const canon = sym ? new Canonicalizer(model.name, sym, codec) : undefined;
