@@ -130,11 +130,24 @@ const FAST = probeInternals();
 function readerProto(proto: object, keys: readonly string[], defaults: readonly unknown[]): object {
   const reader = Object.create(proto) as object;
   keys.forEach((key, i) => {
-    const own = Object.getOwnPropertyDescriptor(proto, key);
-    if (!own?.get) return;
-    Object.defineProperty(reader, key, { get: slotGetter(i, key, defaults[i]), set: own.set });
+    const getter = immutableAccessor(proto, key);
+    if (getter) Object.defineProperty(reader, key, { get: slotGetter(i, key, defaults[i]), set: getter.set });
   });
   return reader;
+}
+
+/**
+ * The accessor Immutable defined for field `key`, found from `proto` up (a model's class that
+ * extends a Record type sits between): undefined when the nearest definition of `key` is not
+ * Immutable's (a getter the model's class defines, or a name the Record API keeps), which is
+ * left alone.
+ */
+function immutableAccessor(proto: object, key: string): PropertyDescriptor | undefined {
+  for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, key);
+    if (d) return d.get && Object.prototype.hasOwnProperty.call(p, '_indices') ? d : undefined;
+  }
+  return undefined;
 }
 
 /**

@@ -65,6 +65,18 @@ describe('state codec', () => {
     expect(d.held.push(4).set(0, 9).toArray()).toEqual([9, 2, 3, 4]);
     expect(is(d.set('irqsOff', true), v.set('irqsOff', true))).toBe(true);
     expect(is(d.set('id', 0), Cpu({ held: List([1, 2, 3]) }))).toBe(true);
+    // A model's class over a Record type: decoded as that class, its own getters kept.
+    class Item extends Record({ n: 0, m: 1 }, 'Item') {
+      override get m(): number {
+        return 42;
+      }
+      bumped(): Item {
+        return this.set('n', this.n + 1);
+      }
+    }
+    const io = e.encode(List([new Item({ n: 3 })]));
+    const item = (e.codec.decode(io.bytes, 0, io.length, true) as List<Item>).get(0)!;
+    expect([item instanceof Item, item.n, item.m, item.bumped().n, item.bumped() instanceof Item]).toEqual([true, 3, 42, 4, true]);
     const long = List(Array.from({ length: 40 }, (_, i) => i));
     const lo = e.encode(long);
     expect(is(e.codec.decode(lo.bytes, 0, lo.length), long)).toBe(true);
