@@ -215,6 +215,11 @@ export class ByteWriter {
     return this.bytes.slice(0, this.length);
   }
 
+  /** The bytes written as a string, one character a byte: a key for a Set or Map of states. */
+  key(): string {
+    return bytesKey(this.bytes, this.length);
+  }
+
   byte(b: number): void {
     if (this.length === this.bytes.length) this.reserve(1);
     this.bytes[this.length++] = b;
@@ -228,6 +233,13 @@ export class ByteWriter {
     }
     this.byte(n);
   }
+}
+
+/** `b[0, n)` as a string, one character a byte: a key for a Set or Map of states. */
+export function bytesKey(b: Uint8Array, n = b.length): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(b[i]);
+  return s;
 }
 
 /**

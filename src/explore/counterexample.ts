@@ -6,7 +6,7 @@
 import { ModelError } from '../core/errors.ts';
 import { violationOf, type AnyModel, type Property, type Transition } from '../core/model.ts';
 import { ByteWriter, type StateCodec } from '../core/codec.ts';
-import type { Trace, TraceStep } from '../core/outcome.ts';
+import type { Trace, TraceStep, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { renderState } from '../core/value.ts';
 import type { Canonicalizer } from './reduce.ts';
@@ -163,4 +163,22 @@ function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
   if (a.length !== n) return false;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * What both explorers make of a property's first violation (`found`: the state, and for a step
+ * property the transition): the stored path replayed into a trace and, under --symmetry (`r`
+ * canonicalizes), made a concrete run of the model.
+ */
+export function counterexampleOf(
+  r: Replayer,
+  symmetry: boolean,
+  store: { matches(id: number, b: Uint8Array, n: number): boolean },
+  paths: StoredPaths,
+  initStates: readonly unknown[],
+): (p: Property<unknown, AnyParams>, found: { readonly stateId: number; readonly action: number; readonly message: string; readonly fields: readonly string[] }) => Violation {
+  return (p, f) => {
+    const { trace, keys, initial } = replayPath(r, store, paths, initStates, f.stateId, f.action);
+    return symmetry ? concreteRun(r, p, initial, keys, f) : { message: f.message, fields: f.fields, trace };
+  };
 }

@@ -3,12 +3,12 @@ import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type AnyModel, type C
 import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { getHeapStatistics } from 'node:v8';
-import { ByteWriter, StateCodec } from '../core/codec.ts';
+import { ByteWriter, bytesKey, StateCodec } from '../core/codec.ts';
 import { renderState } from '../core/value.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns } from './growable.ts';
 import { ampleTransition, Canonicalizer } from './reduce.ts';
-import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
+import { counterexampleOf, replayerOf } from './counterexample.ts';
 import { collisionOdds, ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
 export interface Progress {
@@ -398,12 +398,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const elapsedMs = performance.now() - started;
 
   // Counterexamples: the stored paths replayed (counterexample.ts).
-  const replayer = replayerOf(model, params, codec, canon, out);
-  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation => {
-    const { trace, keys, initial } = replayPath(replayer, store, paths, initStates, f.stateId, f.action);
-    // --symmetry: the path over representatives made a concrete run of the model.
-    return canon ? concreteRun(replayer, p, initial, keys, f) : { message: f.message, fields: f.fields, trace };
-  };
+  const violation = counterexampleOf(replayerOf(model, params, codec, canon, out), canon !== undefined, store, paths, initStates);
 
   return outcomeOf(model, params, strategy, selected, found, complete, stoppedBy, violation, fired?.values(), {
     initialStates: initStates.length,
@@ -451,10 +446,10 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
       if (isEnd(state, params) !== isEnd(ps, params)) throw bad('isEndState() accepts one and not the other');
       return;
     }
-    const mine = new Set(keys.map(latin1));
+    const mine = new Set(keys.map((k) => bytesKey(k)));
     for (const t of pts) {
       apply(ps, t);
-      if (!mine.has(latin1(out.bytes.subarray(0, out.length))))
+      if (!mine.has(out.key()))
         throw bad(`transition "${t.label}" of the permutation leads to a state that no transition of the state leads to, up to permutation`);
     }
   }
@@ -479,12 +474,6 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         throw new ModelError(`model "${model.name}" is not deterministic: transition "${first[i].label}" led to two different states ${where}`);
     }
   }
-}
-
-function latin1(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {

@@ -3,12 +3,12 @@ import { Worker } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
 import { ModelError, UsageError } from '../core/errors.ts';
-import type { AnyModel, Property } from '../core/model.ts';
-import type { FiredLabel, Outcome, StopReason, Violation } from '../core/outcome.ts';
+import type { AnyModel } from '../core/model.ts';
+import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { explore, outcomeOf, selectProperties, storageStats, type ExploreOptions, type Found } from './explore.ts';
 import { Canonicalizer } from './reduce.ts';
-import { concreteRun, replayerOf, replayPath } from './counterexample.ts';
+import { counterexampleOf, replayerOf } from './counterexample.ts';
 import { PathColumns, readPrefixed } from './growable.ts';
 import { ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
@@ -297,12 +297,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if (!stoppedBy && !complete && found.size > 0 && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
   const elapsedMs = performance.now() - started;
 
-  // Counterexamples: the stored paths replayed, as `explore` does (counterexample.ts).
-  const replayer = replayerOf(model, params, codec, canon, out);
-  const violation = (p: Property<unknown, AnyParams>, f: Found): Violation => {
-    const { trace, keys, initial } = replayPath(replayer, store, paths, initStates, f.stateId, f.action);
-    return canon ? concreteRun(replayer, p, initial, keys, f) : { message: f.message, fields: f.fields, trace };
-  };
+  // Counterexamples: the stored paths replayed (counterexample.ts).
+  const violation = counterexampleOf(replayerOf(model, params, codec, canon, out), canon !== undefined, store, paths, initStates);
   return outcomeOf(model, params, 'bfs', selected, found, complete, stoppedBy, violation, fired?.values(), {
     initialStates: initStates.length,
     states: store.size,

@@ -83,8 +83,7 @@ function meetType(model: AnyModel, params: AnyParams, codec: StateCodec, signatu
   const isNew = (s: unknown): boolean => {
     scratch.length = 0;
     codec.encode(s, scratch);
-    let key = '';
-    for (let i = 0; i < scratch.length; i++) key += String.fromCharCode(scratch.bytes[i]);
+    const key = scratch.key();
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
@@ -129,9 +128,7 @@ try {
     one.length = 0;
     codec.encode(x, one);
     canon!.canonicalize(x, one);
-    let k = '';
-    for (let i = 0; i < one.length; i++) k += String.fromCharCode(one.bytes[i]);
-    return k;
+    return one.key();
   };
   /**
    * --symmetry, on one expanded state in 64 (as `explore` samples): a permutation of the state
