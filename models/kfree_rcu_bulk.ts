@@ -51,14 +51,11 @@ import {
   allocBegin,
   allocCall,
   allocSteps,
-  callRcu,
   canSchedule,
   declarePageAllocLocks,
   declarePerCpuLock,
-  free,
   freePage,
   gpTransitions,
-  holdersOf,
   initKernel,
   Kernel,
   kernelConfig,
@@ -71,14 +68,15 @@ import {
   perCpuLockName,
   RCU_LANE,
   rcuInit,
-  readyCallback,
   runningTask,
   schedule,
   setPc,
-  takeCallback,
   top,
   unlock,
   waitContextProperties,
+  kvfreeRcuBatching,
+  KRCP,
+  type RcuBatch,
   type AllocOp,
   type KernelConfig,
   type Rcu,
@@ -87,7 +85,6 @@ import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
 const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'workqueue-refill'] as const;
 
-const KRCP = 'krcp->lock';
 const CALLER = 'caller';
 const KWORKER = 'kworker';
 
@@ -105,17 +102,13 @@ const Krc = Record(
 );
 type Krc = ReturnType<typeof Krc>;
 
-/** What one kfree_rcu_work() will free: the objects and how many array pages. */
-const Batch = Record({ cpu: 0, objs: List<string>(), pages: 0 }, 'Batch');
-type Batch = ReturnType<typeof Batch>;
-
 const State = Record(
   {
     kernel: Kernel(),
     krc: List<Krc>(),
     pa: PageAlloc(),
     /** Batches handed to RCU, in the order of their callbacks. */
-    batches: List<Batch>(),
+    batches: List<RcuBatch>(),
     rcu: rcuInit(),
     mem: memoryInit(),
     /** Completed kfree_rcu() calls per CPU. */
@@ -252,43 +245,19 @@ function transitions(s: State, p: P): Transition<State>[] {
     }
   }
 
-  // kfree_rcu_monitor(): a CPU's arrays and rcu_head chain go to one RCU callback.
-  s.krc.forEach((krc, cpu) => {
-    if ((krc.arrays.isEmpty() && krc.heads.isEmpty()) || !holdersOf(k0, perCpuLockName(KRCP, cpu)).isEmpty()) return;
-    const objs = krc.arrays.flatten(true).toList().concat(krc.heads) as List<string>;
-    out.push({
-      lane: RCU_LANE,
-      label: `rcu: kfree_rcu_monitor(cpu${cpu}): ${krc.arrays.size} array(s), ${krc.heads.size} rcu_head(s) → queue_rcu_work`,
-      apply: () =>
-        s
-          .setIn(['krc', cpu], krc.set('arrays', List()).set('heads', List()))
-          .set('batches', s.batches.push(Batch({ cpu, objs, pages: krc.arrays.size })))
-          .set('rcu', callRcu(s.rcu, `kfree_rcu_work(cpu${cpu})`)),
-    });
-  });
-
-  // kfree_rcu_work(): after the grace period, free the objects; array pages back to the cache if it has room.
-  const cb = readyCallback(s.rcu);
-  if (cb) {
-    const b = s.batches.first()!;
-    const krcp = perCpuLockName(KRCP, b.cpu);
-    if (holdersOf(k0, krcp).isEmpty())
-      out.push({
-        lane: RCU_LANE,
-        label: `rcu: ${cb.name}: kfree ${b.objs.join(', ')}; ${b.pages} page(s) back`,
-        apply: () => {
-          let mem = s.mem;
-          for (const x of b.objs) mem = free(mem, x, `rcu ${cb.name}`);
-          let pa = s.pa;
-          let krc = s.krc.get(b.cpu)!;
-          for (let i = 0; i < b.pages; i++) {
-            if (p.variant === 'workqueue-refill' && krc.cache < p.cacheSize) krc = krc.set('cache', krc.cache + 1);
-            else pa = freePage(pa);
-          }
-          return s.set('rcu', takeCallback(s.rcu)).set('batches', s.batches.shift()).set('mem', mem).set('pa', pa).setIn(['krc', b.cpu], krc);
-        },
-      });
-  }
+  // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
+  // the per-CPU cache if it has room (workqueue-refill), else to the zone.
+  out.push(
+    ...kvfreeRcuBatching(s, (x, cpu, pages) => {
+      let pa = x.pa;
+      let krc = x.krc.get(cpu)!;
+      for (let i = 0; i < pages; i++) {
+        if (p.variant === 'workqueue-refill' && krc.cache < p.cacheSize) krc = krc.set('cache', krc.cache + 1);
+        else pa = freePage(pa);
+      }
+      return x.set('pa', pa).setIn(['krc', cpu], krc);
+    }),
+  );
   out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
   return out;
 }

@@ -39,14 +39,11 @@ import {
   allocBegin,
   allocCall,
   allocSteps,
-  callRcu,
   declareLocks,
   declarePageAllocLocks,
   declarePerCpuLock,
-  free,
   freePage,
   gpTransitions,
-  holdersOf,
   initKernel,
   Kernel,
   kernelConfig,
@@ -60,15 +57,16 @@ import {
   rcuInit,
   readLock,
   readUnlock,
-  readyCallback,
   setPc,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
-  takeCallback,
   top,
   unlock,
   waitContextProperties,
+  kvfreeRcuBatching,
+  KRCP,
+  type RcuBatch,
   type AllocOp,
   type KernelConfig,
   type Rcu,
@@ -77,12 +75,10 @@ import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../proper
 
 const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
 
-const KRCP = 'krcp->lock';
 const SOME_LOCK = 'some_lock';
 
 const Krc = Record({ arrays: List<List<string>>(), heads: List<string>() }, 'Krc');
 type Krc = ReturnType<typeof Krc>;
-const Batch = Record({ cpu: 0, objs: List<string>(), pages: 0 }, 'Batch');
 
 const State = Record(
   {
@@ -91,7 +87,7 @@ const State = Record(
     /** Pages left in the preallocated reserve. */
     pool: 0,
     pa: PageAlloc(),
-    batches: List<ReturnType<typeof Batch>>(),
+    batches: List<RcuBatch>(),
     rcu: rcuInit(),
     mem: memoryInit(),
     calls: List<number>(),
@@ -210,41 +206,19 @@ function transitions(s: State, p: P): Transition<State>[] {
     }
   }
 
-  // kfree_rcu_monitor(): a CPU's arrays and rcu_head chain go to one RCU callback.
-  s.krc.forEach((krc, cpu) => {
-    if ((krc.arrays.isEmpty() && krc.heads.isEmpty()) || !holdersOf(k0, perCpuLockName(KRCP, cpu)).isEmpty()) return;
-    const objs = krc.arrays.flatten(true).toList().concat(krc.heads) as List<string>;
-    out.push({
-      lane: RCU_LANE,
-      label: `rcu: kfree_rcu_monitor(cpu${cpu}): ${krc.arrays.size} array(s), ${krc.heads.size} rcu_head(s) → queue_rcu_work`,
-      apply: () =>
-        s
-          .setIn(['krc', cpu], Krc())
-          .set('batches', s.batches.push(Batch({ cpu, objs, pages: krc.arrays.size })))
-          .set('rcu', callRcu(s.rcu, `kfree_rcu_work(cpu${cpu})`)),
-    });
-  });
-
-  // kfree_rcu_work(): after the grace period, free the objects; array pages back to the reserve.
-  const cb = readyCallback(s.rcu);
-  if (cb) {
-    const b = s.batches.first()!;
-    out.push({
-      lane: RCU_LANE,
-      label: `rcu: ${cb.name}: kfree ${b.objs.join(', ')}; ${b.pages} page(s) back`,
-      apply: () => {
-        let mem = s.mem;
-        for (const x of b.objs) mem = free(mem, x, `rcu ${cb.name}`);
-        let pool = s.pool;
-        let pa = s.pa;
-        for (let i = 0; i < b.pages; i++) {
-          if (pool < p.reserve) pool++;
-          else pa = freePage(pa);
-        }
-        return s.set('rcu', takeCallback(s.rcu)).set('batches', s.batches.shift()).set('mem', mem).set('pool', pool).set('pa', pa);
-      },
-    });
-  }
+  // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
+  // the reserve while it has room, else to the zone.
+  out.push(
+    ...kvfreeRcuBatching(s, (x, _cpu, pages) => {
+      let pool = x.pool;
+      let pa = x.pa;
+      for (let i = 0; i < pages; i++) {
+        if (pool < p.reserve) pool++;
+        else pa = freePage(pa);
+      }
+      return x.set('pool', pool).set('pa', pa);
+    }),
+  );
   out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
   return out;
 }

@@ -84,3 +84,4 @@ export * from './rcu.ts';
 export * from './memory.ts';
 export * from './page_alloc.ts';
 export * from './latency.ts';
+export * from './kvfree_rcu.ts';
