@@ -1,9 +1,9 @@
 /**
  * The kernel modeling layer: CPUs and their context stacks, irq and preemption state,
  * interrupt arrival, lock types under PREEMPT_RT on and off, local_lock_is_locked(),
- * wait-context checking, RCU readers and grace periods, object lifetimes, the page allocator and
- * non-preemptible stretches (latency). Pure functions over Immutable Records; models embed a `Kernel` in
- * their state and compose these. The checker (src/explore) never imports this layer.
+ * wait-context checking, RCU readers and grace periods, object lifetimes, the page allocator,
+ * kvfree_rcu()'s batching and non-preemptible stretches (latency). Pure functions over Immutable
+ * Records; models embed a `Kernel` in their state and compose these. The checker (src/explore) never imports this layer.
  */
 export { kernelConfig, configName, type KernelConfig } from './config.ts';
 export { Frame, Cpu, Holder, Lock, Splat, Kernel, type ContextKind, type LockType, type SplatKind } from './state.ts';
