@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Registers tsx so that mc's TypeScript sources and the user's model files load as they are.
-import { register } from 'tsx/esm/api';
+// Loads mc's TypeScript sources and the user's model files as they are (src/cli/ts-hooks.mjs).
+import '../src/cli/register.mjs';
 
-register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -7,6 +7,9 @@ export type {
   AnyModel,
   ModelDefinition,
   Transition,
+  SchemaTransition,
+  ImmutableTransition,
+  AnyTransition,
   Check,
   Property,
   InvariantProperty,
@@ -17,6 +20,8 @@ export type {
   Symmetry,
 } from './core/model.ts';
 export { int, bool, oneOf } from './core/params.ts';
+export { t, universe, Universe, MemberSet } from './core/schema.ts';
+export type { StateOf, Draft, ReadonlyMemberSet, Type, StructType, ValueOf, DraftOf } from './core/schema.ts';
 export type { ParamSpec, ParamSpecs, ParamValues, AnyParams } from './core/params.ts';
 export { ModelError, UsageError } from './core/errors.ts';
 export type { Outcome, PropertyResult, Trace, TraceStep, Violation, Stats, StopReason, Strategy } from './core/outcome.ts';

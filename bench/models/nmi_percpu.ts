@@ -5,17 +5,25 @@
 // The NMI handler asks local_lock_is_locked(): if the lock is held it defers (returns at once);
 // otherwise it updates the counter itself. variant=no-check skips the question, so the NMI can
 // land between the task's read and write and its increment is lost.
-import { List, Record } from 'immutable';
-import { atQuiescence, defineModel, int, oneOf, type Transition } from '../../src/index.ts';
+import { atQuiescence, defineModel, int, oneOf, t, universe, type StateOf, type Transition } from '../../src/index.ts';
 
-const Cpu = Record({ pc: 0, round: 0, locked: false, count: 0, tmp: 0, inNmi: false, nmiPc: 0, nmis: 0, ntmp: 0, updates: 0 }, 'Cpu');
-type Cpu = ReturnType<typeof Cpu>;
-const State = Record({ cpus: List<Cpu>() }, 'PerCpu');
-type State = ReturnType<typeof State>;
-
-// Hoisted out of transitions(): tsx compiles model files with keepNames, so a named closure
-// created per state costs a defineProperty call (see BENCHMARKS.md, profile).
-const put = (s: State, i: number, next: Cpu) => () => s.setIn(['cpus', i], next);
+const schema = (p: { cpus: number; rounds: number; nmis: number }) => {
+  const count = t.int(0, p.rounds + p.nmis);
+  const cpu = t.struct({
+    pc: t.int(0, 3),
+    round: t.int(0, p.rounds),
+    locked: t.bool(),
+    count,
+    tmp: count,
+    inNmi: t.bool(),
+    nmiPc: t.int(0, 2),
+    nmis: t.int(0, p.nmis),
+    ntmp: count,
+    updates: t.int(0, p.nmis),
+  });
+  return t.struct({ cpus: t.array(cpu, universe('cpu', p.cpus)) });
+};
+type State = StateOf<typeof schema>;
 
 export default defineModel({
   name: 'nmi-percpu',
@@ -26,54 +34,57 @@ export default defineModel({
     nmis: int(3, { min: 0, max: 8, doc: 'NMIs that may arrive on each CPU' }),
     variant: oneOf(['checks-lock', 'no-check'], 'checks-lock', 'no-check: the NMI updates the counter without asking local_lock_is_locked()'),
   },
-  init: (p) => State({ cpus: List(Array.from({ length: p.cpus }, () => Cpu())) }),
+  state: schema,
+  init: () => {},
   transitions: (s, p) => {
     const out: Transition<State>[] = [];
-    // Every step reads and writes only its own CPU's Cpu record (the CPUs share nothing) and the
-    // one property looks at quiescent states only: every transition is local for --por.
+    // Every step reads and writes only its own CPU's fields (the CPUs share nothing) and the one
+    // property looks at quiescent states only: every transition is local for --por.
     const local = true;
-    s.cpus.forEach((c, i) => {
+    for (let i = 0; i < s.cpus.length; i++) {
+      const c = s.cpus[i];
       const lane = `cpu${i}`;
       // The task runs only while no NMI is on its CPU.
       if (!c.inNmi) {
-        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, local, label: `cpu${i}: local_lock`, apply: put(s, i, c.set('pc', 1).set('locked', true)) });
-        if (c.pc === 1) out.push({ lane, local, label: `cpu${i}: tmp = count`, apply: put(s, i, c.set('pc', 2).set('tmp', c.count)) });
-        if (c.pc === 2) out.push({ lane, local, label: `cpu${i}: count = tmp + 1`, apply: put(s, i, c.set('pc', 3).set('count', c.tmp + 1).set('tmp', 0)) });
-        if (c.pc === 3) out.push({ lane, local, label: `cpu${i}: local_unlock`, apply: put(s, i, c.set('pc', 0).set('locked', false).set('round', c.round + 1)) });
+        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, local, label: `cpu${i}: local_lock`, apply: (d) => ((d.cpus[i].pc = 1), (d.cpus[i].locked = true)) });
+        if (c.pc === 1) out.push({ lane, local, label: `cpu${i}: tmp = count`, apply: (d) => ((d.cpus[i].pc = 2), (d.cpus[i].tmp = c.count)) });
+        if (c.pc === 2) out.push({ lane, local, label: `cpu${i}: count = tmp + 1`, apply: (d) => ((d.cpus[i].pc = 3), (d.cpus[i].count = c.tmp + 1), (d.cpus[i].tmp = 0)) });
+        if (c.pc === 3)
+          out.push({ lane, local, label: `cpu${i}: local_unlock`, apply: (d) => ((d.cpus[i].pc = 0), (d.cpus[i].locked = false), (d.cpus[i].round = c.round + 1)) });
       }
       if (c.nmiPc === 0 && c.nmis < p.nmis)
-        out.push({ lane, local, label: `cpu${i}: nmi enters`, apply: put(s, i, c.set('nmiPc', 1).set('inNmi', true).set('nmis', c.nmis + 1)) });
+        out.push({ lane, local, label: `cpu${i}: nmi enters`, apply: (d) => ((d.cpus[i].nmiPc = 1), (d.cpus[i].inNmi = true), (d.cpus[i].nmis = c.nmis + 1)) });
       if (c.nmiPc === 1) {
         if (p.variant === 'checks-lock' && c.locked)
-          out.push({ lane, local, label: `cpu${i}: nmi: local_lock_is_locked, defer`, apply: put(s, i, c.set('nmiPc', 0).set('inNmi', false)) });
-        if (p.variant === 'no-check' || !c.locked) out.push({ lane, local, label: `cpu${i}: nmi: ntmp = count`, apply: put(s, i, c.set('nmiPc', 2).set('ntmp', c.count)) });
+          out.push({ lane, local, label: `cpu${i}: nmi: local_lock_is_locked, defer`, apply: (d) => ((d.cpus[i].nmiPc = 0), (d.cpus[i].inNmi = false)) });
+        if (p.variant === 'no-check' || !c.locked) out.push({ lane, local, label: `cpu${i}: nmi: ntmp = count`, apply: (d) => ((d.cpus[i].nmiPc = 2), (d.cpus[i].ntmp = c.count)) });
       }
       if (c.nmiPc === 2)
         out.push({
           lane,
           local,
           label: `cpu${i}: nmi: count = ntmp + 1, exits`,
-          apply: put(s, i, c.set('nmiPc', 0).set('count', c.ntmp + 1).set('ntmp', 0).set('updates', c.updates + 1).set('inNmi', false)),
+          apply: (d) => {
+            const x = d.cpus[i];
+            x.nmiPc = 0;
+            x.count = c.ntmp + 1;
+            x.ntmp = 0;
+            x.updates = c.updates + 1;
+            x.inNmi = false;
+          },
         });
-    });
+    }
     return out;
   },
   isEndState: (s, p) => s.cpus.every((c) => c.pc === 0 && c.round === p.rounds && c.nmiPc === 0),
   properties: [
     atQuiescence<State, { rounds: number }>('no-lost-update', "every CPU's count has every task and NMI increment", (s, p) => {
       const bad = s.cpus.findIndex((c) => c.count !== p.rounds + c.updates);
-      return bad < 0 || { message: `cpu${bad}: count = ${s.cpus.get(bad)!.count} after ${p.rounds} task and ${s.cpus.get(bad)!.updates} NMI increments`, fields: [`cpus[${bad}].count`] };
+      return bad < 0 || { message: `cpu${bad}: count = ${s.cpus[bad].count} after ${p.rounds} task and ${s.cpus[bad].updates} NMI increments`, fields: [`cpus[${bad}].count`] };
     }),
   ],
   lanes: (p) => Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
   // The CPUs are identical and share nothing: any renaming of them is a symmetry.
-  symmetry: (p) => ({
-    lanes: Array.from({ length: p.cpus }, (_, i) => `cpu${i}`),
-    permute: (s, perm) => {
-      const cpus = new Array<Cpu>(s.cpus.size);
-      s.cpus.forEach((c, i) => (cpus[perm[i]] = c));
-      return s.set('cpus', List(cpus));
-    },
-  }),
+  symmetry: () => 'cpu',
   expectations: [{ params: { variant: 'checks-lock' } }, { params: { variant: 'no-check' }, violated: ['no-lost-update'] }],
 });

@@ -2,41 +2,40 @@
 // fork, then its right (each a test-and-set, one d_step in Promela), puts the left, then the
 // right down. All holding their left fork is a deadlock; the run goes on past it to store every
 // state, as `pan -E` does.
-import { List, Record } from 'immutable';
-import { defineModel, int, invariant, type Transition } from '../../src/index.ts';
+import { defineModel, int, invariant, t, universe, type StateOf, type Transition } from '../../src/index.ts';
 
-const State = Record({ pc: List<number>(), fork: List<boolean>() }, 'Table');
-type State = ReturnType<typeof State>;
-
-// Helpers that build successors are hoisted out of transitions(): tsx compiles model files with
-// esbuild's keepNames, so a named closure created per state costs a defineProperty call (see
-// BENCHMARKS.md, profile).
-const move = (s: State, i: number, next: number, fork: number, held: boolean) => () => s.setIn(['pc', i], next).setIn(['fork', fork], held);
+const schema = (p: { n: number }) => {
+  const phils = universe('ph', p.n);
+  return t.struct({ pc: t.array(t.int(0, 3), phils), fork: t.array(t.bool(), p.n) });
+};
+type State = StateOf<typeof schema>;
 
 export default defineModel({
   name: 'philosophers',
   params: { n: int(10, { min: 2, max: 16, doc: 'philosophers (and forks)' }) },
-  init: (p) => State({ pc: List(Array(p.n).fill(0)), fork: List(Array(p.n).fill(false)) }),
+  state: schema,
+  init: () => {},
   transitions: (s, p) => {
     const out: Transition<State>[] = [];
     for (let i = 0; i < p.n; i++) {
-      const pc = s.pc.get(i);
+      const pc = s.pc[i];
       const left = i;
       const right = (i + 1) % p.n;
       const lane = `ph${i}`;
-      if (pc === 0 && !s.fork.get(left)) out.push({ lane, label: `ph${i}: take fork ${left}`, apply: move(s, i, 1, left, true) });
-      if (pc === 1 && !s.fork.get(right)) out.push({ lane, label: `ph${i}: take fork ${right}`, apply: move(s, i, 2, right, true) });
-      if (pc === 2) out.push({ lane, label: `ph${i}: put fork ${left}`, apply: move(s, i, 3, left, false) });
-      if (pc === 3) out.push({ lane, label: `ph${i}: put fork ${right}`, apply: move(s, i, 0, right, false) });
+      if (pc === 0 && !s.fork[left]) out.push({ lane, label: `ph${i}: take fork ${left}`, apply: (d) => ((d.pc[i] = 1), (d.fork[left] = true)) });
+      if (pc === 1 && !s.fork[right]) out.push({ lane, label: `ph${i}: take fork ${right}`, apply: (d) => ((d.pc[i] = 2), (d.fork[right] = true)) });
+      if (pc === 2) out.push({ lane, label: `ph${i}: put fork ${left}`, apply: (d) => ((d.pc[i] = 3), (d.fork[left] = false)) });
+      if (pc === 3) out.push({ lane, label: `ph${i}: put fork ${right}`, apply: (d) => ((d.pc[i] = 0), (d.fork[right] = false)) });
     }
     return out;
   },
   properties: [
     invariant<State, { n: number }>('forks-held', 'a fork is taken exactly when a neighbour holds it', (s, p) => {
       for (let f = 0; f < p.n; f++) {
-        const leftOwner = s.pc.get(f)! >= 1 && s.pc.get(f)! <= 2; // philosopher f holds its left fork f
-        const rightOwner = s.pc.get((f + p.n - 1) % p.n)! === 2 || s.pc.get((f + p.n - 1) % p.n)! === 3; // f-1 holds its right fork f
-        if (s.fork.get(f) !== (leftOwner || rightOwner)) return { message: `fork ${f} is ${s.fork.get(f) ? 'taken' : 'free'}`, fields: [`fork`] };
+        const leftOwner = s.pc[f] >= 1 && s.pc[f] <= 2; // philosopher f holds its left fork f
+        const prev = s.pc[(f + p.n - 1) % p.n];
+        const rightOwner = prev === 2 || prev === 3; // f-1 holds its right fork f
+        if (s.fork[f] !== (leftOwner || rightOwner)) return { message: `fork ${f} is ${s.fork[f] ? 'taken' : 'free'}`, fields: [`fork[${f}]`] };
       }
       return true;
     }),

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { tsImport } from 'tsx/esm/api';
+import { pathToFileURL } from 'node:url';
 import { ModelError, UsageError } from '../core/errors.ts';
 import { isModel, type AnyModel } from '../core/model.ts';
 
@@ -8,6 +8,20 @@ import { isModel, type AnyModel } from '../core/model.ts';
 function syntaxError(message: string): string | undefined {
   const m = /^(.+?):(\d+):(\d+): ERROR: (.+)$/m.exec(message);
   return m ? `${m[1]}:${m[2]}:${m[3]}: syntax error: ${m[4]}` : undefined;
+}
+
+/** What a model file threw while it loaded, as text, whatever it threw: an Error, an object with a message, anything else. */
+export function thrownText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+  if (typeof e === 'object' && e !== null) {
+    try {
+      return `threw ${JSON.stringify(e)}`;
+    } catch {
+      return 'threw an object that cannot be printed';
+    }
+  }
+  return `threw ${String(e)}`;
 }
 
 /**
@@ -20,9 +34,9 @@ export async function loadModel(file: string): Promise<AnyModel> {
   if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file} (give a model file such as models/kfree_nolock.ts)`);
   let mod: { default?: unknown };
   try {
-    mod = (await tsImport(path, import.meta.url)) as { default?: unknown };
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = thrownText(e);
     const syntax = syntaxError(msg);
     if (syntax) throw new ModelError(syntax, { cause: e });
     throw new ModelError(`${file}: loading failed: ${msg.split('\n')[0]}`, { cause: e });

@@ -1,15 +1,10 @@
 import { ModelError } from './errors.ts';
 import { checkParamValue, type AnyParams, type ParamSpecs, type ParamValues } from './params.ts';
+import type { Draft, Type } from './schema.ts';
 
-/**
- * One enabled transition of a state. `label` is stable and printable (`cpu0: nmi enters`) and
- * unique among the transitions of one state; `lane` names the CPU (or process) that takes it,
- * one column of the counterexample graph. `apply` computes the successor: it must be pure.
- */
-export interface Transition<S> {
+interface TransitionBase {
   readonly label: string;
   readonly lane: string;
-  readonly apply: () => S;
   /**
    * The action this transition is an instance of, for coverage (`mc verify` lists the declared
    * actions that never fired). Default: the label with its lane's number abstracted, so that
@@ -22,16 +17,45 @@ export interface Transition<S> {
    * is invisible). Partial-order reduction (`--por`) may then explore it alone from a state
    * where it is its lane's only enabled transition. It must also not be a choice point: while
    * it is enabled, no other lane can enable another transition of its lane (conditions in
-   * src/explore/reduce.ts). A wrong declaration makes `--por` miss states; without `--por` it
-   * is ignored.
+   * src/explore/reduce.ts). For a schema model mc checks the declaration on a sample of states
+   * (the fields it reads and writes belong to its lane, no invariant or step property reads
+   * what it writes, it commutes with the other lanes' transitions); a wrong declaration in an
+   * Immutable model makes `--por` miss states. Without `--por` it is ignored.
    */
   readonly local?: boolean;
 }
 
 /**
- * Interchangeable lanes (identical CPUs), for symmetry reduction (`--symmetry`): `permute`
- * renames lane i to lane perm[i] everywhere in a state (per-CPU arrays, owner fields, CPU ids
- * held in objects). Every property must give the same verdict on a state and its permutations.
+ * One enabled transition of a state of a schema model. `label` is stable and printable
+ * (`cpu0: nmi enters`) and unique among the transitions of one state; `lane` names the CPU (or
+ * process) that takes it, one column of the counterexample graph. `apply(next)` writes the
+ * successor into `next`, a copy of the state: it must depend on nothing but the state.
+ */
+export interface SchemaTransition<S> extends TransitionBase {
+  readonly apply: (next: Draft<S>) => void;
+}
+
+/** A transition of a model whose states are Immutable values: `apply()` returns the successor. */
+export interface ImmutableTransition<S> extends TransitionBase {
+  readonly apply: () => S;
+}
+
+type ImmutableState = { hashCode(): number } | string | number | boolean | bigint | null | undefined;
+
+/** A transition of a model with states S: a schema state's writes a draft, an Immutable state's returns the successor. */
+export type Transition<S> = [S] extends [ImmutableState] ? ImmutableTransition<S> : SchemaTransition<S>;
+
+/** A transition with its types erased, as the explorer handles it. */
+export interface AnyTransition extends TransitionBase {
+  readonly apply: (next?: never) => unknown;
+}
+
+/**
+ * Interchangeable lanes (identical CPUs) of an Immutable model, for symmetry reduction
+ * (`--symmetry`): `permute` renames lane i to lane perm[i] everywhere in a state (per-CPU
+ * arrays, owner fields, CPU ids held in objects). Every property must give the same verdict on
+ * a state and its permutations. A schema model names a universe instead, and mc permutes every
+ * field typed by it.
  */
 export interface Symmetry<S> {
   /** The interchangeable lanes, in order (`cpu0`, `cpu1`, …). */
@@ -125,8 +149,17 @@ export interface ModelDefinition<S, P extends ParamSpecs> {
   readonly name: string;
   readonly description?: string;
   readonly params: P;
-  /** The initial state, or several. */
-  readonly init: (params: ParamValues<P>) => S | readonly S[];
+  /**
+   * The state schema under these parameters (`t.struct({...})`, see src/core/schema.ts): the
+   * fast path, states as fixed-layout bytes. Without it, states are Immutable.js values (the
+   * prototyping path: slower, no --workers, no checked `local`).
+   */
+  readonly state?: (params: ParamValues<P>) => Type<S, unknown>;
+  /**
+   * The initial state, or several. A schema model may instead write its one initial state into
+   * `draft`, which starts at the schema's defaults, and return nothing.
+   */
+  readonly init: (params: ParamValues<P>, draft: Draft<S>) => S | readonly S[] | void;
   /** The transitions enabled in a state, in a deterministic order. */
   readonly transitions: (state: S, params: ParamValues<P>) => readonly Transition<S>[];
   readonly properties: readonly Property<S, ParamValues<P>>[];
@@ -141,8 +174,11 @@ export interface ModelDefinition<S, P extends ParamSpecs> {
    * mistake. Without it coverage can only list the actions that did fire.
    */
   readonly actions?: readonly string[] | ((params: ParamValues<P>) => readonly string[]);
-  /** Interchangeable lanes under these parameters, if any (see Symmetry). */
-  readonly symmetry?: (params: ParamValues<P>) => Symmetry<S> | undefined;
+  /**
+   * Interchangeable lanes under these parameters, if any: for a schema model the name of the
+   * universe whose members are interchangeable (`'cpu'`), for an Immutable model a Symmetry.
+   */
+  readonly symmetry?: (params: ParamValues<P>) => Symmetry<S> | string | undefined;
 }
 
 const MODEL_BRAND = Symbol.for('mc.model');
@@ -160,14 +196,15 @@ export interface AnyModel {
   readonly name: string;
   readonly description?: string;
   readonly params: ParamSpecs;
-  readonly init: (params: AnyParams) => unknown;
-  readonly transitions: (state: unknown, params: AnyParams) => readonly Transition<unknown>[];
+  readonly state?: (params: AnyParams) => Type<unknown, unknown>;
+  readonly init: (params: AnyParams, draft?: never) => unknown;
+  readonly transitions: (state: unknown, params: AnyParams) => readonly AnyTransition[];
   readonly properties: readonly Property<unknown, AnyParams>[];
   readonly isEndState?: (state: unknown, params: AnyParams) => boolean;
   readonly lanes?: (params: AnyParams) => readonly string[];
   readonly expectations: readonly Expectation<AnyParams>[];
   readonly actions?: readonly string[] | ((params: AnyParams) => readonly string[]);
-  readonly symmetry?: (params: AnyParams) => Symmetry<unknown> | undefined;
+  readonly symmetry?: (params: AnyParams) => Symmetry<unknown> | string | undefined;
 }
 
 /** Erases a model's types, for code that handles any model (tests, the CLI). */
@@ -188,6 +225,7 @@ export function defineModel<S, const P extends ParamSpecs>(def: ModelDefinition<
     throw new ModelError(`${where}: name must match ${NAME} (it names the output folder)`);
   if (typeof def.init !== 'function') throw new ModelError(`${where}: init must be a function of the parameters`);
   if (typeof def.transitions !== 'function') throw new ModelError(`${where}: transitions must be a function (state, params) => Transition[]`);
+  if (def.state !== undefined && typeof def.state !== 'function') throw new ModelError(`${where}: state must be a function of the parameters that returns a schema (t.struct({...}))`);
   const params = def.params ?? ({} as P);
   for (const [k, spec] of Object.entries(params)) {
     const err = checkParamValue(spec, spec.default);

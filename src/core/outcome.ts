@@ -1,5 +1,6 @@
 import type { AnyParams } from './params.ts';
 import type { PropertyKind } from './model.ts';
+import type { StateFormat } from './show.ts';
 
 /** One step of a counterexample: the transition taken and the state it led to. */
 export interface TraceStep<S = unknown> {
@@ -12,6 +13,8 @@ export interface TraceStep<S = unknown> {
 export interface Trace<S = unknown> {
   readonly initial: S;
   readonly steps: readonly TraceStep<S>[];
+  /** How the trace's states are shown and exported (from the model's schema, or its Immutable values). */
+  readonly format: StateFormat;
 }
 
 export interface Violation<S = unknown> {
@@ -66,7 +69,9 @@ export type StopReason =
   | { readonly kind: 'time-limit'; readonly limit: number }
   /** Memory ran short: `limit` in bytes, `detail` says which limit and how much was in use. */
   | { readonly kind: 'memory'; readonly limit: number; readonly detail: string }
-  | { readonly kind: 'first-violation' };
+  | { readonly kind: 'first-violation' }
+  /** Stopped by the user (SIGINT, SIGTERM): the counts and violations so far. */
+  | { readonly kind: 'interrupted'; readonly signal?: string };
 
 export type Strategy = 'bfs' | 'dfs';
 

@@ -1,4 +1,6 @@
-import { is, isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack, Record as ImmRecord } from 'immutable';
+import { isImmutable, isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack, Record as ImmRecord } from 'immutable';
+import { toItf } from './itf.ts';
+import { leaf, type Shown, type StateFormat } from './show.ts';
 import { ModelError } from './errors.ts';
 
 /**
@@ -68,7 +70,7 @@ function keyOf(v: unknown, path: string): string {
 }
 
 /** A primitive or a short rendering of a leaf collection, as shown in traces. */
-export function renderLeaf(v: unknown): string {
+function renderLeaf(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v === null) return 'null';
   if (v === undefined) return '-';
@@ -87,106 +89,28 @@ function isPrimitive(v: unknown): boolean {
 }
 
 /**
- * The state as field paths to printable values, e.g. `cpus[0].irqsOff → true`. Records and Maps
- * are descended into; a List of primitives is one field (`freelist → [3, 1]`), a List of
- * structures is descended into by index. Traces print only the paths whose value changed.
+ * An Immutable state as reports show it: Records and Maps are groups of fields (a Map's keys
+ * sorted unless it is ordered), a List of structures a group of items; a List of primitives, a
+ * Set and every primitive is one printable leaf (`freelist = [3, 1]`).
  */
-export function flatten(v: unknown): Map<string, string> {
-  const out = new Map<string, string>();
-  walk(v, '', out);
-  return out;
-}
-
-function walk(v: unknown, path: string, out: Map<string, string>): void {
-  if (isRecord(v)) {
-    for (const [k, x] of v.toSeq().entries()) walk(x, path ? `${path}.${k}` : String(k), out);
-    return;
-  }
+export function immutableShown(v: unknown): Shown {
+  if (isRecord(v)) return { list: false, children: [...v.toSeq().entries()].map(([k, x]) => [String(k), immutableShown(x)] as const) };
   if (isMap(v)) {
-    const entries = [...v.entries()];
-    if (!isOrderedMap(v)) entries.sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
-    if (entries.length === 0) out.set(path || '(state)', '{}');
-    for (const [k, x] of entries) walk(x, path ? `${path}.${String(k)}` : String(k), out);
-    return;
-  }
-  if ((isList(v) || isStack(v)) && ![...(v as Iterable<unknown>)].every(isPrimitive)) {
-    let i = 0;
-    for (const x of v as Iterable<unknown>) walk(x, `${path}[${i++}]`, out);
-    return;
-  }
-  out.set(path || '(state)', renderLeaf(v));
-}
-
-/**
- * A whole state in few lines, as traces show the initial one: each top-level field, and below
- * it any structure whose value renders in at most `width` characters as one line
- * (`kernel.locks.zone = {type: spinlock_t, holders: []}`); longer ones are descended into.
- */
-export function summarize(v: unknown, width = 100): [string, string][] {
-  const out: [string, string][] = [];
-  const visit = (x: unknown, path: string, top: boolean) => {
-    const kids = children(x);
-    const text = renderLeaf(x);
-    if (!kids || kids.length === 0 || (!top && text.length <= width)) out.push([path || '(state)', text]);
-    else for (const [k, y] of kids) visit(y, join(path, k), false);
-  };
-  visit(v, '', true);
-  return out;
-}
-
-const ABSENT = Symbol('absent');
-
-export interface FieldDiff {
-  readonly path: string;
-  /** undefined: the field did not exist before. */
-  readonly from: string | undefined;
-  /** '-': the field no longer exists. */
-  readonly to: string;
-}
-
-/**
- * What changed between two states, as traces print it: the paths of `flatten`, in `after`'s
- * order, except that a structure that appears or vanishes whole (an interrupt frame pushed, a
- * lock's first holder) is one line with its whole value rather than one line per field.
- */
-export function diffValues(before: unknown, after: unknown): FieldDiff[] {
-  const out: FieldDiff[] = [];
-  diff(before, after, '', out);
-  return out;
-}
-
-function children(v: unknown): [string, unknown][] | undefined {
-  if (isRecord(v)) return [...v.toSeq().entries()].map(([k, x]) => [String(k), x]);
-  if (isMap(v)) {
-    const entries = [...v.entries()].map(([k, x]): [string, unknown] => [String(k), x]);
+    const entries = [...v.entries()].map(([k, x]) => [String(k), x] as const);
     if (!isOrderedMap(v)) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return entries;
+    return entries.length === 0 ? leaf('{}') : { list: false, children: entries.map(([k, x]) => [k, immutableShown(x)] as const) };
   }
-  if ((isList(v) || isStack(v)) && ![...(v as Iterable<unknown>)].every(isPrimitive)) return [...(v as Iterable<unknown>)].map((x, i) => [`[${i}]`, x]);
-  return undefined;
+  if ((isList(v) || isStack(v)) && ![...(v as Iterable<unknown>)].every(isPrimitive))
+    return { list: true, children: [...(v as Iterable<unknown>)].map((x, i) => [`[${i}]`, immutableShown(x)] as const) };
+  return leaf(renderLeaf(v));
 }
 
-function join(path: string, key: string): string {
-  return key.startsWith('[') ? `${path}${key}` : path ? `${path}.${key}` : key;
-}
-
-function diff(before: unknown, after: unknown, path: string, out: FieldDiff[]): void {
-  if (before !== ABSENT && after !== ABSENT && is(before, after)) return;
-  const a = before === ABSENT ? undefined : children(before);
-  const b = after === ABSENT ? undefined : children(after);
-  const sameShape = a && b && a.length > 0 && b.length > 0 && isList(before) === isList(after) && isRecord(before) === isRecord(after);
-  if (!sameShape) {
-    out.push({ path: path || '(state)', from: before === ABSENT ? undefined : renderLeaf(before), to: after === ABSENT ? '-' : renderLeaf(after) });
-    return;
-  }
-  const old = new Map(a);
-  for (const [k, x] of b) diff(old.has(k) ? old.get(k) : ABSENT, x, join(path, k), out);
-  const now = new Set(b.map(([k]) => k));
-  for (const [k, x] of a) if (!now.has(k)) diff(x, ABSENT, join(path, k), out);
-}
-
-/** One line showing a whole state, cut at `max` characters, for error messages. */
-export function renderState(v: unknown, max = 300): string {
-  const text = [...flatten(v)].map(([k, x]) => `${k}=${x}`).join(' ');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
+/** How states of a model without a schema are shown: from their Immutable values. */
+export const immutableFormat: StateFormat = {
+  show: immutableShown,
+  itf: (state) => {
+    if (!isRecord(state)) return { state: toItf(state) };
+    return toItf(state) as never;
+  },
+  json: (state) => (isImmutable(state) ? state.toJS() : state),
+};

@@ -21,6 +21,19 @@ class Column<A extends IntArray> {
     this.data[this.length++] = v;
   }
 
+  /** Appends every value of `values`. */
+  pushAll(values: ArrayLike<number>): void {
+    let cap = this.data.length;
+    while (this.length + values.length > cap) cap *= 2;
+    if (cap !== this.data.length) {
+      const bigger = this.make(cap);
+      bigger.set(this.data.subarray(0, this.length));
+      this.data = bigger;
+    }
+    for (let i = 0; i < values.length; i++) this.data[this.length + i] = values[i];
+    this.length += values.length;
+  }
+
   get(i: number): number {
     return this.data[i];
   }

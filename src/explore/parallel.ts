@@ -1,320 +1,347 @@
-import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { ByteWriter, SharedDictionary, StateCodec } from '../core/codec.ts';
+import { Worker } from 'node:worker_threads';
 import { ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel } from '../core/model.ts';
 import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { explore, outcomeOf, selectProperties, storageStats, type ExploreOptions, type Found } from './explore.ts';
-import { Canonicalizer } from './reduce.ts';
-import { counterexampleOf, replayerOf } from './counterexample.ts';
-import { PathColumns, readPrefixed } from './growable.ts';
-import { ExactStore, FingerprintStore, StoreFull, type StateStore } from './store.ts';
-import type { Batch, BatchResult, WorkerEvent, WorkerSetup } from './worker.ts';
+import { counterexampleOf } from './counterexample.ts';
+import { Expander, type Found } from './expand.ts';
+import { explore, mib, outcomeOf, resolve, storageStats, type ExploreOptions } from './explore.ts';
+import { Int32Column, PathColumns } from './growable.ts';
+import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
+import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
+import { spaceOf } from './space.ts';
+import { StoreFull } from './store.ts';
 
-/**
- * At most this many states per batch sent to a worker (large enough that messages cost little),
- * and a level is cut into at least two batches per worker (so that all are busy), each of at
- * least MIN_BATCH states.
- */
-const BATCH = 8192;
-const MIN_BATCH = 256;
-/** Batches in flight per worker, so that none waits while the main thread stores the last one. */
-const IN_FLIGHT = 2;
+/** What a worker thread is started with (worker.ts). */
+export interface WorkerSetup {
+  readonly file: string;
+  readonly params: AnyParams;
+  readonly properties: readonly string[] | undefined;
+  readonly coverage: boolean;
+  readonly por: boolean;
+  readonly symmetry: boolean;
+  readonly store: SharedStoreSetup;
+}
+
+export type ToWorker =
+  | { readonly type: 'level'; readonly task: LevelTask }
+  | { readonly type: 'rehash'; readonly table: SharedArrayBuffer; readonly part: number; readonly parts: number }
+  | { readonly type: 'resume'; readonly redo: readonly (readonly [number, number])[] };
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'report'; readonly report: LevelReport }
+  | { readonly type: 'rehashed' }
+  | { readonly type: 'error'; readonly message: string; readonly model: boolean };
+
 const HEAP_STOP = 0.9;
+/** Slots of the first shared table; it grows by GROWTH at a time (the threads stop while it grows). */
+const FIRST_TABLE = 1 << 18;
+const GROWTH = 4;
 
 /**
- * `explore` with `workers` threads (--workers N): a level-synchronous BFS. The main thread owns
- * the state store; each BFS level is cut into batches of encoded states that the workers
- * expand (each loads the model file itself) and return as their successors' bytes, with the
- * property violations they saw (a worker leaves out a successor it already sent in the same
- * batch). The main thread then takes the batches in level order and the
- * successors in transition order, exactly as the one-thread BFS does, so states get the same
- * ids, the same parents and the run the same distinct-state count and the same shortest
- * counterexamples. Workers check invariants when they expand a state (one level later than the
- * one-thread run, which checks on storing), so a run that stops at its first violations may have
- * stored more states; complete runs store the same ones.
+ * `explore` with `workers` threads (--workers N, this thread one of them): a level-synchronous
+ * BFS over one shared lock-free hash table (shared_store.ts). Each level's states are taken in
+ * chunks by every thread, which expand them with the same Expander as the one-thread search
+ * (each worker loads the model file itself) and insert their successors into the table. For
+ * each new state the threads keep the smallest (parent id, transition index) that reaches it;
+ * this thread then orders the next level by that key, which is the order the one-thread BFS
+ * stores it in. So states get the same ids and parents, and the run the same distinct-state
+ * count and the same shortest counterexamples. Each property's violation is the one the
+ * one-thread run finds first (the smallest id, or state and transition); a run that stops at
+ * its first violations finishes the level it is in, so it may store more states than one thread.
  *
- * Supported: BFS, exact and fingerprint storage, every property kind, the bounds, --por (the
- * same decisions in the same order as one thread) and --symmetry (workers canonicalize, this
- * thread makes counterexamples concrete). Not DFS (a usage error says so). Under --por,
- * coverage counts every transition the workers computed. What limits the speed-up: the main thread
- * stores every successor (hashing and comparing bytes, about a third of the one-thread work)
- * while the workers compute them, and with one Record type per worker the codec's shared
- * string table is looked up by text once per new string or type.
+ * Supported: BFS, exact and fingerprint storage, every property kind, the bounds, --por and
+ * --symmetry, for models with a state schema (their states are fixed-size bytes that any
+ * thread can read). Not DFS, not Immutable models: a usage error says so.
  */
 export async function exploreParallel(file: string, model: AnyModel, params: AnyParams, options: ExploreOptions & { readonly workers: number }): Promise<Outcome> {
   const n = options.workers;
+  const cores = availableParallelism();
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers takes a positive integer, got ${n}`);
+  if (n > 2 * cores) throw new UsageError(`--workers ${n}: this machine has ${cores} cores, and many more threads than cores only slow the search; give at most ${2 * cores}`);
+  if (n === 1) return explore(model, params, options);
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
-  const por = options.por === true;
-  let reducedStates = 0;
-  const selected = selectProperties(model, options.properties);
-  const maxDepth = options.maxDepth ?? Infinity;
-  const maxStates = options.maxStates ?? Infinity;
-  const timeLimitMs = (options.timeLimitSeconds ?? Infinity) * 1000;
-  const maxMemoryBytes = (options.maxMemoryMiB ?? Infinity) * 2 ** 20;
+  if (!model.state) throw new UsageError(`--workers needs a model with a state schema (state: …); model "${model.name}" keeps Immutable values, which only one thread can read. Run without --workers`);
+  const o = resolve(model, options);
+  const space = spaceOf(model, params, { symmetry: options.symmetry === true });
+  const stride = space.stride!;
+  const exact = options.fingerprint !== true;
+  const setup: SharedStoreSetup = {
+    exact,
+    stride,
+    control: new SharedArrayBuffer(4 * C.SIZE),
+    table: newTable(exact, FIRST_TABLE),
+    ...(exact ? { arena: SharedArea.create(stride * 4096) } : {}),
+  };
+  const store = new SharedStore(setup);
+  const control = store.control;
+  const expander = new Expander(space, model, o.selected, { por: options.por === true, coverage: options.coverage === true, sample: true }, LevelWorker.findings());
+  const main = new LevelWorker(expander, store);
   const heapLimit = getHeapStatistics().heap_size_limit;
   const started = performance.now();
 
-  const dictionary = SharedDictionary.buffer();
-  const codec = new StateCodec(new SharedDictionary(dictionary));
-  const out = new ByteWriter();
-  // --symmetry: workers store representatives, this thread rebuilds concrete counterexamples.
-  // The declaration is sampled by a short one-thread run first (the first 2000 states, as
-  // `explore` does), then by the workers on one state in 64 (invariants and successors).
-  let canon: Canonicalizer | undefined;
-  if (options.symmetry) {
-    explore(model, params, { symmetry: true, properties: options.properties, maxStates: 2000 });
-    canon = new Canonicalizer(model.name, model.symmetry!(params)!, codec);
-  }
-  const encode = (x: unknown): void => {
-    out.length = 0;
-    codec.encode(x, out);
-    if (canon) canon.canonicalize(x, out);
-  };
-  const store: StateStore = options.fingerprint ? new FingerprintStore() : new ExactStore();
   const paths = new PathColumns('bfs');
+  /** Exact: the store index of each BFS id. */
+  const order = new Int32Column();
   const found = new Map<string, Found>();
   const fired = options.coverage ? new Map<string, FiredLabel>() : undefined;
   let transitions = 0;
+  let reducedStates = 0;
   let maxDepthSeen = 0;
-  let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
-  const done = (): boolean => found.size > 0 && (options.stopOnFirst === true || found.size === selected.length);
+  let stoppedBy: StopReason | undefined;
+  let lastProgress = started;
 
-  const inits = model.init(params);
-  const initStates: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
-  if (initStates.length === 0) throw new ModelError(`model "${model.name}": init() returned no state`);
-  // The states of the level being expanded: ids, and their bytes under a fingerprint store.
-  let level: number[] = [];
-  // (Fingerprint store) the level's states, one after another in a log, and where each starts.
-  let levelLog = new ByteWriter();
-  let levelStarts: number[] = [];
-  initStates.forEach((s, i) => {
-    encode(s);
-    const id = store.add(out.bytes, out.length);
-    if (id < 0) return;
+  // Initial states: stored by this thread, ids 0, 1, … in order.
+  const initial = space.initialStates();
+  const first: number[] = [];
+  let log = exact ? undefined : new SharedArea(SharedArea.create(stride * 1024));
+  let logFirst = 0;
+  initial.forEach((s, i) => {
+    expander.initial(s.bytes);
+    const r = store.insert(expander.out.bytes);
+    if (r < 0) return;
     paths.push(-1 - i, -1);
-    level.push(id);
-    if (!store.exact) logState(levelLog, levelStarts, out.bytes, 0, out.length);
+    order.push(r);
+    first.push(r);
+    if (log) {
+      log.ensure((r + 1) * stride);
+      log.bytes.set(expander.out.bytes.subarray(0, stride), r * stride);
+    }
+    expander.checkState(r, s.value);
   });
+  store.release();
+  let states = store.inserted;
+  settle(main.findings.invariants, [], (index) => index, false);
+  let level: Int32Array = Int32Array.from(first);
 
-  const here = new URL('.', import.meta.url);
-  const setup: WorkerSetup = { file: resolve(file), params, properties: options.properties, dictionary, coverage: options.coverage === true, por, symmetry: canon !== undefined };
-  const workers = Array.from({ length: n }, () => new Worker(new URL('worker-boot.mjs', here), { workerData: setup }));
-  type Reply = BatchResult & { error?: string; model?: boolean; ready?: boolean };
-  const waiting = new Map<number, (r: Reply) => void>();
-  const failure = (r: Reply) => (r.model ? new ModelError(r.error!) : new Error(`a worker failed: ${r.error}`));
+  /** Keeps each property's first violation: the smallest BFS id (invariants: `idOf` the state index), then transition. */
+  function settle(invariants: readonly Candidate[], others: readonly Candidate[], idOf: (index: number) => number, stopOnFirst: boolean): void {
+    const best = new Map<string, Found>();
+    const consider = (property: string, f: Found) => {
+      const had = best.get(property);
+      if (!had || f.stateId < had.stateId || (f.stateId === had.stateId && f.action < had.action)) best.set(property, f);
+    };
+    for (const c of invariants) consider(c.property, { stateId: idOf(c.at), action: -1, message: c.message, fields: c.fields });
+    for (const c of others) consider(c.property, { stateId: c.at, action: c.action, message: c.message, fields: c.fields });
+    // The one-thread run meets an invariant violation when it stores the state (while expanding
+    // its parent), the others while expanding the state: under --first it stops after that expansion.
+    const discovery = (property: string, f: Found) => (o.selected.find((p) => p.name === property)!.kind === 'invariant' ? paths.parent(f.stateId) : f.stateId);
+    let first = Infinity;
+    for (const [p, f] of best) first = Math.min(first, discovery(p, f));
+    for (const [p, f] of best) if (!found.has(p) && (!stopOnFirst || discovery(p, f) === first)) found.set(p, f);
+  }
+
+  // Workers start loading the model now and join the search at the first level after they are
+  // ready; this thread explores the first levels alone meanwhile.
+  const workers: Worker[] = [];
+  const ready: boolean[] = [];
+  const replies: ((m: FromWorker) => void)[] = [];
   let failed: Error | undefined;
   let stopping = false;
-  const ready = workers.map(
-    (w) =>
-      new Promise<void>((ok, ko) => {
-        w.on('message', (r: Reply) => {
-          if (r.ready) return ok();
-          if (r.error !== undefined && r.seq === -1) return ko(failure(r));
-          waiting.get(r.seq)?.(r);
-        });
-        const fail = (e: unknown) => {
-          failed ??= e instanceof Error ? e : new Error(String(e));
-          ko(failed);
-          for (const f of waiting.values()) f({ seq: -1, error: failed.message } as Reply);
-        };
-        w.on('error', fail);
-        // A worker that ends on its own (the model called process.exit, say) fails the run.
-        w.on('exit', (code) => {
-          if (!stopping) fail(new ModelError(`a worker thread exited (code ${code}) during the search: does the model call process.exit()?`));
-        });
-      }),
-  );
+  const wsetup: WorkerSetup = { file: resolvePath(file), params, properties: options.properties, coverage: options.coverage === true, por: options.por === true, symmetry: options.symmetry === true, store: setup };
+  const nextReply = (k: number) => new Promise<FromWorker>((ok) => (replies[k] = ok));
+  const fail = (e: Error) => {
+    failed ??= e;
+    for (const r of replies) r?.({ type: 'error', message: e.message, model: e instanceof ModelError });
+  };
+  const errorOf = (m: FromWorker & { type: 'error' }) => (failed && !(failed instanceof ModelError) ? failed : m.model ? new ModelError(m.message) : new Error(`a worker failed: ${m.message}`));
+  for (let k = 0; k < n - 1; k++) {
+    const w = new Worker(new URL('worker-boot.mjs', import.meta.url), { workerData: wsetup });
+    ready.push(false);
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') ready[k] = true;
+      else if (m.type === 'error' && !ready[k]) failed ??= errorOf(m);
+      else replies[k]?.(m);
+    });
+    w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
+    w.on('exit', (code) => {
+      if (!stopping) fail(new ModelError(`a worker thread exited (code ${code}) during the search: does the model call process.exit()?`));
+    });
+    workers.push(w);
+  }
+  /** Sends `m` to the workers taking part and waits for each one's answer. */
+  const ask = async (active: readonly number[], m: (k: number) => ToWorker): Promise<FromWorker[]> => {
+    const answers = active.map((k) => nextReply(k));
+    active.forEach((k) => workers[k].postMessage(m(k)));
+    const got = await Promise.all(answers);
+    for (const a of got) if (a.type === 'error') throw errorOf(a);
+    return got;
+  };
+
+  const between = (): void => {
+    const now = performance.now();
+    const heapUsed = getHeapStatistics().used_heap_size;
+    const inUse = store.tableBytes + store.count * stride + paths.byteSize + order.byteSize;
+    let why: StopReason | undefined;
+    if (options.interrupted?.()) why = { kind: 'interrupted' };
+    else if (now - started > o.timeLimitMs) why = { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
+    else if (heapUsed > HEAP_STOP * heapLimit) why = { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
+    else if (heapUsed + inUse > o.maxMemoryBytes) why = { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, levels and heap reached ${mib(heapUsed + inUse)} (this thread's heap; the workers' are not counted)` };
+    if (why) {
+      stoppedBy ??= why;
+      Atomics.store(control, C.STOP, STOP_REQUESTED);
+    }
+    if (options.onProgress && now - lastProgress >= o.progressMs) {
+      lastProgress = now;
+      options.onProgress({ states, transitions, queued: level.length, depth: maxDepthSeen, elapsedMs: now - started });
+    }
+  };
 
   try {
-    await Promise.all(ready);
     let depth = 0;
-    search: while (level.length > 0 && !done()) {
-      const atBound = depth >= maxDepth;
-      // --por's proviso: the ample successor is new or stored at the next level (ids from here on).
-      const nextLevelStart = store.size;
-      const next: number[] = [];
-      const nextLog = new ByteWriter(store.exact ? 16 : 1 << 16);
-      const nextStarts: number[] = [];
-      // Cut the level into batches; results are taken in batch order.
-      const batches: { from: number; ids: number[]; promise?: Promise<Reply> }[] = [];
-      const size = Math.max(MIN_BATCH, Math.min(BATCH, Math.ceil(level.length / (2 * n))));
-      for (let k = 0; k < level.length; k += size) batches.push({ from: k, ids: level.slice(k, k + size) });
-      let sent = 0;
-      const send = (b: number) => {
-        const { ids } = batches[b];
-        const w = new ByteWriter(64 * ids.length);
-        for (let k = 0; k < ids.length; k++) {
-          let src: Uint8Array;
-          let start: number;
-          let end: number;
-          if (store instanceof ExactStore) {
-            store.locate(ids[k]);
-            src = store.chunk;
-            start = store.start;
-            end = store.end;
-          } else {
-            const at = batches[b].from + k;
-            src = levelLog.bytes;
-            start = levelStarts[at];
-            end = at + 1 < levelStarts.length ? levelStarts[at + 1] : levelLog.length;
-          }
-          w.varint(end - start);
-          w.reserve(end - start);
-          w.bytes.set(src.subarray(start, end), w.length);
-          w.length += end - start;
-        }
-        const bytes = w.bytes.slice(0, w.length);
-        const seq = b;
-        batches[b].promise = new Promise<Reply>((ok) => waiting.set(seq, ok));
-        const msg: Batch = { seq, count: ids.length, bytes };
-        workers[b % n].postMessage(msg, [bytes.buffer]);
+    let firstId = 0;
+    const done = () => found.size > 0 && (options.stopOnFirst === true || found.size === o.selected.length);
+    while (level.length > 0 && !done() && Atomics.load(control, C.STOP) === 0) {
+      // Let the workers that finished loading join this level.
+      await new Promise((ok) => setImmediate(ok));
+      if (failed) throw failed;
+      const active = workers.map((_, k) => k).filter((k) => ready[k]);
+      const count = level.length;
+      const list = new SharedArrayBuffer(4 * count);
+      new Int32Array(list).set(level);
+      const nextFirst = store.count;
+      const parents = SharedArea.create(4 * 1024);
+      const actions = SharedArea.create(2 * 1024);
+      const nextLog = log ? SharedArea.create(stride * 1024) : undefined;
+      const task: LevelTask = {
+        depth,
+        firstId,
+        count,
+        list,
+        nextFirst,
+        parents,
+        actions,
+        ...(log ? { log: log.sab, logFirst, nextLog } : {}),
+        expandAll: depth < o.maxDepth,
+        maxStates: o.maxStates,
+        table: store.tableSab,
+        settled: [...found.keys()],
       };
-      while (sent < batches.length && sent < n * IN_FLIGHT) send(sent++);
-      for (let b = 0; b < batches.length; b++) {
-        const r = await batches[b].promise!;
-        waiting.delete(b);
-        if (r.error !== undefined) throw failed ?? failure(r);
-        if (sent < batches.length) send(sent++);
-        const ids = batches[b].ids;
-        transitions += r.transitions;
-        if (fired)
-          for (const [label, lane, action, count] of r.fired) {
-            const f = fired.get(label);
-            if (f) (f as { count: number }).count += count;
-            else fired.set(label, { label, lane, action, count } as FiredLabel);
-          }
-        const bytes = r.bytes;
-        let pos = 0;
-        const entry = { start: 0, end: 0 };
-        const actions = r.actions;
-        let sentIndex = 0;
-        // --por: the one transition taken from each state of the batch, or -1 for all of them.
-        const reducedTo = new Int32Array(ids.length).fill(-1);
-        let halt = false;
-        states: for (let k = 0; k < ids.length; k++) {
-          const id = ids[k];
-          paths.startExpansion(id);
-          const count = bytes[pos] | (bytes[pos + 1] << 8);
-          pos += 2;
-          // --por: as `explore` does (reduce.ts), expand only the ample transition when its
-          // successor is new or already stored at the next level; the worker sent every successor.
-          let only = -1;
-          if (por) {
-            const a = bytes[pos] | (bytes[pos + 1] << 8);
-            pos += 2;
-            if (a !== 0xffff && !atBound) {
-              let p = pos;
-              for (let j = 0; j < count; j++) {
-                readPrefixed(bytes, p, entry);
-                if (actions[sentIndex + j] === a) {
-                  const sub = bytes.subarray(entry.start, entry.end);
-                  const known = store instanceof ExactStore ? store.find(sub, sub.length) : store.contains(sub, sub.length) ? 0 : -1;
-                  if (known < 0 || (store.exact && known >= nextLevelStart)) only = a;
-                  break;
-                }
-                p = entry.end;
-              }
-              if (only >= 0) {
-                reducedStates++;
-                transitions -= count - 1;
-                reducedTo[k] = only;
-              }
-            }
-          }
-          for (let j = 0; j < count; j++) {
-            const i = actions[sentIndex++];
-            readPrefixed(bytes, pos, entry);
-            const sub = bytes.subarray(entry.start, entry.end);
-            const len = sub.length;
-            pos = entry.end;
-            if (only >= 0 && i !== only) continue;
-            if (atBound) {
-              if (!store.contains(sub, len)) cutByDepth = true;
-              continue;
-            }
-            if (store.size >= maxStates && !store.contains(sub, len)) {
-              stoppedBy = { kind: 'max-states', limit: maxStates };
-              halt = true;
-              break states;
-            }
-            let nid: number;
-            try {
-              nid = store.add(sub, len);
-            } catch (e) {
-              if (!(e instanceof StoreFull || e instanceof RangeError)) throw e;
-              stoppedBy = { kind: 'memory', limit: store.byteSize, detail: e.message };
-              halt = true;
-              break states;
-            }
-            if (nid < 0) continue;
-            paths.push(id, i);
-            next.push(nid);
-            if (!store.exact) logState(nextLog, nextStarts, sub, 0, len);
-            if (depth + 1 > maxDepthSeen) maxDepthSeen = depth + 1;
-          }
-        }
-        // Events come in state order, so the first of each property is at the smallest id. Under
-        // --por a step property counts only on the transition taken, as in `explore`.
-        for (const e of r.events as WorkerEvent[]) {
-          if (found.has(e.property) || (e.action >= 0 && reducedTo[e.state] >= 0 && reducedTo[e.state] !== e.action)) continue;
-          found.set(e.property, { stateId: ids[e.state], action: e.action, message: e.message, fields: e.fields });
-        }
-        if (halt) break search;
-        const now = performance.now();
-        if (now - started > timeLimitMs) {
-          stoppedBy = { kind: 'time-limit', limit: timeLimitMs / 1000 };
-          break search;
-        }
-        const heapUsed = getHeapStatistics().used_heap_size;
-        if (heapUsed > HEAP_STOP * heapLimit || heapUsed + store.byteSize + paths.byteSize > maxMemoryBytes) {
-          stoppedBy = { kind: 'memory', limit: Math.min(heapLimit, maxMemoryBytes), detail: `store, level and heap reached ${Math.round((heapUsed + store.byteSize) / 2 ** 20)} MiB` };
-          break search;
-        }
-        if (done()) break search;
-        options.onProgress?.({ states: store.size, transitions, queued: next.length + level.length - batches[b].from - ids.length, depth: maxDepthSeen, elapsedMs: now - started });
+      Atomics.store(control, C.NEXT, 0);
+      const theirs = ask(active, () => ({ type: 'level', task }));
+      let mine = main.run(task, [], between);
+      const reports: LevelReport[] = [];
+      let answers = (await theirs).map((a) => (a as { report: LevelReport }).report);
+      // The table asked to grow: every thread stopped at a chunk boundary. All rehash a part
+      // of it into a bigger one, then go on, first with the chunks they abandoned.
+      while (Atomics.load(control, C.STOP) === 0 && [mine, ...answers].some((r) => r.paused)) {
+        const table = newTable(exact, store.tableCapacity * GROWTH);
+        const parts = active.length + 1;
+        const rehashed = ask(active, (k) => ({ type: 'rehash', table, part: active.indexOf(k) + 1, parts }));
+        store.rehashInto(table, 0, parts);
+        await rehashed;
+        store.useTable(table);
+        Atomics.store(control, C.GROW, 0);
+        reports.push(mine, ...answers);
+        const resumed = ask(active, (k) => ({ type: 'resume', redo: answers[active.indexOf(k)].abandoned }));
+        mine = main.run(task, mine.abandoned, between);
+        answers = (await resumed).map((a) => (a as { report: LevelReport }).report);
       }
-      if (atBound) {
-        level = [];
+      reports.push(mine, ...answers);
+      const code = Atomics.load(control, C.STOP);
+      if (code === STOP_MAX_STATES) stoppedBy ??= { kind: 'max-states', limit: o.maxStates };
+      for (const r of reports) {
+        states += r.inserted;
+        transitions += r.transitions;
+        reducedStates += r.reducedStates;
+        if (r.cut) cutByDepth = true;
+        if (fired)
+          for (const f of r.fired) {
+            const had = fired.get(f.label);
+            if (had) (had as { count: number }).count += f.count;
+            else fired.set(f.label, { ...f });
+          }
+      }
+
+      // The next level in the one-thread order: by (first parent, transition index).
+      const range = store.count - nextFirst;
+      const next = orderLevel(new SharedArea(parents).words, new Uint16Array(actions, 0, actions.byteLength >>> 1), range, firstId, count, nextFirst, paths);
+      const nextFirstId = firstId + count;
+      const m = next.length;
+      const rank = new Int32Array(range);
+      for (let k = 0; k < m; k++) rank[next[k] - nextFirst] = k;
+      order.pushAll(next);
+      settle(
+        reports.flatMap((r) => r.invariants),
+        reports.flatMap((r) => r.others),
+        (index) => nextFirstId + rank[index - nextFirst],
+        options.stopOnFirst === true,
+      );
+      if (m > 0) maxDepthSeen = depth + 1;
+      if (!task.expandAll) {
+        level = new Int32Array(0);
         break;
       }
       level = next;
-      levelLog = nextLog;
-      levelStarts = nextStarts;
+      if (nextLog) {
+        log = new SharedArea(nextLog);
+        logFirst = nextFirst;
+      }
+      firstId = nextFirstId;
       depth++;
     }
+    if (level.length > 0 && Atomics.load(control, C.STOP) === 0 && found.size > 0 && options.stopOnFirst) stoppedBy ??= { kind: 'first-violation' };
+  } catch (e) {
+    if (!(e instanceof StoreFull)) throw failed instanceof ModelError ? failed : e;
+    stoppedBy ??= { kind: 'memory', limit: store.tableBytes + store.count * stride, detail: e.message };
   } finally {
     stopping = true;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
-  const complete = level.length === 0 && !stoppedBy && !cutByDepth;
-  if (!stoppedBy && cutByDepth) stoppedBy = { kind: 'max-depth', limit: maxDepth };
-  if (!stoppedBy && !complete && found.size > 0 && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
+  const complete = !stoppedBy && !cutByDepth && level.length === 0;
+  if (!stoppedBy && cutByDepth) stoppedBy = { kind: 'max-depth', limit: o.maxDepth };
   const elapsedMs = performance.now() - started;
-
-  // Counterexamples: the stored paths replayed (counterexample.ts).
-  const violation = counterexampleOf(replayerOf(model, params, codec, canon, out), canon !== undefined, store, paths, initStates);
-  return outcomeOf(model, params, 'bfs', selected, found, complete, stoppedBy, violation, fired?.values(), {
-    initialStates: initStates.length,
-    states: store.size,
+  const matcher = exact
+    ? { matches: (id: number, b: Uint8Array, len: number) => id < order.length && store.matchesIndex(order.get(id), b, len) }
+    : { matches: (_id: number, b: Uint8Array) => store.find(b) >= 0 };
+  const violation = counterexampleOf(space.fork(), matcher, paths, initial);
+  const storeStats = { exact, size: states, usedBytes: store.tableBytes + (exact ? store.count * stride + order.length * 4 : 0) };
+  return outcomeOf(model, params, 'bfs', o.selected, found, complete, stoppedBy, violation, fired?.values(), {
+    initialStates: initial.length,
+    states,
     transitions,
     maxDepth: maxDepthSeen,
     elapsedMs,
-    ...storageStats(store, paths, transitions),
+    ...storageStats(storeStats, paths.usedBytes, transitions),
     workers: n,
-    ...(por ? { por: { reducedStates } } : {}),
-    ...(canon ? { symmetry: true } : {}),
+    ...(space.perms ? { symmetry: true } : {}),
+    ...(options.por ? { por: { reducedStates } } : {}),
   });
 }
 
-function logState(log: ByteWriter, starts: number[], b: Uint8Array, from: number, n: number): void {
-  starts.push(log.length);
-  log.reserve(n);
-  log.bytes.set(b.subarray(from, from + n), log.length);
-  log.length += n;
+/**
+ * The states stored while a level was expanded (indices nextFirst … nextFirst + range - 1, with
+ * holes where a reservation went unused: never reached), in the order the one-thread BFS would
+ * have stored them: by their first parent (its position in the level, plus one, in `parents`)
+ * and that parent's transition (`actions`), a counting sort over the level's `count` parents
+ * (ids firstId …). Records each parent's new successors in `paths`, in that order.
+ */
+function orderLevel(parents: Int32Array, actions: Uint16Array, range: number, firstId: number, count: number, nextFirst: number, paths: PathColumns): Int32Array {
+  const perParent = new Int32Array(count + 1);
+  for (let k = 0; k < range; k++) if (parents[k] !== 0) perParent[parents[k]]++;
+  for (let p = 0; p < count; p++) perParent[p + 1] += perParent[p];
+  const sorted = new Int32Array(perParent[count]);
+  const fill = perParent.slice(0, count);
+  for (let k = 0; k < range; k++) if (parents[k] !== 0) sorted[fill[parents[k] - 1]++] = k;
+  // Within one parent, by transition index (a parent has few new successors: insertion sort).
+  for (let p = 0; p < count; p++) {
+    for (let a = perParent[p] + 1; a < perParent[p + 1]; a++) {
+      const x = sorted[a];
+      let b = a - 1;
+      while (b >= perParent[p] && actions[sorted[b]] > actions[x]) {
+        sorted[b + 1] = sorted[b];
+        b--;
+      }
+      sorted[b + 1] = x;
+    }
+    paths.startExpansion(firstId + p);
+    for (let a = perParent[p]; a < perParent[p + 1]; a++) paths.push(firstId + p, actions[sorted[a]]);
+  }
+  for (let k = 0; k < sorted.length; k++) sorted[k] += nextFirst;
+  return sorted;
 }

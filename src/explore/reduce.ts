@@ -1,108 +1,21 @@
-import { ModelError } from '../core/errors.ts';
-import type { Symmetry, Transition } from '../core/model.ts';
-import { ByteWriter, type StateCodec } from '../core/codec.ts';
+import type { AnyTransition } from '../core/model.ts';
 
 /**
- * The two state-space reductions of `explore` (--symmetry, --por). Both keep every violation
- * reachable under the conditions written next to each; test/explore/reductions.test.ts checks
- * them against unreduced runs on random models and on every model's buggy variants.
- */
-
-/** At most this many interchangeable lanes: canonicalization tries all n! permutations. */
-export const MAX_SYMMETRIC_LANES = 6;
-
-/** Every permutation of 0 … n-1 but the identity, in lexicographic order. */
-export function permutations(n: number): number[][] {
-  const all: number[][] = [];
-  const perm: number[] = [];
-  const used = new Array<boolean>(n).fill(false);
-  const go = (): void => {
-    if (perm.length === n) {
-      if (perm.some((x, i) => x !== i)) all.push([...perm]);
-      return;
-    }
-    for (let i = 0; i < n; i++) {
-      if (used[i]) continue;
-      used[i] = true;
-      perm.push(i);
-      go();
-      perm.pop();
-      used[i] = false;
-    }
-  };
-  go();
-  return all;
-}
-
-/**
- * Symmetry reduction: every state is replaced by the representative of its orbit under the
- * permutations of the interchangeable lanes, the permuted state whose bytes are smallest
- * (shorter first, then byte by byte). Sound when the model is symmetric: the transitions of a
- * permuted state are the permuted transitions, and every property gives the same verdict on a
- * state and its permutations. Then a state is reachable exactly when its representative is, and
- * violates a property exactly when its representative does. The explorer samples both
- * conditions on the states it expands (checkSymmetric) and turns a counterexample over
- * representatives into a concrete run of the model by replaying from the real initial state.
+ * The state-space reductions of the search (--symmetry, --por). Symmetry is the space's part:
+ * every state is replaced by the representative of its orbit under the permutations of the
+ * interchangeable lanes, the permuted state whose bytes are smallest (space.ts, canonicalize;
+ * for a schema the permutation renames every field typed by the declared universe). Sound when
+ * the model is symmetric: the transitions of a permuted state are the permuted transitions, and
+ * every property gives the same verdict on a state and its permutations. Then a state is
+ * reachable exactly when its representative is, and violates a property exactly when its
+ * representative does. The search samples both conditions on the states it expands
+ * (samples.ts) and turns a counterexample over representatives into a concrete run of the
+ * model by replaying from the real initial state (counterexample.ts). Limitation: n!
+ * permutations per successor, so at most MAX_SYMMETRIC_LANES lanes.
  *
- * Limitation: n! permutations per successor, so at most MAX_SYMMETRIC_LANES lanes.
+ * test/explore/reductions.test.ts checks both reductions against unreduced runs on random
+ * models and on every model's buggy variants.
  */
-export class Canonicalizer {
-  readonly perms: readonly number[][];
-  private scratch = new ByteWriter();
-  private best = new ByteWriter();
-
-  constructor(
-    private readonly modelName: string,
-    private readonly symmetry: Symmetry<unknown>,
-    private readonly codec: StateCodec,
-  ) {
-    const n = symmetry.lanes.length;
-    if (n > MAX_SYMMETRIC_LANES)
-      throw new ModelError(`model "${modelName}": symmetry over ${n} lanes; --symmetry tries all n! permutations and supports at most ${MAX_SYMMETRIC_LANES}`);
-    this.perms = permutations(n);
-  }
-
-  permute(state: unknown, perm: readonly number[]): unknown {
-    try {
-      return this.symmetry.permute(state, perm);
-    } catch (e) {
-      throw new ModelError(`model "${this.modelName}": symmetry.permute([${perm.join(', ')}]) threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-  }
-
-  /**
-   * `out` holds the bytes of `state`; replaces them with the bytes of its orbit's
-   * representative and returns that state.
-   */
-  canonicalize(state: unknown, out: ByteWriter): unknown {
-    // The smallest bytes so far and the candidate: swapped, not copied, when a permutation wins.
-    let best = this.best;
-    let w = this.scratch;
-    best.copyFrom(out);
-    let rep = state;
-    for (const perm of this.perms) {
-      const p = this.permute(state, perm);
-      w.length = 0;
-      this.codec.encode(p, w);
-      if (smaller(w, best)) {
-        [best, w] = [w, best];
-        rep = p;
-      }
-    }
-    this.best = best;
-    this.scratch = w;
-    out.copyFrom(best);
-    return rep;
-  }
-}
-
-function smaller(a: ByteWriter, b: ByteWriter): boolean {
-  if (a.length !== b.length) return a.length < b.length;
-  const x = a.bytes;
-  const y = b.bytes;
-  for (let i = 0; i < a.length; i++) if (x[i] !== y[i]) return x[i] < y[i];
-  return false;
-}
 
 /**
  * Partial-order reduction (--por), the ample-set method with lanes as processes. In a state,
@@ -127,7 +40,7 @@ function smaller(a: ByteWriter, b: ByteWriter): boolean {
  *
  * Returns the index of the ample transition, or -1 (expand fully).
  */
-export function ampleTransition(ts: readonly Transition<unknown>[]): number {
+export function ampleTransition(ts: readonly AnyTransition[]): number {
   for (let i = 0; i < ts.length; i++) {
     if (ts[i].local !== true) continue;
     const lane = ts[i].lane;

@@ -1,7 +1,9 @@
-import { isRecord } from 'immutable';
+import { ByteWriter } from '../core/codec.ts';
 import { ModelError } from '../core/errors.ts';
-import { canonicalItf, displayItf, itfFields, toItf, type ItfTrace } from '../core/itf.ts';
-import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type Transition } from '../core/model.ts';
+import { canonicalItf, displayItf, itfFields, type ItfTrace } from '../core/itf.ts';
+import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type AnyTransition, type Check } from '../core/model.ts';
+import type { StateFormat } from '../core/show.ts';
+import { spaceOf } from './space.ts';
 import type { PropertyKind } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { selectProperties } from './explore.ts';
@@ -39,6 +41,8 @@ export interface Mismatch {
 }
 
 export interface ReplayResult {
+  /** How the replayed states are shown. */
+  readonly format: StateFormat;
   readonly initial?: unknown;
   /** The steps that matched, in order. */
   readonly steps: readonly ReplayStep[];
@@ -51,23 +55,14 @@ export interface ReplayResult {
   readonly quiescent: boolean;
 }
 
-/** The model state in the shape of a trace state: a Record's fields, or one variable `state`. */
-function asVars(state: unknown): Record<string, unknown> {
-  return isRecord(state) ? (toItf(state) as Record<string, unknown>) : { state: toItf(state) };
-}
-
-function diffOf(model: unknown, trace: Readonly<Record<string, unknown>>): FieldDiff[] {
-  const m = itfFields(asVars(model));
+function diffOf(format: StateFormat, model: unknown, trace: Readonly<Record<string, unknown>>): FieldDiff[] {
+  const m = itfFields(format.itf(model));
   const t = itfFields(trace);
   const out: FieldDiff[] = [];
   for (const [path, tv] of t)
     if (!m.has(path) || canonicalItf(m.get(path)) !== canonicalItf(tv)) out.push({ path, trace: displayItf(tv), model: m.has(path) ? displayItf(m.get(path)) : undefined });
   for (const [path, mv] of m) if (!t.has(path)) out.push({ path, trace: undefined, model: displayItf(mv) });
   return out;
-}
-
-function same(model: unknown, trace: Readonly<Record<string, unknown>>): boolean {
-  return canonicalItf(asVars(model)) === canonicalItf(trace);
 }
 
 /**
@@ -78,11 +73,14 @@ function same(model: unknown, trace: Readonly<Record<string, unknown>>): boolean
  */
 export function replay(model: AnyModel, params: AnyParams, trace: ItfTrace, propertyNames?: readonly string[]): ReplayResult {
   const selected = selectProperties(model, propertyNames);
+  const space = spaceOf(model, params);
+  const format = space.format;
+  const same = (state: unknown, vars: Readonly<Record<string, unknown>>) => canonicalItf(format.itf(state)) === canonicalItf(vars);
   const violations: ReplayViolation[] = [];
   const seen = new Set<string>();
-  const record = (p: { name: string; kind: PropertyKind }, index: number, c: unknown) => {
+  const record = (p: { name: string; kind: PropertyKind }, index: number, c: Check) => {
     if (seen.has(p.name)) return;
-    const v = violationOf(c as never);
+    const v = violationOf(c);
     if (v) {
       seen.add(p.name);
       violations.push({ property: p.name, kind: p.kind, index, ...v });
@@ -92,81 +90,75 @@ export function replay(model: AnyModel, params: AnyParams, trace: ItfTrace, prop
     for (const p of selected) if (p.kind === 'invariant') record(p, index, p.check(s, params));
   };
 
-  const inits = model.init(params);
-  const initStates: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
+  const initStates = space.initialStates();
   const first = trace.states[0];
-  const initial = initStates.find((s) => same(s, first.vars));
+  const initial = initStates.find((s) => same(s.value, first.vars));
   const steps: ReplayStep[] = [];
+  const base = { format, length: trace.states.length, violations };
   if (initial === undefined)
     return {
+      ...base,
       steps,
-      length: trace.states.length,
       mismatch: {
         index: 0,
         reason: `the initial state is not ${initStates.length === 1 ? "the model's initial state" : `one of the model's ${initStates.length} initial states`}`,
-        diff: diffOf(initStates[0], first.vars),
+        diff: diffOf(format, initStates[0].value, first.vars),
       },
-      violations,
       quiescent: false,
     };
-  checkState(initial, 0);
+  checkState(initial.value, 0);
 
-  let s: unknown = initial;
-  let ts: readonly Transition<unknown>[] = model.transitions(s, params);
+  const out = new ByteWriter();
+  let current = initial.bytes;
+  let ts: readonly AnyTransition[] = space.expand(current, 0, current.length);
   let mismatch: Mismatch | undefined;
   for (let i = 1; i < trace.states.length; i++) {
     const want = trace.states[i];
     const label = typeof want.meta.action === 'string' ? want.meta.action : undefined;
-    let t: Transition<unknown> | undefined;
+    let k = -1;
     let next: unknown;
     if (label !== undefined) {
-      t = ts.find((x) => x.label === label);
-      if (!t) {
-        mismatch = {
-          index: i,
-          reason: `"${label}" is not enabled in state ${i - 1}; enabled: ${ts.map((x) => `"${x.label}"`).join(', ') || '(none)'}`,
-          diff: [],
-        };
+      k = ts.findIndex((x) => x.label === label);
+      if (k < 0) {
+        mismatch = { index: i, reason: `"${label}" is not enabled in state ${i - 1}; enabled: ${ts.map((x) => `"${x.label}"`).join(', ') || '(none)'}`, diff: [] };
         break;
       }
-      next = t.apply();
+      next = space.successor(k, out);
       if (!same(next, want.vars)) {
-        mismatch = { index: i, reason: `"${label}" leads to a different state than the trace's state ${i}`, diff: diffOf(next, want.vars) };
+        mismatch = { index: i, reason: `"${label}" leads to a different state than the trace's state ${i}`, diff: diffOf(format, next, want.vars) };
         break;
       }
     } else {
-      for (const x of ts) {
-        const n = x.apply();
-        if (same(n, want.vars)) {
-          t = x;
-          next = n;
-          break;
-        }
+      for (let j = 0; j < ts.length && k < 0; j++) {
+        next = space.successor(j, out);
+        if (same(next, want.vars)) k = j;
       }
-      if (!t) {
+      if (k < 0) {
+        const diff = ts.length > 0 ? diffOf(format, space.successor(0, out), want.vars) : [];
         mismatch = {
           index: i,
           reason: `no transition enabled in state ${i - 1} leads to the trace's state ${i} (the trace names no action; enabled: ${ts.map((x) => `"${x.label}"`).join(', ') || '(none)'})`,
-          diff: ts.length > 0 ? diffOf(ts[0].apply(), want.vars) : [],
+          diff,
         };
         break;
       }
     }
-    for (const p of selected) if (p.kind === 'step') record(p, i, p.check(s, t, next, params));
+    const t = ts[k];
+    for (const p of selected) if (p.kind === 'step') record(p, i, p.check(space.state, t, next, params));
     checkState(next, i);
-    steps.push({ index: i, label: t.label, lane: t.lane, state: next });
-    s = next;
-    ts = model.transitions(s, params);
+    current = out.copy();
+    steps.push({ index: i, label: t.label, lane: t.lane, state: space.read(current, 0, current.length) });
+    ts = space.expand(current, 0, current.length);
   }
   const quiescent = !mismatch && ts.length === 0;
   if (quiescent) {
     const last = steps.length;
-    const end = model.isEndState?.(s, params) ?? false;
+    const end = model.isEndState?.(space.state, params) ?? false;
     for (const p of selected) {
       if (p.kind === 'deadlock' && !end) record(p, last, DEADLOCK_MESSAGE);
-      if (p.kind === 'final') record(p, last, p.check(s, params));
+      if (p.kind === 'final') record(p, last, p.check(space.state, params));
     }
   }
   if (steps.length + 1 !== trace.states.length && !mismatch) throw new ModelError('replay lost its place in the trace');
-  return { initial, steps, length: trace.states.length, mismatch, violations, quiescent };
+  return { ...base, initial: space.read(initial.bytes, 0, initial.bytes.length), steps, mismatch, quiescent };
 }

@@ -1,9 +1,9 @@
-import { ModelError } from '../core/errors.ts';
+import { ByteWriter } from '../core/codec.ts';
 import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type Check, type Property } from '../core/model.ts';
 import type { PropertyResult, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { renderState } from '../core/value.ts';
 import { selectProperties } from './explore.ts';
+import { modelFailure, spaceOf } from './space.ts';
 
 export interface SimulateOptions {
   /** The seed of the first run; run i uses seed + i, so a violation found in run i replays alone with that seed. */
@@ -46,6 +46,7 @@ export function prng(seed: number): () => number {
  */
 export function simulate(model: AnyModel, params: AnyParams, options: SimulateOptions): SimulationOutcome {
   const selected = selectProperties(model, options.properties);
+  const space = spaceOf(model, params);
   const started = performance.now();
   let steps = 0;
   let ended = 0;
@@ -53,53 +54,55 @@ export function simulate(model: AnyModel, params: AnyParams, options: SimulateOp
     try {
       return f();
     } catch (e) {
-      throw new ModelError(`${what()}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw modelFailure(what(), e);
     }
   };
-  const found = (p: Property<unknown, AnyParams>, c: Check, initial: unknown, trace: readonly TraceStep[]): PropertyResult | undefined => {
-    const v = violationOf(c);
-    if (!v) return undefined;
-    return { name: p.name, kind: p.kind, description: p.description, verdict: 'violated', violation: { ...v, trace: { initial, steps: [...trace] } } };
-  };
+  const initStates = space.initialStates();
+  const out = new ByteWriter();
   for (let run = 0; run < options.runs; run++) {
     const seed = (options.seed + run) >>> 0;
     const random = prng(seed);
-    const inits = call(() => 'init() threw', () => model.init(params));
-    const initStates: unknown[] = Array.isArray(inits) ? [...inits] : [inits];
-    if (initStates.length === 0) throw new ModelError(`model "${model.name}": init() returned no state`);
     const initial = initStates[Math.floor(random() * initStates.length)];
+    const first = space.read(initial.bytes, 0, initial.bytes.length);
     const trace: TraceStep[] = [];
-    let s = initial;
-    const checkState = (): PropertyResult | undefined => {
+    const found = (p: Property<unknown, AnyParams>, c: Check): PropertyResult | undefined => {
+      const v = violationOf(c);
+      if (!v) return undefined;
+      return { name: p.name, kind: p.kind, description: p.description, verdict: 'violated', violation: { ...v, trace: { initial: first, steps: [...trace], format: space.format } } };
+    };
+    const checkState = (s: unknown): PropertyResult | undefined => {
       for (const p of selected)
         if (p.kind === 'invariant') {
-          const r = found(p, call(() => `property "${p.name}" threw on state {${renderState(s)}}`, () => p.check(s, params)), initial, trace);
+          const r = found(p, call(() => `property "${p.name}" threw on state {${space.render(s)}}`, () => p.check(s, params)));
           if (r) return r;
         }
       return undefined;
     };
-    let bad = checkState();
+    let current = initial.bytes;
+    let bad = checkState(first);
     for (let d = 0; !bad && d <= options.depth; d++) {
-      const ts = call(() => `transitions() threw in state {${renderState(s)}}`, () => model.transitions(s, params));
+      const ts = space.expand(current, 0, current.length);
       if (ts.length === 0) {
         ended++;
-        const end = model.isEndState?.(s, params) ?? false;
+        const s = space.state;
+        const end = call(() => `isEndState() threw on state {${space.render(s)}}`, () => model.isEndState?.(s, params) ?? false);
         for (const p of selected) {
           if (bad) break;
-          if (p.kind === 'deadlock' && !end) bad = found(p, DEADLOCK_MESSAGE, initial, trace);
-          if (p.kind === 'final') bad = found(p, call(() => `property "${p.name}" threw`, () => p.check(s, params)), initial, trace);
+          if (p.kind === 'deadlock' && !end) bad = found(p, DEADLOCK_MESSAGE);
+          if (p.kind === 'final') bad = found(p, call(() => `property "${p.name}" threw on state {${space.render(s)}}`, () => p.check(s, params)));
         }
         break;
       }
       if (d === options.depth) break;
-      const t = ts[Math.floor(random() * ts.length)];
-      const next = call(() => `transition "${t.label}" threw from state {${renderState(s)}}`, () => t.apply());
+      const k = Math.floor(random() * ts.length);
+      const t = ts[k];
+      const next = space.successor(k, out);
       steps++;
-      trace.push({ label: t.label, lane: t.lane, state: next });
+      current = out.copy();
+      trace.push({ label: t.label, lane: t.lane, state: space.read(current, 0, current.length) });
       for (const p of selected)
-        if (!bad && p.kind === 'step') bad = found(p, call(() => `property "${p.name}" threw on transition "${t.label}"`, () => p.check(s, t, next, params)), initial, trace);
-      s = next;
-      if (!bad) bad = checkState();
+        if (!bad && p.kind === 'step') bad = found(p, call(() => `property "${p.name}" threw on transition "${t.label}"`, () => p.check(space.state, t, next, params)));
+      if (!bad) bad = checkState(next);
     }
     if (bad) return { runs: run + 1, steps, ended, elapsedMs: performance.now() - started, violation: { seed, run: run + 1, result: bad } };
   }

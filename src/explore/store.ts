@@ -47,6 +47,13 @@ export function hash32(b: Uint8Array, from: number, n: number, seed: number): nu
 const SEED_A = 0x9747b28c;
 const SEED_B = 0x2f1e6d35;
 
+/** Where a stored state's bytes are: bytes[start, end). */
+export interface StoredBytes {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+}
+
 /** Raised when the store cannot grow further; the explorer ends the run as incomplete. */
 export class StoreFull extends Error {}
 
@@ -61,6 +68,10 @@ export interface StateStore {
   matches(id: number, b: Uint8Array, n: number): boolean;
   /** Whether the state `b[0, n)` is stored (for a fingerprint: its fingerprint is). */
   contains(b: Uint8Array, n: number): boolean;
+  /** The id of the state `b[0, n)`, or -1 if it is not stored (a fingerprint store answers 0 for any stored state). */
+  find(b: Uint8Array, n: number): number;
+  /** Where the bytes of state `id` are (exact stores only): valid until the next call. */
+  bytesOf(id: number): StoredBytes;
   /** Bytes held by the store, spare capacity included. */
   readonly byteSize: number;
   /** Bytes that the stored states take: the table as allocated, arena and offsets as used. */
@@ -115,6 +126,17 @@ export class ExactStore implements StateStore {
     const c = this.chunks[Math.floor(off / CHUNK)];
     this.chunk = c;
     readPrefixed(c, off % CHUNK, this);
+  }
+
+  private readonly where: { bytes: Uint8Array; start: number; end: number } = { bytes: new Uint8Array(0), start: 0, end: 0 };
+
+  bytesOf(id: number): StoredBytes {
+    this.locate(id);
+    const w = this.where;
+    w.bytes = this.chunk;
+    w.start = this.start;
+    w.end = this.end;
+    return w;
   }
 
   matches(id: number, b: Uint8Array, n: number): boolean {
@@ -246,6 +268,14 @@ export class FingerprintStore implements StateStore {
     return this.matches(-1, b, n);
   }
 
+  find(b: Uint8Array, n: number): number {
+    return this.contains(b, n) ? 0 : -1;
+  }
+
+  bytesOf(): StoredBytes {
+    throw new Error('a fingerprint store keeps no state bytes');
+  }
+
   private fingerprint(b: Uint8Array, n: number): void {
     this.lo = hash32(b, 0, n, SEED_A);
     this.hi = hash32(b, 0, n, SEED_B);
@@ -313,4 +343,193 @@ export class FingerprintStore implements StateStore {
  */
 export function collisionOdds(states: number, transitions: number): number {
   return Math.min(1, (states * Math.max(states, transitions)) / 2 ** 64);
+}
+
+/** MurmurHash3 (x86, 32-bit) of the words w[from, from + n). */
+export function hashWords(w: Int32Array, from: number, n: number, seed: number): number {
+  let h = seed | 0;
+  for (let i = from; i < from + n; i++) {
+    let k = Math.imul(w[i], 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= n << 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/** The words of a byte buffer, for hashing and comparing a fixed-size state a word at a time. */
+export class WordView {
+  private bytes: Uint8Array = new Uint8Array(0);
+  words: Int32Array = new Int32Array(0);
+  of(b: Uint8Array): Int32Array {
+    if (b !== this.bytes) {
+      if (b.byteOffset % 4 !== 0) throw new Error('state bytes must be 4-byte aligned');
+      this.bytes = b;
+      this.words = new Int32Array(b.buffer, b.byteOffset, b.length >>> 2);
+    }
+    return this.words;
+  }
+}
+
+const RECENT_BITS = 16;
+const RECENT_MASK = (1 << RECENT_BITS) - 1;
+
+/** States per arena chunk of a FixedStore: a power of two, so that an id splits into chunk and slot by shifts. */
+const FIXED_CHUNK_BYTES = 1 << 24;
+
+/**
+ * Exact storage of fixed-size states (a schema's layout, `stride` bytes, a multiple of 4): an
+ * arena of 16 MiB chunks, state `id` at a fixed place (no lengths, no offsets column), behind an
+ * open-addressing table of (id + 1, hash) pairs, so that a probe reads one cache line and most
+ * probes of another state are rejected without touching the arena. States are hashed and
+ * compared a word at a time.
+ */
+export class FixedStore implements StateStore {
+  readonly exact = true;
+  size = 0;
+  private readonly words: number;
+  private readonly shift: number;
+  private readonly perChunk: number;
+  private chunks: Int32Array[] = [];
+  private chunkBytes: Uint8Array[] = [];
+  private slots = new Int32Array(2 << 10);
+  private mask = (1 << 10) - 1;
+  private readonly view = new WordView();
+  /**
+   * The states looked up or stored last, by hash: (id + 1, hash) pairs, direct-mapped. It fits
+   * in the L2 cache, and a search finds most duplicates among recent states (the level being
+   * built and the one before), so most lookups of a stored state miss neither the table nor the
+   * arena. Measured on nmi-percpu: two thirds of the duplicates hit here.
+   */
+  private readonly recent = new Int32Array(2 << RECENT_BITS);
+  private readonly where: { bytes: Uint8Array; start: number; end: number } = { bytes: new Uint8Array(0), start: 0, end: 0 };
+
+  constructor(readonly stride: number) {
+    if (stride % 4 !== 0 || stride <= 0) throw new Error(`FixedStore: stride ${stride} is not a positive multiple of 4`);
+    this.words = stride >>> 2;
+    let shift = 0;
+    while ((2 << shift) * stride <= FIXED_CHUNK_BYTES) shift++;
+    this.shift = shift;
+    this.perChunk = 1 << shift;
+  }
+
+  get byteSize(): number {
+    return this.chunks.length * this.perChunk * this.stride + this.slots.byteLength;
+  }
+
+  get usedBytes(): number {
+    return this.size * this.stride + this.slots.byteLength;
+  }
+
+  bytesOf(id: number): StoredBytes {
+    const w = this.where;
+    w.bytes = this.chunkBytes[id >>> this.shift];
+    w.start = (id & (this.perChunk - 1)) * this.stride;
+    w.end = w.start + this.stride;
+    return w;
+  }
+
+  private same(id: number, w: Int32Array): boolean {
+    const c = this.chunks[id >>> this.shift];
+    const at = (id & (this.perChunk - 1)) * this.words;
+    for (let i = 0; i < this.words; i++) if (c[at + i] !== w[i]) return false;
+    return true;
+  }
+
+  find(b: Uint8Array, n: number): number {
+    if (n !== this.stride) throw new Error(`FixedStore: a state of ${n} bytes, expected ${this.stride}`);
+    const w = this.view.of(b);
+    const h = hashWords(w, 0, this.words, SEED_A);
+    const r = 2 * ((h >>> 8) & RECENT_MASK);
+    const seen = this.recent[r];
+    if (seen !== 0 && this.recent[r + 1] === h && this.same(seen - 1, w)) return seen - 1;
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = slots[2 * i];
+      if (s === 0) return -1;
+      if (slots[2 * i + 1] === h && this.same(s - 1, w)) return s - 1;
+    }
+  }
+
+  contains(b: Uint8Array, n: number): boolean {
+    return this.find(b, n) >= 0;
+  }
+
+  matches(id: number, b: Uint8Array, n: number): boolean {
+    return n === this.stride && id < this.size && this.same(id, this.view.of(b));
+  }
+
+  add(b: Uint8Array, n: number): number {
+    if (n !== this.stride) throw new Error(`FixedStore: a state of ${n} bytes, expected ${this.stride}`);
+    const w = this.view.of(b);
+    const h = hashWords(w, 0, this.words, SEED_A);
+    // A state seen lately: stored, without a look at the table.
+    const recent = this.recent;
+    const r = 2 * ((h >>> 8) & RECENT_MASK);
+    const seen = recent[r];
+    if (seen !== 0 && recent[r + 1] === h && this.same(seen - 1, w)) return -1;
+    const slots = this.slots;
+    const mask = this.mask;
+    // Probe until the state or an empty slot: the state is new there.
+    let i = h & mask;
+    for (;;) {
+      const s = slots[2 * i];
+      if (s === 0) break;
+      if (slots[2 * i + 1] === h && this.same(s - 1, w)) {
+        recent[r] = s;
+        recent[r + 1] = h;
+        return -1;
+      }
+      i = (i + 1) & mask;
+    }
+    const id = this.size;
+    const k = id >>> this.shift;
+    if (k === this.chunks.length) {
+      if (this.size >= 0x7ffffffe) throw new StoreFull(`the store holds ${this.size} states, the most ids it can give`);
+      const c = new Int32Array(this.perChunk * this.words);
+      this.chunks.push(c);
+      this.chunkBytes.push(new Uint8Array(c.buffer));
+    }
+    const c = this.chunks[k];
+    const at = (id & (this.perChunk - 1)) * this.words;
+    for (let j = 0; j < this.words; j++) c[at + j] = w[j];
+    slots[2 * i] = id + 1;
+    slots[2 * i + 1] = h;
+    recent[r] = id + 1;
+    recent[r + 1] = h;
+    this.size++;
+    if (this.size > MAX_LOAD * (mask + 1)) this.grow();
+    return id;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    if (2 * cap > 2 ** 31 - 1) throw new StoreFull(`the state table cannot grow past ${this.mask + 1} slots`);
+    const slots = new Int32Array(2 * cap);
+    const mask = cap - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] === 0) continue;
+      const h = old[j + 1];
+      let i = h & mask;
+      while (slots[2 * i] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j];
+      slots[2 * i + 1] = h;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/** Exact storage for states of `stride` bytes (a schema's), or of varying sizes (Immutable values). */
+export function exactStoreFor(stride: number | undefined): StateStore {
+  return stride === undefined ? new ExactStore() : new FixedStore(stride);
 }

@@ -1,6 +1,5 @@
-// The entry of a --workers thread (see parallel.ts): registers tsx, as bin/mc.js does, so that
-// the worker and the user's model file load as TypeScript, then starts the worker.
-import { register } from 'tsx/esm/api';
+// The entry of a --workers thread (see parallel.ts): registers mc's TypeScript loader, as
+// bin/mc.js does, so that the worker and the user's model file load as TypeScript.
+import '../cli/register.mjs';
 
-register();
 await import('./worker.ts');

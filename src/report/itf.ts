@@ -1,20 +1,9 @@
-import { isRecord } from 'immutable';
-import { toItf, type ItfValue } from '../core/itf.ts';
+import type { ItfValue } from '../core/itf.ts';
 import type { PropertyResult, Trace } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 
 export const ITF_FORMAT_DESCRIPTION = 'https://apalache-mc.org/docs/adr/015adr-trace.html';
 
-/** The state variables of a trace: a Record state's fields, else one variable named `state`. */
-export function itfVars(state: unknown): string[] {
-  return isRecord(state) ? [...state.toSeq().keys()].map(String) : ['state'];
-}
-
-function itfState(state: unknown, vars: readonly string[]): Record<string, ItfValue> {
-  if (!isRecord(state)) return { state: toItf(state) };
-  const v = toItf(state) as Record<string, ItfValue>;
-  return Object.fromEntries(vars.map((k) => [k, v[k]]));
-}
 
 export interface ItfOptions {
   /** The model file the trace was found in, recorded as the trace's `source`. */
@@ -50,10 +39,12 @@ export function counterexampleItf(model: string, params: AnyParams, result: Prop
 
 /** Any trace as ITF with the given trace `#meta`, one state per line. */
 export function traceItf(trace: Trace, meta: Record<string, unknown>): string {
-  const vars = itfVars(trace.initial);
+  const itf = (s: unknown): Record<string, ItfValue> => trace.format.itf(s);
+  const first = itf(trace.initial);
+  const vars = Object.keys(first);
   const states = [
-    { '#meta': { index: 0 }, ...itfState(trace.initial, vars) },
-    ...trace.steps.map((s, i) => ({ '#meta': { index: i + 1, action: s.label, lane: s.lane }, ...itfState(s.state, vars) })),
+    { '#meta': { index: 0 }, ...first },
+    ...trace.steps.map((s, i) => ({ '#meta': { index: i + 1, action: s.label, lane: s.lane }, ...itf(s.state) })),
   ];
   return `{\n  "#meta": ${JSON.stringify(meta)},\n  "vars": ${JSON.stringify(vars)},\n  "states": [\n${states.map((s) => `    ${JSON.stringify(s)}`).join(',\n')}\n  ]\n}\n`;
 }

@@ -1,11 +1,6 @@
 import type { Coverage } from '../core/coverage.ts';
-import { isImmutable } from 'immutable';
 import type { Outcome } from '../core/outcome.ts';
 import { statesPerSecond } from '../core/outcome.ts';
-
-function plain(v: unknown): unknown {
-  return isImmutable(v) ? v.toJS() : v;
-}
 
 /**
  * The outcome as plain JSON data: states as plain objects. `files` maps a property to the files
@@ -33,8 +28,8 @@ export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, rea
               graph: files[p.name]?.find((f) => f.endsWith('.dot')) ?? null,
               files: files[p.name] ?? [],
               trace: {
-                initial: plain(p.violation.trace.initial),
-                steps: p.violation.trace.steps.map((s) => ({ label: s.label, lane: s.lane, state: plain(s.state) })),
+                initial: p.violation.trace.format.json(p.violation.trace.initial),
+                steps: p.violation.trace.steps.map((s) => ({ label: s.label, lane: s.lane, state: p.violation!.trace.format.json(s.state) })),
               },
             },
           }

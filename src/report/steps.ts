@@ -1,5 +1,5 @@
 import type { Trace } from '../core/outcome.ts';
-import { diffValues, flatten, summarize } from '../core/value.ts';
+import { diffShown, flattenShown, summarizeShown } from '../core/show.ts';
 
 export interface FieldChange {
   readonly path: string;
@@ -43,16 +43,18 @@ function shows(path: string, fields: readonly string[]): boolean {
 
 /** The per-step field changes of a counterexample: what every report shows. */
 export function viewTrace(trace: Trace, fields: readonly string[], modelLanes: readonly string[] = []): TraceView {
-  const initial = summarize(trace.initial).map(([path, value]) => ({ path, value }));
+  const show = trace.format.show;
+  let before = show(trace.initial);
+  const initial = summarizeShown(before).map(([path, value]) => ({ path, value }));
   const last = trace.steps.length;
-  let before = trace.initial;
   const steps = trace.steps.map((st, i) => {
-    const changes = diffValues(before, st.state).map((c) => ({ ...c, offending: i + 1 === last && shows(c.path, fields) }));
-    before = st.state;
+    const after = show(st.state);
+    const changes = diffShown(before, after).map((c) => ({ ...c, offending: i + 1 === last && shows(c.path, fields) }));
+    before = after;
     return { index: i + 1, label: st.label, lane: st.lane, changes };
   });
   const lanes = [...modelLanes];
   for (const s of steps) if (!lanes.includes(s.lane)) lanes.push(s.lane);
-  const offending = [...flatten(before)].filter(([p]) => covered(p, fields)).map(([path, value]) => ({ path, value }));
+  const offending = [...flattenShown(before)].filter(([p]) => covered(p, fields)).map(([path, value]) => ({ path, value }));
   return { initial, steps, lanes, offending };
 }

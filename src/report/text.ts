@@ -44,6 +44,8 @@ export function describeStop(s: StopReason): string {
       return 'stopped at the first violation';
     case 'memory':
       return `stopped short of memory: ${s.detail}`;
+    case 'interrupted':
+      return `interrupted${s.signal ? ` by ${s.signal}` : ''}`;
   }
 }
 

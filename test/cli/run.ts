@@ -1,6 +1,6 @@
 // Two ways to run the CLI in tests: `mc` in-process (fast: most end-to-end tests), and `mcBin`,
 // the real `mc` binary (bin/mc.js) as a user runs it, for what only a process shows (exit codes,
-// stderr without stack traces, tsx loading).
+// stderr without stack traces, loading model files as TypeScript).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';

@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { is, List, Map as IMap, OrderedMap, Record, Set as ISet, fromJS } from 'immutable';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/index.ts';
-import { diffValues, flatten, stateKey, summarize } from '../../src/core/value.ts';
+import { immutableShown, stateKey } from '../../src/core/value.ts';
+import { diffShown, flattenShown, summarizeShown } from '../../src/core/show.ts';
+
+const flatten = (v: unknown) => flattenShown(immutableShown(v));
+const diffValues = (a: unknown, b: unknown) => diffShown(immutableShown(a), immutableShown(b));
+const summarize = (v: unknown, width?: number) => summarizeShown(immutableShown(v), width);
 
 const Cpu = Record({ irqsOff: false, locks: List<string>() }, 'Cpu');
 

@@ -6,7 +6,7 @@ import { List, Record } from 'immutable';
 import { describe, expect, it } from 'vitest';
 import { anyModel, defineModel, explore, invariant, type AnyModel, type Outcome, type Transition } from '../../src/index.ts';
 import { defaultParams, type AnyParams } from '../../src/core/params.ts';
-import { permutations } from '../../src/explore/reduce.ts';
+import { permutations } from '../../src/explore/space.ts';
 import { isModel } from '../../src/core/model.ts';
 import nmiPercpu from '../../bench/models/nmi_percpu.ts';
 import { mc } from '../cli/run.ts';

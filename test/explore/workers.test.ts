@@ -80,17 +80,16 @@ describe('--workers', () => {
     }
   }, 60000);
 
-  it("gives a worker the model's own Record class for a type other threads made first", async () => {
-    const file = 'test/fixtures/record_class.ts';
+  it('refuses a model without a state schema, saying why', async () => {
+    const file = 'test/fixtures/peterson_immutable.ts';
     const m = await loadModel(file);
-    // 5^0 + … + 5^5 = 3,906 states; levels of more than 256 states go out in several batches, so
-    // the second worker's first states already hold Items.
-    const p = { ...defaultParams(m.params), items: 5, bumps: 4 };
-    const one = explore(m, p);
-    const two = await exploreParallel(file, m, p, { workers: 2 });
-    expect([one.verdict, one.stats.states]).toEqual(['holds', 3906]);
-    expect([two.verdict, two.stats.states, two.stats.transitions]).toEqual([one.verdict, one.stats.states, one.stats.transitions]);
-  }, 60000);
+    await expect(exploreParallel(file, m, defaultParams(m.params), { workers: 2 })).rejects.toThrow(/--workers needs a model with a state schema/);
+  });
+
+  it('refuses more threads than twice the cores', async () => {
+    const m = await loadModel('test/fixtures/peterson.ts');
+    await expect(exploreParallel('test/fixtures/peterson.ts', m, defaultParams(m.params), { workers: 1000 })).rejects.toThrow(/this machine has \d+ cores/);
+  });
 
   it('is a usage error with dfs, and from the CLI with 0 workers', async () => {
     const m = anyModel((await import('../../bench/models/nmi_percpu.ts')).default);

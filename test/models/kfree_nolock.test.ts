@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mcBin } from '../cli/run.ts';
 import model, { permute } from '../../models/kfree_nolock.ts';
-import { anyModel, explore } from '../../src/index.ts';
+import { anyModel, explore, type Symmetry } from '../../src/index.ts';
 import { defaultParams } from '../../src/core/params.ts';
 import { stateKey } from '../../src/core/value.ts';
 import { expectDeclared, run, story } from './expect.ts';
@@ -230,7 +230,7 @@ function reachable(params: Record<string, unknown>, limit: number): S[] {
 function checkSymmetry(params: Record<string, unknown>, limit: number): number {
   const p = { ...defaultParams(m.params), ...params } as never;
   const perm = [1, 0];
-  const sym = m.symmetry!(p)!;
+  const sym = m.symmetry!(p) as Symmetry<unknown>;
   expect(sym.lanes).toEqual(['cpu1', 'cpu2']);
   const init = m.init(p) as S;
   expect(stateKey(permute(init, perm))).toBe(stateKey(init));

@@ -2,6 +2,7 @@ import { List, Map as IMap, OrderedMap, Record, Set as ISet } from 'immutable';
 import { describe, expect, it } from 'vitest';
 import { canonicalItf, displayItf, parseItf, toItf } from '../../src/core/itf.ts';
 import { traceItf } from '../../src/report/itf.ts';
+import { immutableFormat } from '../../src/core/value.ts';
 
 const Cpu = Record({ irqsOff: false, held: ISet<string>(), slots: IMap<number, string>() }, 'Cpu');
 const State = Record({ cpus: List([Cpu()]), big: 0, flt: 0, big2: 0n as bigint, none: null as null | number }, 'S');
@@ -37,7 +38,7 @@ describe('ITF values', () => {
   it('writes a trace that parses back: vars from the record, labels in #meta, Quint mbt:: variables ignored', () => {
     const s0 = State();
     const s1 = s0.set('big', 1);
-    const text = traceItf({ initial: s0, steps: [{ label: 'cpu0: x', lane: 'cpu0', state: s1 }] }, { format: 'ITF' });
+    const text = traceItf({ initial: s0, steps: [{ label: 'cpu0: x', lane: 'cpu0', state: s1 }], format: immutableFormat }, { format: 'ITF' });
     const doc = JSON.parse(text);
     expect(doc.vars).toEqual(['cpus', 'big', 'flt', 'big2', 'none']);
     expect(doc.states.map((s: { '#meta': unknown }) => s['#meta'])).toEqual([{ index: 0 }, { index: 1, action: 'cpu0: x', lane: 'cpu0' }]);
