@@ -60,6 +60,8 @@ export interface Stats {
   readonly symmetry?: boolean;
   readonly por?: { readonly reducedStates: number };
   readonly workers?: number;
+  /** Fingerprint storage: bytes of the path columns kept in a temporary file instead of memory. */
+  readonly pathBytesOnDisk?: number;
 }
 
 /** Why a run ended before it had explored every reachable state. */

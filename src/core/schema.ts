@@ -1,4 +1,6 @@
 import { ModelError } from './errors.ts';
+import { BAD, Compiler, explain } from './schema_code.ts';
+import { TextTable } from './texts.ts';
 
 /**
  * State schemas: the fixed-layout state a model declares once (`state: (params) => t.struct({…})`),
@@ -80,7 +82,7 @@ export class MemberSet implements Iterable<number> {
       throw new ModelError(`${this.path || 'set'}: ${JSON.stringify(i)} is not a member of universe "${this.universe.name}" (0..${this.universe.size - 1}: ${this.universe.members.join(', ')})`);
   }
   has(i: number): boolean {
-    return i >= 0 && i < this.universe.size && ((this.words[i >>> 5] >>> (i & 31)) & 1) === 1;
+    return (i | 0) === i && i >= 0 && i < this.universe.size && ((this.words[i >>> 5] >>> (i & 31)) & 1) === 1;
   }
   add(i: number): this {
     this.check(i);
@@ -132,11 +134,14 @@ export type Node =
   | { readonly kind: 'int'; readonly min: number; readonly max: number }
   | { readonly kind: 'enum'; readonly names: readonly string[] }
   | { readonly kind: 'member'; readonly universe: Universe }
+  | { readonly kind: 'text' }
   | { readonly kind: 'optional'; readonly inner: Node }
   | { readonly kind: 'struct'; readonly fields: readonly (readonly [string, Node])[] }
   | { readonly kind: 'array'; readonly elem: Node; readonly length: number; readonly index?: Universe }
   | { readonly kind: 'record'; readonly universe: Universe; readonly elem: Node }
   | { readonly kind: 'list'; readonly elem: Node; readonly capacity: number }
+  | { readonly kind: 'map'; readonly key: Node; readonly elem: Node; readonly capacity: number }
+  | { readonly kind: 'keys'; readonly key: Node; readonly capacity: number }
   | { readonly kind: 'set'; readonly universe: Universe };
 
 declare const TYPES: unique symbol;
@@ -159,7 +164,11 @@ export type StateOf<T> = T extends (...args: never[]) => infer R ? ValueOf<R> : 
 /** The mutable form of a state value, as `apply(next)` receives it. */
 export type Draft<S> = S extends ReadonlyMemberSet
   ? MemberSet
-  : S extends readonly (infer E)[]
+  : S extends ReadonlyMap<infer K, infer V>
+    ? Map<K, Draft<V>>
+    : S extends ReadonlySet<infer K>
+      ? Set<K>
+    : S extends readonly (infer E)[]
     ? Draft<E>[]
     : S extends object
       ? { -readonly [K in keyof S]: Draft<S[K]> }
@@ -170,7 +179,7 @@ export interface StructType<V, D> extends Type<V, D> {
   make(fields?: Partial<D>): D;
 }
 
-const isScalar = (n: Node): boolean => n.kind === 'bool' || n.kind === 'int' || n.kind === 'enum' || n.kind === 'member';
+export const isScalar = (n: Node): boolean => n.kind === 'bool' || n.kind === 'int' || n.kind === 'enum' || n.kind === 'member' || n.kind === 'text';
 
 /** How many codes a scalar has (its domain's size). */
 function codes(n: Node): number {
@@ -183,6 +192,8 @@ function codes(n: Node): number {
       return n.names.length;
     case 'member':
       return n.universe.size;
+    case 'text':
+      return 2 ** 32;
     default:
       throw new Error(`not a scalar: ${n.kind}`);
   }
@@ -197,9 +208,10 @@ export function sizeOf(n: Node): number {
     case 'int':
     case 'enum':
     case 'member':
+    case 'text':
       return bytesFor(codes(n));
     case 'optional':
-      return isScalar(n.inner) && bytesFor(codes(n.inner) + 1) === bytesFor(codes(n.inner)) ? sizeOf(n.inner) : 1 + sizeOf(n.inner);
+      return sharesCode(n) ? sizeOf(n.inner) : 1 + sizeOf(n.inner);
     case 'struct':
       return n.fields.reduce((a, [, f]) => a + sizeOf(f), 0);
     case 'array':
@@ -208,13 +220,21 @@ export function sizeOf(n: Node): number {
       return n.universe.size * sizeOf(n.elem);
     case 'list':
       return 1 + n.capacity * sizeOf(n.elem);
+    case 'map':
+      return 1 + n.capacity * (sizeOf(n.key) + sizeOf(n.elem));
+    case 'keys':
+      return 1 + n.capacity * sizeOf(n.key);
     case 'set':
       return (n.universe.size + 7) >>> 3;
   }
 }
 
-/** Whether an optional scalar keeps null as code 0 in the inner value's own bytes. */
-const sharesCode = (n: Node & { kind: 'optional' }): boolean => isScalar(n.inner) && bytesFor(codes(n.inner) + 1) === bytesFor(codes(n.inner));
+/** Whether an optional scalar keeps null as code 0 in the inner value's own bytes (its codes leave one free). */
+export function sharesCode(n: Node & { kind: 'optional' }): boolean {
+  if (!isScalar(n.inner)) return false;
+  const k = codes(n.inner);
+  return k < 2 ** 32 && bytesFor(k + 1) === bytesFor(k);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The schema vocabulary.
@@ -261,6 +281,12 @@ export const t = {
   },
   /** A member of a universe: the value is its index, printed by name. */
   member: (u: Universe): Type<number> => ({ node: { kind: 'member', universe: u } }),
+  /**
+   * Any string, kept as its number in the run's text table (src/core/texts.ts): for texts that
+   * cannot be listed beforehand, such as a message built from the state. Prefer t.enum where the
+   * values are known: a text is not renamed under --symmetry.
+   */
+  text: (): Type<string> => ({ node: { kind: 'text' } }),
   /** A value or null. */
   optional: <V, D>(inner: Type<V, D>): Type<V | null, D | null> => ({ node: { kind: 'optional', inner: inner.node } }),
   struct: structType,
@@ -283,6 +309,24 @@ export const t = {
   },
   /** A set of members of a universe (a bitset). */
   set: (u: Universe): Type<ReadonlyMemberSet, MemberSet> => ({ node: { kind: 'set', universe: u } }),
+  /**
+   * A JavaScript Map of at most `capacity` entries (at most 255) from scalar keys (an enum, a
+   * member, a text, an int) to values: for state keyed by names that are not declared
+   * beforehand. Entries are kept in the order of their keys' codes, so insertion order does
+   * not matter to equality. Prefer t.record over a universe where the keys are known: a record
+   * is renamed under --symmetry, a map is not.
+   */
+  map: <K, V, D>(key: Type<K>, value: Type<V, D>, capacity: number): Type<ReadonlyMap<K, V>, Map<K, D>> => {
+    if (!isScalar(key.node)) throw new ModelError(`t.map: keys must be scalars (t.int, t.enum, t.member, t.text, t.bool), got t.${key.node.kind}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 255) throw new ModelError(`t.map: capacity must be an integer in 1..255, got ${capacity}`);
+    return { node: { kind: 'map', key: key.node, elem: value.node, capacity } };
+  },
+  /** A JavaScript Set of at most `capacity` scalars (at most 255), in the order of their codes; see t.map. */
+  setOf: <K>(key: Type<K>, capacity: number): Type<ReadonlySet<K>, Set<K>> => {
+    if (!isScalar(key.node)) throw new ModelError(`t.setOf: members must be scalars (t.int, t.enum, t.member, t.text, t.bool), got t.${key.node.kind}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 255) throw new ModelError(`t.setOf: capacity must be an integer in 1..255, got ${capacity}`);
+    return { node: { kind: 'keys', key: key.node, capacity } };
+  },
 };
 
 /** The default value of a node, as a fresh mutable value: false, the smallest int (0 when in range), the first name, member 0, null, empty. */
@@ -296,6 +340,8 @@ export function defaultValue(n: Node, path = ''): unknown {
       return n.names[0];
     case 'member':
       return 0;
+    case 'text':
+      return '';
     case 'optional':
       return null;
     case 'struct':
@@ -306,6 +352,10 @@ export function defaultValue(n: Node, path = ''): unknown {
       return Object.fromEntries(n.universe.members.map((m) => [m, defaultValue(n.elem, memberPath(path, m))]));
     case 'list':
       return [];
+    case 'map':
+      return new Map();
+    case 'keys':
+      return new Set();
     case 'set':
       return new MemberSet(n.universe, path);
   }
@@ -318,255 +368,6 @@ export function join(path: string, key: string): string {
 /** The path of a record's member: `objects.c0` or, for names that are not identifiers, `objects["c0:64#1"]`. */
 export function memberPath(path: string, m: string): string {
   return IDENT.test(m) ? join(path, m) : `${path}[${JSON.stringify(m)}]`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Domain errors, raised by the generated pack code.
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === undefined) return 'undefined (missing)';
-  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? `an array of ${v.length}` : 'an object';
-  return String(v);
-}
-
-const errors = {
-  int: (path: string, v: unknown, min: number, max: number) =>
-    new ModelError(`${path} = ${describe(v)} is outside its domain: ${typeof v === 'number' && Number.isInteger(v) ? `int ${min}..${max}` : `expected an integer in ${min}..${max}`}`),
-  bool: (path: string, v: unknown) => new ModelError(`${path} = ${describe(v)}: expected true or false`),
-  enum: (path: string, v: unknown, names: readonly string[]) => new ModelError(`${path} = ${describe(v)} is not one of its names: ${names.join(', ')}`),
-  member: (path: string, v: unknown, u: Universe) =>
-    new ModelError(`${path} = ${describe(v)} is not a member of universe "${u.name}": expected an index 0..${u.size - 1} (${u.members.join(', ')})`),
-  struct: (path: string, v: unknown) => new ModelError(`${path || '(state)'} = ${describe(v)}: expected an object with the struct's fields`),
-  array: (path: string, v: unknown, n: number) => new ModelError(`${path} = ${describe(v)}: expected an array of exactly ${n}`),
-  list: (path: string, v: unknown, cap: number) =>
-    Array.isArray(v)
-      ? new ModelError(`${path} holds ${v.length} elements, more than its capacity of ${cap}`)
-      : new ModelError(`${path} = ${describe(v)}: expected an array of at most ${cap}`),
-  set: (path: string, v: unknown, u: Universe) => new ModelError(`${path} = ${describe(v)}: expected the MemberSet over universe "${u.name}" it had`),
-};
-
-// ---------------------------------------------------------------------------------------------
-// Code generation: pack (tree → bytes, checking domains), unpack (bytes → tree).
-
-class Gen {
-  private vars = 0;
-  readonly consts: unknown[] = [];
-  fresh(p = 'x'): string {
-    return `${p}${this.vars++}`;
-  }
-  /** A constant the generated code can use: its name. */
-  constant(v: unknown): string {
-    this.consts.push(v);
-    return `K[${this.consts.length - 1}]`;
-  }
-  declared(): string {
-    return Array.from({ length: this.vars }, (_, i) => `x${i}`).join(', ');
-  }
-}
-
-const lit = (s: string) => JSON.stringify(s);
-
-/** Arrays of at most this many elements are unrolled in the generated code (twice as fast as a loop). */
-const UNROLL = 16;
-
-/** Code that writes the `size`-byte unsigned code `c` at `b[off]`. */
-function writeCode(size: number, c: string, off: string): string {
-  if (size === 1) return `b[${off}] = ${c};`;
-  if (size === 2) return `b[${off}] = ${c} & 255; b[${off} + 1] = ${c} >>> 8;`;
-  return `b[${off}] = ${c} & 255; b[${off} + 1] = (${c} >>> 8) & 255; b[${off} + 2] = (${c} >>> 16) & 255; b[${off} + 3] = ${c} >>> 24;`;
-}
-
-function readCode(size: number, off: string): string {
-  if (size === 1) return `b[${off}]`;
-  if (size === 2) return `(b[${off}] | (b[${off} + 1] << 8))`;
-  return `((b[${off}] | (b[${off} + 1] << 8) | (b[${off} + 2] << 16) | (b[${off} + 3] << 24)) >>> 0)`;
-}
-
-/** Code that checks scalar `v` against node `n` and leaves its code in `c`. */
-function scalarCode(g: Gen, n: Node, v: string, path: string): string {
-  switch (n.kind) {
-    case 'bool':
-      return `if (${v} === true) c = 1; else if (${v} === false) c = 0; else throw E.bool(${path}, ${v});`;
-    case 'int':
-      return `if (typeof ${v} !== 'number' || !(${v} >= ${n.min} && ${v} <= ${n.max}) || (${v} | 0) !== ${v}) throw E.int(${path}, ${v}, ${n.min}, ${n.max}); c = ${n.min === 0 ? v : `${v} - ${n.min}`};`;
-    case 'member':
-      return `if (typeof ${v} !== 'number' || !(${v} >= 0 && ${v} < ${n.universe.size}) || (${v} | 0) !== ${v}) throw E.member(${path}, ${v}, ${g.constant(n.universe)}); c = ${v};`;
-    case 'enum': {
-      if (n.names.length <= 8) {
-        const chain = n.names.map((name, i) => `${v} === ${lit(name)} ? ${i} : `).join('');
-        return `c = ${chain}-1; if (c < 0) throw E.enum(${path}, ${v}, ${g.constant(n.names)});`;
-      }
-      const map = g.constant(new Map(n.names.map((x, i) => [x, i])));
-      return `c = ${map}.get(${v}); if (c === undefined) throw E.enum(${path}, ${v}, ${g.constant(n.names)});`;
-    }
-    default:
-      throw new Error(`not a scalar: ${n.kind}`);
-  }
-}
-
-function scalarValue(g: Gen, n: Node, code: string): string {
-  switch (n.kind) {
-    case 'bool':
-      return `${code} !== 0`;
-    case 'int':
-      return n.min === 0 ? code : `${code} + ${n.min}`;
-    case 'member':
-      return code;
-    case 'enum':
-      return `${g.constant(n.names)}[${code}]`;
-    default:
-      throw new Error(`not a scalar: ${n.kind}`);
-  }
-}
-
-/** Code that zeroes b[from, from + n). */
-const zero = (from: string, n: number): string => (n <= 0 ? '' : n <= 8 ? Array.from({ length: n }, (_, i) => `b[${from} + ${i}] = 0;`).join(' ') : `b.fill(0, ${from}, ${from} + ${n});`);
-
-/** Pack code for the value of expression `v` (a variable or property read) at `b[off]`. */
-function packCode(g: Gen, n: Node, v: string, off: string, path: string): string {
-  switch (n.kind) {
-    case 'bool':
-    case 'int':
-    case 'enum':
-    case 'member': {
-      const x = g.fresh();
-      return `${x} = ${v}; ${scalarCode(g, n, x, path)} ${writeCode(sizeOf(n), 'c', off)}`;
-    }
-    case 'optional': {
-      const x = g.fresh();
-      if (sharesCode(n)) {
-        const size = sizeOf(n);
-        return `${x} = ${v}; if (${x} === null) { ${writeCode(size, '0', off)} } else { ${scalarCode(g, n.inner, x, path)} c = c + 1; ${writeCode(size, 'c', off)} }`;
-      }
-      return `${x} = ${v}; if (${x} === null) { b[${off}] = 0; ${zero(`${off} + 1`, sizeOf(n.inner))} } else { b[${off}] = 1; ${packCode(g, n.inner, x, `${off} + 1`, path)} }`;
-    }
-    case 'struct': {
-      const x = g.fresh();
-      let at = 0;
-      const body = n.fields
-        .map(([k, f]) => {
-          const code = packCode(g, f, `${x}.${k}`, `${off} + ${at}`, `${path} + ${lit(path === '""' ? k : `.${k}`)}`);
-          at += sizeOf(f);
-          return code;
-        })
-        .join('\n');
-      return `${x} = ${v}; if (${x} === null || typeof ${x} !== 'object') throw E.struct(${path}, ${x});\n${body}`;
-    }
-    case 'record': {
-      const x = g.fresh();
-      const size = sizeOf(n.elem);
-      const body = n.universe.members
-        .map((m, i) => packCode(g, n.elem, `${x}[${lit(m)}]`, `${off} + ${i * size}`, `${path} + ${lit(memberPath('', m).startsWith('[') ? memberPath('', m) : `.${m}`)}`))
-        .join('\n');
-      return `${x} = ${v}; if (${x} === null || typeof ${x} !== 'object') throw E.struct(${path}, ${x});\n${body}`;
-    }
-    case 'array': {
-      const x = g.fresh();
-      const size = sizeOf(n.elem);
-      const head = `${x} = ${v}; if (!Array.isArray(${x}) || ${x}.length !== ${n.length}) throw E.array(${path}, ${x}, ${n.length});\n`;
-      if (n.length <= UNROLL)
-        return head + Array.from({ length: n.length }, (_, k) => packCode(g, n.elem, `${x}[${k}]`, `${off} + ${k * size}`, `${path} + "[${k}]"`)).join('\n');
-      const i = g.fresh('i');
-      return `${head}for (let ${i} = 0; ${i} < ${n.length}; ${i}++) { ${packCode(g, n.elem, `${x}[${i}]`, `${off} + ${i} * ${size}`, `${path} + "[" + ${i} + "]"`)} }`;
-    }
-    case 'list': {
-      const x = g.fresh();
-      const i = g.fresh('i');
-      const size = sizeOf(n.elem);
-      return `${x} = ${v}; if (!Array.isArray(${x}) || ${x}.length > ${n.capacity}) throw E.list(${path}, ${x}, ${n.capacity});
-b[${off}] = ${x}.length;
-for (let ${i} = 0; ${i} < ${x}.length; ${i}++) { ${packCode(g, n.elem, `${x}[${i}]`, `${off} + 1 + ${i} * ${size}`, `${path} + "[" + ${i} + "]"`)} }
-if (${x}.length < ${n.capacity}) b.fill(0, ${off} + 1 + ${x}.length * ${size}, ${off} + ${1 + n.capacity * size});`;
-    }
-    case 'set': {
-      const x = g.fresh();
-      const bytes = sizeOf(n);
-      const writes = Array.from({ length: bytes }, (_, k) => `b[${off} + ${k}] = (${x}.words[${k >> 2}] >>> ${(k & 3) * 8}) & 255;`).join(' ');
-      return `${x} = ${v}; if (!(${x} instanceof MemberSet) || ${x}.universe !== ${g.constant(n.universe)}) throw E.set(${path}, ${x}, ${g.constant(n.universe)}); ${writes}`;
-    }
-  }
-}
-
-/**
- * Unpack code: sets `target` (an assignable expression) from b[off] for scalars and values that
- * are replaced whole (optional composites, list elements); fills the existing container that
- * `target` holds for structs, arrays, records, lists and sets.
- */
-function unpackCode(g: Gen, n: Node, target: string, off: string): string {
-  switch (n.kind) {
-    case 'bool':
-    case 'int':
-    case 'enum':
-    case 'member':
-      return `${target} = ${scalarValue(g, n, readCode(sizeOf(n), off))};`;
-    case 'optional': {
-      if (sharesCode(n)) {
-        const c = g.fresh();
-        return `${c} = ${readCode(sizeOf(n), off)}; ${target} = ${c} === 0 ? null : ${scalarValue(g, n.inner, `(${c} - 1)`)};`;
-      }
-      return `${target} = b[${off}] === 0 ? null : ${g.constant(reader(n.inner))}(b, ${off} + 1);`;
-    }
-    case 'struct': {
-      const x = g.fresh();
-      let at = 0;
-      const body = n.fields.map(([k, f]) => {
-        const code = unpackCode(g, f, `${x}.${k}`, `${off} + ${at}`);
-        at += sizeOf(f);
-        return code;
-      });
-      return `${x} = ${target};\n${body.join('\n')}`;
-    }
-    case 'record': {
-      const x = g.fresh();
-      const size = sizeOf(n.elem);
-      return `${x} = ${target};\n${n.universe.members.map((m, i) => unpackCode(g, n.elem, `${x}[${lit(m)}]`, `${off} + ${i * size}`)).join('\n')}`;
-    }
-    case 'array': {
-      const x = g.fresh();
-      const size = sizeOf(n.elem);
-      if (n.length <= UNROLL) return `${x} = ${target};\n${Array.from({ length: n.length }, (_, k) => unpackCode(g, n.elem, `${x}[${k}]`, `${off} + ${k * size}`)).join('\n')}`;
-      const i = g.fresh('i');
-      return `${x} = ${target}; for (let ${i} = 0; ${i} < ${n.length}; ${i}++) { ${unpackCode(g, n.elem, `${x}[${i}]`, `${off} + ${i} * ${size}`)} }`;
-    }
-    case 'list': {
-      const x = g.fresh();
-      const i = g.fresh('i');
-      const size = sizeOf(n.elem);
-      const el = isScalar(n.elem) || n.elem.kind === 'optional' ? unpackCode(g, n.elem, `${x}[${i}]`, `${off} + 1 + ${i} * ${size}`) : `${x}[${i}] = ${g.constant(reader(n.elem))}(b, ${off} + 1 + ${i} * ${size});`;
-      return `${x} = ${target}; ${x}.length = b[${off}]; for (let ${i} = 0; ${i} < ${x}.length; ${i}++) { ${el} }`;
-    }
-    case 'set': {
-      const x = g.fresh();
-      const words = (n.universe.size + 31) >>> 5;
-      const bytes = sizeOf(n);
-      const assigns = Array.from({ length: words }, (_, w) => {
-        const parts = [];
-        for (let k = 4 * w; k < Math.min(bytes, 4 * w + 4); k++) parts.push(`(b[${off} + ${k}] << ${(k & 3) * 8})`);
-        return `${x}.words[${w}] = ${parts.join(' | ')};`;
-      });
-      return `${x} = ${target}; ${assigns.join(' ')}`;
-    }
-  }
-}
-
-/** Compiles generated code with its constants and error builders. */
-function compile<F>(g: Gen, params: string, body: string): F {
-  const src = `"use strict"; return function (${params}) { let c, ${g.declared() || '_'}; ${body} };`;
-  return new Function('K', 'E', 'MemberSet', src)(g.consts, errors, MemberSet) as F;
-}
-
-const readers = new WeakMap<Node, (b: Uint8Array, off: number) => unknown>();
-
-/** A function that reads a fresh value of node `n` from b[off] (for list elements and optional composites). */
-function reader(n: Node): (b: Uint8Array, off: number) => unknown {
-  let r = readers.get(n);
-  if (r) return r;
-  const g = new Gen();
-  const code = unpackCode(g, n, 'out.v', 'off');
-  r = compile<(b: Uint8Array, off: number) => unknown>(g, 'b, off', `const out = { v: ${g.constant(() => defaultValue(n))}() }; ${code} return out.v;`);
-  readers.set(n, r);
-  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,12 +393,18 @@ export class Schema {
   /** The layout's bytes without padding. */
   readonly used: number;
   private readonly packFn: (w: unknown, b: Uint8Array, o: number) => void;
-  private readonly unpackFn: (b: Uint8Array, o: number, w: unknown) => void;
+  private readonly fillFn: (b: Uint8Array, o: number, w: unknown) => void;
+  private readonly restoreFn: (b: Uint8Array, d: Uint8Array, o: number, w: unknown) => void;
+  private readonly diffFn: (w: unknown, p: unknown, b: Uint8Array, o: number) => void;
   private leafAt?: Leaf[];
   private leafList?: Leaf[];
   readonly universes: ReadonlyMap<string, Universe>;
 
-  constructor(root: Node) {
+  /** The texts of the schema's t.text() fields (a shared one under --workers). */
+  readonly texts: TextTable;
+
+  constructor(root: Node, texts = new TextTable()) {
+    this.texts = texts;
     if (root.kind !== 'struct') throw new ModelError(`a state schema must be a t.struct({...}), got t.${root.kind}`);
     this.root = root;
     this.used = sizeOf(root);
@@ -613,15 +420,21 @@ export class Schema {
       if (n.kind === 'array' && n.index) add(n.index);
       if (n.kind === 'optional') visit(n.inner);
       if (n.kind === 'struct') n.fields.forEach(([, f]) => visit(f));
-      if (n.kind === 'array' || n.kind === 'list' || n.kind === 'record') visit(n.elem);
+      if (n.kind === 'array' || n.kind === 'list' || n.kind === 'record' || n.kind === 'map') visit(n.elem);
+      if (n.kind === 'map' || n.kind === 'keys') visit(n.key);
     };
     visit(root);
     this.universes = universes;
-    const pg = new Gen();
-    const packBody = packCode(pg, root, 'w', 'o', '""');
-    this.packFn = compile(pg, 'w, b, o', `${packBody}\n${zero(`o + ${this.used}`, this.size - this.used)}`);
-    const ug = new Gen();
-    this.unpackFn = compile(ug, 'b, o, w', unpackCode(ug, root, 'w', 'o'));
+    const code = new Compiler(texts);
+    this.packFn = code.pack(root);
+    this.fillFn = code.fill(root);
+    this.diffFn = code.diff(root);
+    this.restoreFn = code.restore(root);
+  }
+
+  /** The error naming the field of `w` that does not fit, when generated code threw BAD. */
+  private failure(e: unknown, w: unknown): unknown {
+    return e === BAD ? (explain(this.root, w) ?? new ModelError('a value does not fit the schema')) : e;
   }
 
   /**
@@ -637,12 +450,37 @@ export class Schema {
 
   /** Writes tree `w` as bytes at b[o, o + size), checking every value against its domain. */
   pack(w: unknown, b: Uint8Array, o = 0): void {
-    this.packFn(w, b, o);
+    try {
+      this.packFn(w, b, o);
+    } catch (e) {
+      throw this.failure(e, w);
+    }
+    for (let k = this.used; k < this.size; k++) b[o + k] = 0;
   }
 
   /** Sets tree `w` (made by `create`) to the state at b[o, o + size). */
   unpack(b: Uint8Array, o: number, w: unknown): void {
-    this.unpackFn(b, o, w);
+    this.fillFn(b, o, w);
+  }
+
+  /**
+   * Writes tree `w` as bytes at b[o, o + size), where b[o, o + size) holds the bytes of the tree
+   * `p` (unchanged since it was unpacked from them): only what differs is checked and written.
+   */
+  diffPack(w: unknown, p: unknown, b: Uint8Array, o = 0): void {
+    try {
+      this.diffFn(w, p, b, o);
+    } catch (e) {
+      throw this.failure(e, w);
+    }
+  }
+
+  /**
+   * Sets tree `w`, which holds the state whose bytes are d[o, o + size) (it was packed there),
+   * to the state at b[o, o + size), unpacking only the fields where the two differ.
+   */
+  restore(b: Uint8Array, o: number, d: Uint8Array, w: unknown): void {
+    this.restoreFn(b, d, o, w);
   }
 
   /** A new tree holding the state at b[o, o + size), frozen: for traces and reports. */
@@ -650,6 +488,54 @@ export class Schema {
     const w = this.create();
     this.unpack(b, o, w);
     return deepFreeze(w);
+  }
+
+  /**
+   * The path of the first field of tree `w` that the schema does not declare (`cpus[0].typo`),
+   * or undefined: pack ignores such fields, so the search looks for them on its sampled states.
+   */
+  strayField(w: unknown): string | undefined {
+    // A walk that builds no paths, then one that does only where a stray field was found.
+    const walk = (n: Node, v: unknown, path: (() => string) | undefined): string | undefined => {
+      if (v === null || typeof v !== 'object') return undefined;
+      const at = (key: string | number, kind: 'field' | 'member' | 'index' | 'get') =>
+        path &&
+        (() => {
+          const p = path();
+          return kind === 'field' ? join(p, String(key)) : kind === 'member' ? memberPath(p, String(key)) : kind === 'index' ? `${p}[${key}]` : `${p}.get(${JSON.stringify(key)})`;
+        });
+      switch (n.kind) {
+        case 'struct':
+        case 'record': {
+          const keys = n.kind === 'struct' ? n.fields.map(([k]) => k) : n.universe.members;
+          const kind = n.kind === 'struct' ? 'field' : 'member';
+          for (const k of Object.keys(v)) if (!keys.includes(k)) return path ? at(k, kind)!() : '?';
+          for (const [k, f] of n.kind === 'struct' ? n.fields : keys.map((m) => [m, n.elem] as const)) {
+            const bad = walk(f, (v as Record<string, unknown>)[k], at(k, kind));
+            if (bad) return bad;
+          }
+          return undefined;
+        }
+        case 'array':
+        case 'list':
+          for (let i = 0; i < (v as unknown[]).length; i++) {
+            const bad = walk(n.elem, (v as unknown[])[i], at(i, 'index'));
+            if (bad) return bad;
+          }
+          return undefined;
+        case 'map':
+          for (const [k, x] of v as Map<unknown, unknown>) {
+            const bad = walk(n.elem, x, at(k as string, 'get'));
+            if (bad) return bad;
+          }
+          return undefined;
+        case 'optional':
+          return walk(n.inner, v, path);
+        default:
+          return undefined;
+      }
+    };
+    return walk(this.root, w, undefined) && walk(this.root, w, () => '');
   }
 
   /** The leaves of the layout in offset order. */
@@ -674,6 +560,11 @@ export function deepFreeze<T>(v: T): T {
       Object.freeze(v.words);
       return Object.freeze(v);
     }
+    if (v instanceof Map) {
+      for (const x of v.values()) deepFreeze(x);
+      return Object.freeze(v);
+    }
+    if (v instanceof Set) return Object.freeze(v);
     Object.freeze(v);
     for (const x of Object.values(v)) deepFreeze(x);
   }
@@ -688,6 +579,7 @@ function collectLeaves(root: Node): Leaf[] {
       case 'int':
       case 'enum':
       case 'member':
+      case 'text':
       case 'set':
         out.push({ path: path || '(state)', offset: off, size: sizeOf(n), owners });
         return;
@@ -716,6 +608,11 @@ function collectLeaves(root: Node): Leaf[] {
         out.push({ path: `${path}.length`, offset: off, size: 1, owners });
         for (let i = 0; i < n.capacity; i++) walk(n.elem, `${path}[${i}]`, off + 1 + i * sizeOf(n.elem), owners);
         return;
+      case 'map':
+      case 'keys':
+        // A map's entries move when a key comes or goes: the whole map is one leaf.
+        out.push({ path: path || '(state)', offset: off, size: sizeOf(n), owners });
+        return;
     }
   };
   walk(root, '', 0, []);
@@ -741,6 +638,10 @@ function touches(n: Node, u: Universe): boolean {
       return n.universe === u || touches(n.elem, u);
     case 'list':
       return touches(n.elem, u);
+    case 'map':
+      return touches(n.key, u) || touches(n.elem, u);
+    case 'keys':
+      return touches(n.key, u);
     default:
       return false;
   }
@@ -807,6 +708,9 @@ export function permuter(schema: Schema, u: Universe): (src: Uint8Array, s: numb
         return;
     }
   };
+  const mapped = (n: Node): boolean =>
+    n.kind === 'map' || n.kind === 'keys' ? touches(n, u) : n.kind === 'struct' ? n.fields.some(([, f]) => mapped(f)) : n.kind === 'optional' ? mapped(n.inner) : 'elem' in n ? mapped(n.elem) : false;
+  if (mapped(schema.root)) throw new ModelError(`symmetry over universe "${u.name}": a t.map has keys or values of that universe, which mc cannot rename (its entries are ordered by key); use a t.record or t.array over the universe`);
   const root = schema.root;
   const used = schema.used;
   return (src, s, dst, d, perm) => {

@@ -17,7 +17,7 @@ export function schemaFormat(schema: Schema): StateFormat {
   };
 }
 
-const scalar = (n: Node): boolean => n.kind === 'bool' || n.kind === 'int' || n.kind === 'enum' || n.kind === 'member' || (n.kind === 'optional' && scalar(n.inner));
+const scalar = (n: Node): boolean => n.kind === 'bool' || n.kind === 'int' || n.kind === 'enum' || n.kind === 'member' || n.kind === 'text' || (n.kind === 'optional' && scalar(n.inner));
 
 function text(n: Node, v: unknown): string {
   if (v === null) return '-';
@@ -47,6 +47,12 @@ function shown(n: Node, v: unknown): Shown {
     }
     case 'optional':
       return v === null ? leaf('-') : shown(n.inner, v);
+    case 'keys':
+      return leaf(`{${[...(v as ReadonlySet<unknown>)].map((k) => text(n.key, k)).sort().join(', ')}}`);
+    case 'map': {
+      const entries = [...(v as ReadonlyMap<unknown, unknown>)].map(([k, x]) => [text(n.key, k), x] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return entries.length === 0 ? leaf('{}') : { list: false, children: entries.map(([k, x]) => [k, shown(n.elem, x)] as const) };
+    }
     default:
       return leaf(text(n, v));
   }
@@ -57,6 +63,7 @@ function itf(n: Node, v: unknown): ItfValue {
     case 'bool':
     case 'int':
     case 'enum':
+    case 'text':
       return v as ItfValue;
     case 'member':
       return n.universe.nameOf(v as number);
@@ -71,6 +78,10 @@ function itf(n: Node, v: unknown): ItfValue {
       return (v as readonly unknown[]).map((x) => itf(n.elem, x));
     case 'set':
       return { '#set': (v as MemberSet).names() };
+    case 'keys':
+      return { '#set': [...(v as ReadonlySet<unknown>)].map((k) => itf(n.key, k)) };
+    case 'map':
+      return { '#map': [...(v as ReadonlyMap<unknown, unknown>)].map(([k, x]) => [itf(n.key, k), itf(n.elem, x)] as const) };
   }
 }
 
@@ -89,6 +100,12 @@ function json(n: Node, v: unknown): unknown {
       return (v as readonly unknown[]).map((x) => json(n.elem, x));
     case 'set':
       return (v as MemberSet).names();
+    case 'keys':
+      return [...(v as ReadonlySet<unknown>)].map((k) => json(n.key, k));
+    case 'map':
+      return n.key.kind === 'text' || n.key.kind === 'enum' || n.key.kind === 'member'
+        ? Object.fromEntries([...(v as ReadonlyMap<unknown, unknown>)].map(([k, x]) => [json(n.key, k), json(n.elem, x)]))
+        : [...(v as ReadonlyMap<unknown, unknown>)].map(([k, x]) => [json(n.key, k), json(n.elem, x)]);
     default:
       return v;
   }

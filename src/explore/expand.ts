@@ -80,7 +80,11 @@ export class Expander {
 
   constructor(
     readonly space: Space,
-    private readonly model: { readonly name: string; readonly isEndState?: (s: unknown, p: AnyParams) => boolean },
+    private readonly model: {
+      readonly name: string;
+      readonly isEndState?: (s: unknown, p: AnyParams) => boolean;
+      readonly transitions: (s: unknown, p: AnyParams) => readonly AnyTransition[];
+    },
     readonly selected: readonly Property<unknown, AnyParams>[],
     private readonly options: ExpanderOptions,
     readonly findings: Findings = new FirstFindings(),
@@ -90,7 +94,7 @@ export class Expander {
     this.steps = selected.filter((p) => p.kind === 'step');
     this.deadlock = selected.some((p) => p.kind === 'deadlock');
     this.fired = options.coverage ? new Map() : undefined;
-    this.samples = options.sample ? new Samples(space, this.model, this.invariants, this.finals, this.steps) : undefined;
+    this.samples = options.sample ? new Samples(space, this.model, this.invariants, this.finals, this.steps, options.por) : undefined;
   }
 
   private record(p: Property<unknown, AnyParams>, c: Check, stateId: number, action: number): void {
@@ -177,6 +181,7 @@ export class Expander {
         }
       }
     }
+    // On a sampled expansion, the successors' bytes when every transition was taken (samples.ts).
     const keys: Uint8Array[] | undefined = sampled && to - from === ts.length ? [] : undefined;
     const stepChecks = this.steps;
     for (let i = from; i < to; i++) {
@@ -205,7 +210,7 @@ export class Expander {
       }
       if (!stored) visit(i, next);
     }
-    if (keys) this.samples!.check(ts, keys, this.expansions);
+    if (sampled) this.samples!.check(ts, keys ?? [], this.expansions);
     space.checkUnchanged();
   }
 

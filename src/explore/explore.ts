@@ -6,7 +6,7 @@ import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, FirstFindings, type Found } from './expand.ts';
 import { Frontier } from './frontier.ts';
-import { PathColumns } from './growable.ts';
+import { PathColumns, SpillFile } from './growable.ts';
 import { spaceOf } from './space.ts';
 import { collisionOdds, exactStoreFor, FingerprintStore, StoreFull, type StateStore } from './store.ts';
 
@@ -158,7 +158,9 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   const done = (): boolean => findings.found.size > 0 && (options.stopOnFirst === true || findings.found.size === o.selected.length);
   const store: StateStore = options.fingerprint ? new FingerprintStore() : exactStoreFor(space.stride);
   const frontier = new Frontier(o.strategy, !store.exact);
-  const paths = new PathColumns(o.strategy);
+  // Fingerprints keep no state bytes; the paths go to disk too, so that a state costs its fingerprint's slot.
+  const spill = options.fingerprint ? new SpillFile() : undefined;
+  const paths = new PathColumns(o.strategy, spill);
   const out = expander.out;
   const heapLimit = getHeapStatistics().heap_size_limit;
   const started = performance.now();
@@ -251,7 +253,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
 
   // Counterexamples: the stored paths replayed (counterexample.ts).
   const violation = counterexampleOf(space.fork(), store, paths, initial);
-  return outcomeOf(model, params, o.strategy, o.selected, findings.found, complete, stoppedBy, violation, expander.fired?.values(), {
+  const outcome = outcomeOf(model, params, o.strategy, o.selected, findings.found, complete, stoppedBy, violation, expander.fired?.values(), {
     initialStates: initial.length,
     states: store.size,
     transitions: expander.transitions,
@@ -260,5 +262,8 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
     ...storageStats(store, paths.usedBytes, expander.transitions),
     ...(space.perms ? { symmetry: true } : {}),
     ...(options.por ? { por: { reducedStates: expander.reducedStates } } : {}),
+    ...(spill?.written ? { pathBytesOnDisk: spill.written } : {}),
   });
+  spill?.dispose();
+  return outcome;
 }

@@ -139,10 +139,21 @@ export class LevelWorker {
     const abandoned: [number, number][] = [];
     let id = 0;
 
-    const lookup = { contains: (b: Uint8Array) => store.find(b) >= 0 };
+    // Under --symmetry the expander skips a successor whose bytes are stored (a representative
+    // already): only for states of earlier levels here, since a state of the next level may
+    // still get a smaller first parent from this visit.
+    const lookup = {
+      contains: (b: Uint8Array) => {
+        const a = store.find(b);
+        return a >= 0 && a < nextFirst;
+      },
+    };
+    // --por's cycle proviso: the ample successor is new or on the next level. Unlike one thread's
+    // fingerprint table, the shared one keeps each state's index, so this holds for fingerprints
+    // too (and must: "new" alone depends on which thread gets there first).
     const proviso = (): boolean => {
       const a = store.find(out.bytes);
-      return a < 0 || (store.exact && a >= nextFirst);
+      return a < 0 || a >= nextFirst;
     };
     // The first parent of a next-level state: the smallest (position, transition). A parent is
     // expanded by one thread, transitions in order, so a thread that finds its own position

@@ -9,10 +9,11 @@ import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, type Found } from './expand.ts';
 import { explore, mib, outcomeOf, resolve, storageStats, type ExploreOptions } from './explore.ts';
-import { Int32Column, PathColumns } from './growable.ts';
+import { Int32Column, PathColumns, SpillFile } from './growable.ts';
 import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
 import { spaceOf } from './space.ts';
+import { TextTable } from '../core/texts.ts';
 import { StoreFull } from './store.ts';
 
 /** What a worker thread is started with (worker.ts). */
@@ -24,6 +25,8 @@ export interface WorkerSetup {
   readonly por: boolean;
   readonly symmetry: boolean;
   readonly store: SharedStoreSetup;
+  /** The text table of t.text() fields, shared by every thread. */
+  readonly texts: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -55,7 +58,11 @@ const GROWTH = 4;
  *
  * Supported: BFS, exact and fingerprint storage, every property kind, the bounds, --por and
  * --symmetry, for models with a state schema (their states are fixed-size bytes that any
- * thread can read). Not DFS, not Immutable models: a usage error says so.
+ * thread can read). Not DFS, not Immutable models: a usage error says so. Under --por with
+ * fingerprints the cycle proviso asks whether the ample successor is on the next level (the
+ * shared table keeps each state's index), as one thread does with exact storage; one thread's
+ * fingerprint table keeps no ids and asks only whether it is new, so the two reduced counts can
+ * differ there (both are sound).
  */
 export async function exploreParallel(file: string, model: AnyModel, params: AnyParams, options: ExploreOptions & { readonly workers: number }): Promise<Outcome> {
   const n = options.workers;
@@ -66,7 +73,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
   if (!model.state) throw new UsageError(`--workers needs a model with a state schema (state: …); model "${model.name}" keeps Immutable values, which only one thread can read. Run without --workers`);
   const o = resolve(model, options);
-  const space = spaceOf(model, params, { symmetry: options.symmetry === true });
+  const texts = TextTable.shared();
+  const space = spaceOf(model, params, { symmetry: options.symmetry === true, texts });
   const stride = space.stride!;
   const exact = options.fingerprint !== true;
   const setup: SharedStoreSetup = {
@@ -83,7 +91,8 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const heapLimit = getHeapStatistics().heap_size_limit;
   const started = performance.now();
 
-  const paths = new PathColumns('bfs');
+  const spill = exact ? undefined : new SpillFile();
+  const paths = new PathColumns('bfs', spill);
   /** Exact: the store index of each BFS id. */
   const order = new Int32Column();
   const found = new Map<string, Found>();
@@ -142,7 +151,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const replies: ((m: FromWorker) => void)[] = [];
   let failed: Error | undefined;
   let stopping = false;
-  const wsetup: WorkerSetup = { file: resolvePath(file), params, properties: options.properties, coverage: options.coverage === true, por: options.por === true, symmetry: options.symmetry === true, store: setup };
+  const wsetup: WorkerSetup = { file: resolvePath(file), params, properties: options.properties, coverage: options.coverage === true, por: options.por === true, symmetry: options.symmetry === true, store: setup, texts };
   const nextReply = (k: number) => new Promise<FromWorker>((ok) => (replies[k] = ok));
   const fail = (e: Error) => {
     failed ??= e;
@@ -301,7 +310,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     : { matches: (_id: number, b: Uint8Array) => store.find(b) >= 0 };
   const violation = counterexampleOf(space.fork(), matcher, paths, initial);
   const storeStats = { exact, size: states, usedBytes: store.tableBytes + (exact ? store.count * stride + order.length * 4 : 0) };
-  return outcomeOf(model, params, 'bfs', o.selected, found, complete, stoppedBy, violation, fired?.values(), {
+  const outcome = outcomeOf(model, params, 'bfs', o.selected, found, complete, stoppedBy, violation, fired?.values(), {
     initialStates: initial.length,
     states,
     transitions,
@@ -311,7 +320,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     workers: n,
     ...(space.perms ? { symmetry: true } : {}),
     ...(options.por ? { por: { reducedStates } } : {}),
+    ...(spill?.written ? { pathBytesOnDisk: spill.written } : {}),
   });
+  spill?.dispose();
+  return outcome;
 }
 
 /**

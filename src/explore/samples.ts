@@ -7,6 +7,7 @@ import { bytesKey, ByteWriter } from '../core/codec.ts';
 import { ModelError } from '../core/errors.ts';
 import { violationOf, type AnyTransition, type Check, type Property } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
+import { LocalCheck } from './local.ts';
 import { modelFailure, sameBytes, type Space } from './space.ts';
 
 const PREFIX = 2000;
@@ -15,15 +16,23 @@ const EVERY = 64;
 export class Samples {
   private readonly aux: Space;
   private readonly w = new ByteWriter();
+  /** --por on a schema model: the check of `local` declarations (local.ts). */
+  private readonly local: LocalCheck | undefined;
 
   constructor(
     private readonly space: Space,
-    private readonly model: { readonly name: string; readonly isEndState?: (s: unknown, p: AnyParams) => boolean },
+    private readonly model: {
+      readonly name: string;
+      readonly isEndState?: (s: unknown, p: AnyParams) => boolean;
+      readonly transitions: (s: unknown, p: AnyParams) => readonly AnyTransition[];
+    },
     private readonly invariants: readonly Property<unknown, AnyParams>[],
     private readonly finals: readonly Property<unknown, AnyParams>[],
-    _steps: readonly Property<unknown, AnyParams>[],
+    steps: readonly Property<unknown, AnyParams>[],
+    por: boolean,
   ) {
     this.aux = space.fork();
+    if (por && space.schema) this.local = new LocalCheck(space, space.fork(), model, [...invariants, ...steps]);
   }
 
   wants(expansion: number): boolean {
@@ -44,12 +53,13 @@ export class Samples {
       if (labels.has(t.label)) throw new ModelError(`model "${this.model.name}": two transitions are labelled "${t.label}" ${where}; labels must be unique per state`);
       labels.add(t.label);
     }
-    if (keys.length === ts.length) this.deterministic(ts, keys, where);
+    if (keys.length === ts.length) this.deterministic(ts, keys, where, expansion);
+    this.local?.check(ts);
     if (this.space.perms && this.space.perms.length > 0 && keys.length === ts.length) this.symmetric(ts, keys, expansion);
   }
 
   /** Expands the state again and compares: same labels, lanes and successors, in the same order. */
-  private deterministic(first: readonly AnyTransition[], firstKeys: readonly Uint8Array[], where: object): void {
+  private deterministic(first: readonly AnyTransition[], firstKeys: readonly Uint8Array[], where: object, expansion: number): void {
     const again = this.aux.expand(this.space.stateBytes, 0, this.space.stateBytes.length);
     const name = this.model.name;
     if (again.length !== first.length) throw new ModelError(`model "${name}" is not deterministic: transitions() gave ${first.length} then ${again.length} transitions ${where}`);
@@ -57,6 +67,9 @@ export class Samples {
       if (again[i].label !== first[i].label || again[i].lane !== first[i].lane)
         throw new ModelError(`model "${name}" is not deterministic: transition ${i + 1} was "${first[i].label}" then "${again[i].label}" ${where}`);
       const next = this.aux.successor(i, this.w);
+      // A field the schema does not declare (pack ignores it): looked for in the first expansions.
+      const stray = expansion <= PREFIX ? this.space.schema?.strayField(next) : undefined;
+      if (stray) throw new ModelError(`model "${name}": transition "${first[i].label}" wrote ${stray}, a field the schema does not declare, ${where}`);
       if (this.space.perms) this.aux.canonicalize(this.w, next);
       if (this.w.length !== firstKeys[i].length || !sameBytes(firstKeys[i], this.w.bytes, 0, this.w.length))
         throw new ModelError(`model "${name}" is not deterministic: transition "${first[i].label}" led to two different states ${where}`);

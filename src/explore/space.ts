@@ -11,6 +11,7 @@ import { ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel, AnyTransition, Symmetry } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { permuter, Schema, type Universe } from '../core/schema.ts';
+import { TextTable } from '../core/texts.ts';
 import { schemaFormat } from '../core/schema_format.ts';
 import { diffShown, renderShown, type StateFormat } from '../core/show.ts';
 import { immutableFormat } from '../core/value.ts';
@@ -65,6 +66,8 @@ export interface Space {
 
 export interface SpaceOptions {
   readonly symmetry?: boolean;
+  /** --workers: the text table every thread shares (t.text() fields; src/core/texts.ts). */
+  readonly texts?: SharedArrayBuffer;
 }
 
 /** The space of `model` under `params`: a schema model's if it declares `state`, else an Immutable one's. */
@@ -161,6 +164,9 @@ class SchemaSpace implements Space {
   /** The tree of the state being expanded, and the one successors are written into. */
   readonly state: unknown;
   private readonly draft: unknown;
+  /** The bytes the draft holds after the last successor (packed), while `draftHolds`: restoring it from them is cheaper than unpacking. */
+  private readonly draftBytes: Uint8Array;
+  private draftHolds = false;
   private ts: readonly AnyTransition[] = [];
   private readonly check: Uint8Array;
   private readonly permute?: (src: Uint8Array, s: number, dst: Uint8Array, d: number, perm: readonly number[]) => void;
@@ -184,7 +190,7 @@ class SchemaSpace implements Space {
       }
       if (!type || typeof type !== 'object' || !('node' in type)) throw new ModelError(`model "${model.name}": state() must return a schema (t.struct({...})), got ${typeof type}`);
       try {
-        this.schema = new Schema(type.node);
+        this.schema = new Schema(type.node, options.texts ? new TextTable(options.texts) : undefined);
       } catch (e) {
         throw modelFailure(`model "${model.name}": bad state schema`, e);
       }
@@ -192,6 +198,7 @@ class SchemaSpace implements Space {
     this.format = schemaFormat(this.schema);
     this.stride = this.schema.size;
     this.stateBytes = new Uint8Array(this.stride);
+    this.draftBytes = new Uint8Array(this.stride);
     this.check = new Uint8Array(this.stride);
     this.best = new Uint8Array(this.stride);
     this.trial = new Uint8Array(this.stride);
@@ -235,6 +242,7 @@ class SchemaSpace implements Space {
     const own = this.stateBytes;
     for (let i = 0; i < n; i++) own[i] = b[start + i];
     this.schema.unpack(own, 0, this.state);
+    this.draftHolds = false;
     this.ts = checkedTransitions(this.model, this.params, this.state, this);
     return this.ts;
   }
@@ -242,18 +250,27 @@ class SchemaSpace implements Space {
   successor(i: number, out: ByteWriter): unknown {
     const t = this.ts[i];
     const d = this.draft;
-    this.schema.unpack(this.stateBytes, 0, d);
+    // The draft becomes a copy of the expanded state: restored from the last successor where
+    // it holds one, else unpacked.
+    if (this.draftHolds) this.schema.restore(this.stateBytes, 0, this.draftBytes, d);
+    else this.schema.unpack(this.stateBytes, 0, d);
+    this.draftHolds = false;
     try {
       (t.apply as (next: unknown) => unknown)(d);
     } catch (e) {
       throw modelFailure(`transition "${t?.label}" threw from state {${this.render(this.state)}}`, e);
     }
-    if (out.bytes.length < this.stride) out.reserve(this.stride);
+    // Packed by difference from the expanded state: its bytes first, then what apply changed.
+    const db = this.draftBytes;
+    db.set(this.stateBytes);
     try {
-      this.schema.pack(d, out.bytes, 0);
+      this.schema.diffPack(d, this.state, db, 0);
     } catch (e) {
       throw modelFailure(`transition "${t.label}" from state {${this.render(this.state)}} made a state that does not fit the schema`, e);
     }
+    this.draftHolds = true;
+    if (out.bytes.length < this.stride) out.reserve(this.stride);
+    out.bytes.set(db);
     out.length = this.stride;
     return d;
   }
@@ -390,11 +407,13 @@ class ImmutableSpace implements Space {
     let next: unknown;
     try {
       next = (t.apply as () => unknown)();
-      out.length = 0;
-      this.codec.encode(next, out);
     } catch (e) {
       throw modelFailure(`transition "${t?.label}" threw from state {${this.render(this.state)}}`, e);
     }
+    if (next === undefined)
+      throw new ModelError(`transition "${t.label}" returned undefined from state {${this.render(this.state)}}: without a schema, apply() returns the successor (with one, declare \`state\` and write into apply's argument)`);
+    out.length = 0;
+    this.encodeChecked(next, out, () => `transition "${t.label}" from state {${this.render(this.state)}} made a malformed state`);
     return next;
   }
 

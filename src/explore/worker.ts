@@ -18,7 +18,7 @@ const failure = (e: unknown): FromWorker => ({ type: 'error', message: e instanc
 
 try {
   const model = await loadModel(setup.file);
-  const space = spaceOf(model, setup.params, { symmetry: setup.symmetry });
+  const space = spaceOf(model, setup.params, { symmetry: setup.symmetry, texts: setup.texts });
   const expander = new Expander(space, model, selectProperties(model, setup.properties), { por: setup.por, coverage: setup.coverage, sample: true }, LevelWorker.findings());
   const store = new SharedStore(setup.store);
   const worker = new LevelWorker(expander, store);

@@ -73,7 +73,8 @@ export function formatSummary(outcome: Outcome): string {
     (s.collisionOdds !== undefined ? ` (fingerprints: odds of a missed state ≤ ${s.collisionOdds.toPrecision(2)})` : '') +
     (s.symmetry ? '; symmetry: one state per orbit of interchangeable lanes' : '') +
     (s.por ? `; por: ${s.por.reducedStates} states expanded by one local transition` : '') +
-    (s.workers ? `; ${s.workers} workers` : '')
+    (s.workers ? `; ${s.workers} workers` : '') +
+    (s.pathBytesOnDisk ? `; paths: ${(s.pathBytesOnDisk / 2 ** 20).toFixed(0)} MiB on disk` : '')
   );
 }
 
