@@ -16,19 +16,18 @@
 // - kvfree-array-rcu-wrong-pointer: the first version of that patch, whose fallback ended in
 //   kvfree(ptr) — the NULL wrapper — instead of kvfree(to_free): the array leaks.
 // The wrapper's kzalloc(GFP_KERNEL) may fail: both outcomes are explored.
-import { List, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   access,
   allocate,
   callRcu,
   free,
   gpTransitions,
-  memoryInit,
+  memoryType,
   publish,
   RCU_LANE,
   rcuDereference,
-  rcuInit,
+  rcuType,
   readLock,
   readUnlock,
   readyCallback,
@@ -36,34 +35,17 @@ import {
   synchronizeRcuDone,
   synchronizeRcuEnd,
   takeCallback,
-  type Memory,
-  type Rcu,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, rcuNoUseAfterFree, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['kvfree-immediately', 'synchronize-then-free', 'kvfree-array-rcu', 'kvfree-array-rcu-wrong-pointer'] as const;
 
-/** A reader: `pc` 0 before rcu_read_lock, 1 in the section, 2 holding the array pointer `arr`. */
-const Reader = Record({ pc: 0, arr: null as string | null, lookups: 0 }, 'Reader');
-type Reader = ReturnType<typeof Reader>;
-
 /**
  * The resizer's program counter within one resize:
  * alloc → publish → free (variant-specific: free, wrapper, sync, sync-wait, free-after-sync) → next resize.
  */
-type ResizerPc = 'alloc' | 'publish' | 'free' | 'wrapper' | 'sync' | 'sync-wait' | 'free-after-sync' | 'done';
-const Resizer = Record({ pc: 'alloc' as ResizerPc, resize: 0 }, 'Resizer');
-
-const State = Record(
-  {
-    readers: List<Reader>(),
-    resizer: Resizer(),
-    rcu: rcuInit(),
-    mem: memoryInit(),
-  },
-  'Ext4Resize',
-);
-type State = ReturnType<typeof State>;
+const RESIZER_PCS = ['alloc', 'publish', 'free', 'wrapper', 'sync', 'sync-wait', 'free-after-sync', 'done'] as const;
+type ResizerPc = (typeof RESIZER_PCS)[number];
 
 const params = {
   variant: oneOf(VARIANTS, 'kvfree-immediately', 'how resize frees the old s_group_desc array'),
@@ -78,71 +60,152 @@ const arr = (k: number) => `arr${k}`;
 const wrapper = (k: number) => `wrapper${k}`;
 const SLOT = 's_group_desc';
 
+const schema = (p: P) => {
+  /** A reader: `pc` 0 before rcu_read_lock, 1 in the section, 2 holding the array pointer `arr`. */
+  const reader = t.struct({
+    pc: t.int(0, 2),
+    arr: t.optional(t.enum(Array.from({ length: p.resizes + 1 }, (_, k) => arr(k)))),
+    lookups: t.int(0, p.lookups),
+  });
+  return t.struct({
+    readers: t.array(reader, p.readers),
+    resizer: t.struct({ pc: t.enum(RESIZER_PCS), resize: t.int(0, p.resizes) }),
+    // Contexts: each reader's cpuN/task and the resizer's, blocked in synchronize_rcu(); one wrapper callback per resize.
+    rcu: rcuType({ contexts: p.readers + 1, callbacks: p.resizes }),
+    // Objects: arr0 … arr{resizes} and a wrapper per resize. Faults: a use after free per lookup
+    // at most, and each free of an array or a wrapper could be a second one.
+    mem: memoryType({ objects: 2 * p.resizes + 1, slots: 1, faults: p.readers * p.lookups + 2 * p.resizes }),
+  });
+};
+type State = StateOf<typeof schema>;
+
 function transitions(s: State, p: P): Transition<State>[] {
   const out: Transition<State>[] = [];
   s.readers.forEach((r, i) => {
     const lane = `cpu${i}`;
     const ctx = `${lane}/task`;
-    const set = (x: State, nr: Reader) => x.setIn(['readers', i], nr);
     if (r.pc === 0 && r.lookups < p.lookups)
-      out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => set(s.set('rcu', readLock(s.rcu, ctx)), r.set('pc', 1)) });
+      out.push({
+        lane,
+        label: `${lane}: rcu_read_lock()`,
+        apply: (d) => {
+          readLock(d.rcu, ctx);
+          d.readers[i].pc = 1;
+        },
+      });
     if (r.pc === 1)
       out.push({
         lane,
         label: `${lane}: o = rcu_dereference(s_group_desc)`,
-        apply: () => {
-          const d = rcuDereference(s.mem, s.rcu, SLOT, ctx);
-          return set(s.set('mem', d.mem), r.set('pc', 2).set('arr', d.obj));
+        apply: (d) => {
+          const o = rcuDereference(d.mem, d.rcu, SLOT, ctx);
+          d.readers[i].pc = 2;
+          d.readers[i].arr = o;
         },
       });
-    if (r.pc === 2)
+    if (r.pc === 2) {
+      const o = r.arr!;
       out.push({
         lane,
-        label: `${lane}: bh = ${r.arr}[i]; rcu_read_unlock()`,
-        apply: () => set(s.set('mem', access(s.mem, r.arr!, ctx)).set('rcu', readUnlock(s.rcu, ctx)), Reader({ lookups: r.lookups + 1 })),
+        label: `${lane}: bh = ${o}[i]; rcu_read_unlock()`,
+        apply: (d) => {
+          access(d.mem, o, ctx);
+          readUnlock(d.rcu, ctx);
+          d.readers[i] = { pc: 0, arr: null, lookups: r.lookups + 1 };
+        },
       });
+    }
   });
 
   const lane = `cpu${p.readers}`;
   const ctx = `${lane}/task`;
-  const z = s.resizer;
-  const k = z.resize;
+  const k = s.resizer.resize;
   const old = arr(k);
-  const to = (x: State, pc: ResizerPc) => x.set('resizer', z.set('pc', pc));
-  const nextResize = (x: State) => x.set('resizer', k + 1 < p.resizes ? Resizer({ resize: k + 1 }) : Resizer({ pc: 'done', resize: k + 1 }));
-  const mem = (x: State, m: Memory) => x.set('mem', m);
-  switch (z.pc) {
+  const to = (d: Draft<State>, pc: ResizerPc) => void (d.resizer.pc = pc);
+  const nextResize = (d: Draft<State>) => void (d.resizer = { pc: k + 1 < p.resizes ? 'alloc' : 'done', resize: k + 1 });
+  switch (s.resizer.pc) {
     case 'alloc':
-      out.push({ lane, label: `${lane}: n = kvmalloc() → ${arr(k + 1)}`, apply: () => to(mem(s, allocate(s.mem, arr(k + 1))), 'publish') });
+      out.push({
+        lane,
+        label: `${lane}: n = kvmalloc() → ${arr(k + 1)}`,
+        apply: (d) => {
+          allocate(d.mem, arr(k + 1));
+          to(d, 'publish');
+        },
+      });
       break;
     case 'publish':
       out.push({
         lane,
         label: `${lane}: rcu_assign_pointer(s_group_desc, ${arr(k + 1)})`,
-        apply: () => to(mem(s, publish(s.mem, SLOT, arr(k + 1))), p.variant === 'kvfree-immediately' ? 'free' : p.variant === 'synchronize-then-free' ? 'sync' : 'wrapper'),
+        apply: (d) => {
+          publish(d.mem, SLOT, arr(k + 1));
+          to(d, p.variant === 'kvfree-immediately' ? 'free' : p.variant === 'synchronize-then-free' ? 'sync' : 'wrapper');
+        },
       });
       break;
     case 'free':
-      out.push({ lane, label: `${lane}: kvfree(${old})`, apply: () => nextResize(mem(s, free(s.mem, old, ctx))) });
+      out.push({
+        lane,
+        label: `${lane}: kvfree(${old})`,
+        apply: (d) => {
+          free(d.mem, old, ctx);
+          nextResize(d);
+        },
+      });
       break;
     case 'wrapper':
       out.push({
         lane,
         label: `${lane}: kzalloc(wrapper) → ${wrapper(k)}; call_rcu(${wrapper(k)})`,
-        apply: () => nextResize(s.set('mem', allocate(s.mem, wrapper(k))).set('rcu', callRcu(s.rcu, `ext4_rcu_ptr_callback(${wrapper(k)})`))),
+        apply: (d) => {
+          allocate(d.mem, wrapper(k));
+          callRcu(d.rcu, `ext4_rcu_ptr_callback(${wrapper(k)})`);
+          nextResize(d);
+        },
       });
-      if (p.wrapperFails) out.push({ lane, label: `${lane}: kzalloc(wrapper) fails`, apply: () => to(s, 'sync') });
+      if (p.wrapperFails) out.push({ lane, label: `${lane}: kzalloc(wrapper) fails`, apply: (d) => to(d, 'sync') });
       break;
     case 'sync':
-      out.push({ lane, label: `${lane}: synchronize_rcu()`, apply: () => to(s.set('rcu', synchronizeRcuBegin(s.rcu, ctx)), 'sync-wait') });
+      out.push({
+        lane,
+        label: `${lane}: synchronize_rcu()`,
+        apply: (d) => {
+          synchronizeRcuBegin(d.rcu, ctx);
+          to(d, 'sync-wait');
+        },
+      });
       break;
     case 'sync-wait':
       if (synchronizeRcuDone(s.rcu, ctx))
-        out.push({ lane, label: `${lane}: synchronize_rcu() returns`, apply: () => to(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), 'free-after-sync') });
+        out.push({
+          lane,
+          label: `${lane}: synchronize_rcu() returns`,
+          apply: (d) => {
+            synchronizeRcuEnd(d.rcu, ctx);
+            to(d, 'free-after-sync');
+          },
+        });
       break;
     case 'free-after-sync':
-      if (p.variant === 'kvfree-array-rcu-wrong-pointer') out.push({ lane, label: `${lane}: kvfree(ptr = NULL)`, apply: () => nextResize(mem(s, free(s.mem, null, ctx))) });
-      else out.push({ lane, label: `${lane}: kvfree(${old})`, apply: () => nextResize(mem(s, free(s.mem, old, ctx))) });
+      if (p.variant === 'kvfree-array-rcu-wrong-pointer')
+        out.push({
+          lane,
+          label: `${lane}: kvfree(ptr = NULL)`,
+          apply: (d) => {
+            free(d.mem, null, ctx);
+            nextResize(d);
+          },
+        });
+      else
+        out.push({
+          lane,
+          label: `${lane}: kvfree(${old})`,
+          apply: (d) => {
+            free(d.mem, old, ctx);
+            nextResize(d);
+          },
+        });
       break;
     case 'done':
       break;
@@ -155,10 +218,14 @@ function transitions(s: State, p: P): Transition<State>[] {
     out.push({
       lane,
       label: `${lane}: ${cb.name}: kvfree(${arr(w)}); kfree(${wrapper(w)})`,
-      apply: () => s.set('rcu', takeCallback(s.rcu)).set('mem', free(free(s.mem, arr(w), `${lane}/softirq`), wrapper(w), `${lane}/softirq`)),
+      apply: (d) => {
+        takeCallback(d.rcu);
+        free(d.mem, arr(w), `${lane}/softirq`);
+        free(d.mem, wrapper(w), `${lane}/softirq`);
+      },
     });
   }
-  out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
   return out;
 }
 
@@ -166,13 +233,13 @@ export default defineModel({
   name: 'ext4-resize',
   description: 'ext4 online resize replaces s_group_desc while readers dereference it under RCU (bugzilla 206443)',
   params,
-  init: (p) =>
-    State({
-      readers: List(Array.from({ length: p.readers }, () => Reader())),
-      mem: publish(allocate(memoryInit(), arr(0)), SLOT, arr(0)),
-    }),
+  state: schema,
+  init: (_p, d) => {
+    allocate(d.mem, arr(0));
+    publish(d.mem, SLOT, arr(0));
+  },
   transitions,
-  isEndState: (s, p) => s.resizer.pc === 'done' && s.readers.every((r) => r.pc === 0 && r.lookups === p.lookups) && s.rcu.callbacks.size === 0,
+  isEndState: (s, p) => s.resizer.pc === 'done' && s.readers.every((r) => r.pc === 0 && r.lookups === p.lookups) && s.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.readers + 1 }, (_, i) => `cpu${i}`), RCU_LANE],
   properties: [
     rcuNoUseAfterFree<State, P>((s) => s.mem, 'mem'),

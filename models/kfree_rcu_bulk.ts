@@ -44,12 +44,12 @@
 //   2020 code's zone->lock is invalid as under the raw lock; the model shows it once, under the lock.
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
-import { List, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
   allocCall,
+  allocOpType,
   allocSteps,
   canSchedule,
   declarePageAllocLocks,
@@ -57,17 +57,19 @@ import {
   freePage,
   gpTransitions,
   initKernel,
-  Kernel,
   kernelConfig,
+  kernelType,
   latencyBoundProperty,
   latencyStep,
+  latencyType,
   lock,
-  memoryInit,
-  PageAlloc,
+  memoryType,
   pageAllocInit,
+  pageAllocType,
   perCpuLockName,
   RCU_LANE,
-  rcuInit,
+  rcuBatchType,
+  rcuType,
   runningTask,
   schedule,
   setPc,
@@ -76,10 +78,9 @@ import {
   waitContextProperties,
   kvfreeRcuBatching,
   KRCP,
-  type RcuBatch,
   type AllocOp,
+  type Kernel,
   type KernelConfig,
-  type Rcu,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
@@ -87,38 +88,6 @@ const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'workqueu
 
 const CALLER = 'caller';
 const KWORKER = 'kworker';
-
-/** Per-CPU kfree_rcu_cpu: pointer arrays (the last one is current), the rcu_head chain, the page cache. */
-const Krc = Record(
-  {
-    arrays: List<List<string>>(),
-    heads: List<string>(),
-    /** Pages in the per-CPU page cache (workqueue-refill). */
-    cache: 0,
-    /** The refill work is queued and has not started yet. */
-    workPending: false,
-  },
-  'Krc',
-);
-type Krc = ReturnType<typeof Krc>;
-
-const State = Record(
-  {
-    kernel: Kernel(),
-    krc: List<Krc>(),
-    pa: PageAlloc(),
-    /** Batches handed to RCU, in the order of their callbacks. */
-    batches: List<RcuBatch>(),
-    rcu: rcuInit(),
-    mem: memoryInit(),
-    /** Completed kfree_rcu() calls per CPU. */
-    calls: List<number>(),
-    /** Current non-preemptible stretch per CPU, in steps (src/kernel/latency.ts). */
-    lat: List<number>(),
-  },
-  'KfreeRcuBulk',
-);
-type State = ReturnType<typeof State>;
 
 const params = {
   variant: oneOf(VARIANTS, 'nowait-under-raw', 'how kfree_rcu() gets an array page under the raw krcp->lock'),
@@ -138,11 +107,57 @@ const params = {
 };
 type P = ParamValues<typeof params>;
 
+const obj = (cpu: number, i: number) => `o${cpu}${i}`;
+
+/**
+ * The state. Bounds: a CPU's objects are its `calls`, so its arrays (at least one object each),
+ * its rcu_head chain and one batch hold at most `calls`; batches in flight, RCU callbacks and
+ * objects at most cpus * calls. Pages are never created: the zone holds at most its own and
+ * every pcp list's pages. Splats: at most two per kfree_rcu() call (Invalid wait context on
+ * zone->lock, and on RT the sleep in atomic context), recorded on the call's first attempt.
+ */
+const schema = (p: P) => {
+  const objs = p.cpus * p.calls;
+  const objName = t.enum(Array.from({ length: objs }, (_, i) => obj(Math.floor(i / p.calls), i % p.calls)));
+  /** Per-CPU kfree_rcu_cpu: pointer arrays (the last one is current), the rcu_head chain, the page cache. */
+  const krc = t.struct({
+    arrays: t.list(t.list(objName, p.arraySlots), p.calls),
+    heads: t.list(objName, p.calls),
+    /** Pages in the per-CPU page cache (workqueue-refill). */
+    cache: t.int(0, p.cacheSize),
+    /** The refill work is queued and has not started yet. */
+    workPending: t.bool(),
+  });
+  return t.struct({
+    kernel: kernelType({
+      cpus: p.cpus,
+      maxNesting: 0,
+      /** A frame's locals: the allocation it runs, if any. */
+      locals: t.optional(allocOpType({ cpus: p.cpus, zoneHoldSteps: p.zoneHoldSteps })),
+      locks: 2 * p.cpus + 1,
+      parked: 1,
+      holders: 1,
+      irqSaved: 2,
+      splats: Math.min(255, 2 * objs),
+    }),
+    krc: t.array(krc, p.cpus),
+    pa: pageAllocType({ cpus: p.cpus, zonePages: p.zonePages + p.cpus * p.pcpPages, pcpPages: p.pcpPages }),
+    /** Batches handed to RCU, in the order of their callbacks. */
+    batches: t.list(rcuBatchType({ cpus: p.cpus, objs: p.calls }), objs),
+    rcu: rcuType({ contexts: 1, callbacks: objs }),
+    mem: memoryType({ objects: objs }),
+    /** Completed kfree_rcu() calls per CPU. */
+    calls: t.array(t.int(0, p.calls), p.cpus),
+    /** Current non-preemptible stretch per CPU, in steps (src/kernel/latency.ts). */
+    lat: latencyType({ cpus: p.cpus, cap: p.latencyBound + 1 }),
+  });
+};
+type State = StateOf<typeof schema>;
+type Krc = State['krc'][number];
+
 function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: 0 });
 }
-
-const obj = (cpu: number, i: number) => `o${cpu}${i}`;
 
 /** Caller pcs: call → locked → (alloc) → unlock → call | done. Kworker pcs: idle → fill → (alloc → push → fill) → idle. */
 type Pc = 'call' | 'locked' | 'alloc' | 'unlock' | 'done' | 'idle' | 'fill' | 'push';
@@ -152,54 +167,70 @@ function transitions(s: State, p: P): Transition<State>[] {
   const out: Transition<State>[] = [];
   const k0 = s.kernel;
   // Every CPU step goes through here: it updates the latency stretches.
-  const step = (cpu: number, label: string, next: () => State, lane = `cpu${cpu}`) =>
-    out.push({ lane, label, apply: () => { const n = next(); return n.set('lat', latencyStep(k0, n.kernel, cfg, cpu, s.lat, p.latencyBound + 1)); } });
+  const step = (cpu: number, label: string, effect: (d: Draft<State>) => void, lane = `cpu${cpu}`) =>
+    out.push({
+      lane,
+      label,
+      apply: (d) => {
+        effect(d);
+        latencyStep(d.kernel, cfg, cpu, d.lat, p.latencyBound + 1);
+      },
+    });
 
   for (let cpu = 0; cpu < p.cpus; cpu++) {
     const lane = `cpu${cpu}`;
     const fr = top(k0, cpu);
     const task = fr.task;
     const who = task === KWORKER ? `${lane}: kworker` : lane;
-    const krc = s.krc.get(cpu)!;
-    const n = s.calls.get(cpu)!;
+    const krc = s.krc[cpu];
+    const n = s.calls[cpu];
     const o = obj(cpu, n);
     const krcp = perCpuLockName(KRCP, cpu);
-    const at = (x: State, k: Kernel, pc: Pc, data: unknown = null) => x.set('kernel', setPc(k, cpu, pc, data));
-    const withKrc = (x: State, f: (c: Krc) => Krc) => x.setIn(['krc', cpu], f(krc));
+    /** The running frame goes on at `pc`, its locals `data`. */
+    const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
     /** Stores `o` into a fresh array page. */
-    const newArray = (c: Krc) => c.set('arrays', c.arrays.push(List([o])));
+    const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
 
     // The scheduler: switch to the other task of this CPU when it has something to do (a
     // preemptible task, or one blocked on a sleeping lock: canSchedule).
     if (canSchedule(k0, cfg, cpu)) {
       const other = task === CALLER ? KWORKER : CALLER;
-      const parked = k0.cpus.get(cpu)!.parked.find((fs) => fs.first()!.task === other);
-      const runnable = parked !== undefined && (other === CALLER ? parked.last()!.pc !== 'done' : parked.last()!.pc !== 'idle' || krc.workPending);
-      if (runnable) step(cpu, `${lane}: schedule ${other}`, () => s.set('kernel', schedule(k0, cfg, cpu, other)));
+      const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other);
+      const runnable = parked !== undefined && (other === CALLER ? parked.at(-1)!.pc !== 'done' : parked.at(-1)!.pc !== 'idle' || krc.workPending);
+      if (runnable) step(cpu, `${lane}: schedule ${other}`, (d) => schedule(d.kernel, cfg, cpu, other));
     }
 
     if (fr.waiting !== null && fr.pc !== 'alloc') continue;
     switch (fr.pc as Pc) {
       case 'call':
-        step(cpu, `${lane}: kfree_rcu(${o}): krc_this_cpu_lock()`, () => {
-          const r = lock(k0, cfg, cpu, krcp, { irqsave: true });
-          if (!r.acquired) throw new Error(`${krcp} is held by another context than this CPU's caller`);
-          return at(s, r.k, 'locked');
+        step(cpu, `${lane}: kfree_rcu(${o}): krc_this_cpu_lock()`, (d) => {
+          if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held by another context than this CPU's caller`);
+          at(d, 'locked');
         });
         break;
       case 'locked': {
-        const cur = krc.arrays.last();
-        if (cur !== undefined && cur.size < p.arraySlots)
-          step(cpu, `${lane}: ${o} into the pointer array`, () => at(withKrc(s, (c) => c.setIn(['arrays', c.arrays.size - 1], cur.push(o))), k0, 'unlock'));
+        const cur = krc.arrays.at(-1);
+        if (cur !== undefined && cur.length < p.arraySlots)
+          step(cpu, `${lane}: ${o} into the pointer array`, (d) => {
+            d.krc[cpu].arrays.at(-1)!.push(o);
+            at(d, 'unlock');
+          });
         else if (p.variant === 'workqueue-refill') {
-          if (krc.cache > 0) step(cpu, `${lane}: array page from the krcp page cache; ${o} into it`, () => at(withKrc(s, (c) => newArray(c).set('cache', c.cache - 1)), k0, 'unlock'));
+          if (krc.cache > 0)
+            step(cpu, `${lane}: array page from the krcp page cache; ${o} into it`, (d) => {
+              newArray(d.krc[cpu]);
+              d.krc[cpu].cache--;
+              at(d, 'unlock');
+            });
           else
-            step(cpu, `${lane}: page cache empty: ${o}'s rcu_head onto krcp->head; queue the refill work`, () =>
-              at(withKrc(s, (c) => c.set('heads', c.heads.push(o)).set('workPending', true)), k0, 'unlock'),
-            );
+            step(cpu, `${lane}: page cache empty: ${o}'s rcu_head onto krcp->head; queue the refill work`, (d) => {
+              d.krc[cpu].heads.push(o);
+              d.krc[cpu].workPending = true;
+              at(d, 'unlock');
+            });
         } else {
           const mode = p.variant === 'no-locks-gfp' ? 'lockless' : 'atomic';
-          step(cpu, `${lane}: no room: ${allocCall(mode)}`, () => at(s, k0, 'alloc', allocBegin(mode, cpu)));
+          step(cpu, `${lane}: no room: ${allocCall(mode)}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
         }
         break;
       }
@@ -207,37 +238,57 @@ function transitions(s: State, p: P): Transition<State>[] {
         const op = fr.data as AllocOp;
         for (const a of allocSteps(k0, cfg, s.pa, op, { zoneHoldSteps: p.zoneHoldSteps })) {
           if (a.op.pc !== 'done') {
-            step(cpu, `${who}: ${a.what}`, () => at(s.set('pa', a.pa), a.k, 'alloc', a.op));
+            step(cpu, `${who}: ${a.what}`, (d) => {
+              a.apply(d.kernel, d.pa);
+              at(d, 'alloc', a.op);
+            });
             continue;
           }
           if (task === CALLER)
-            step(cpu, `${lane}: ${a.what}${a.op.page ? `; ${o} into the new array` : `; ${o}'s rcu_head onto krcp->head`}`, () =>
-              at(withKrc(s.set('pa', a.pa), (c) => (a.op.page ? newArray(c) : c.set('heads', c.heads.push(o)))), a.k, 'unlock'),
-            );
-          else step(cpu, `${who}: ${a.what}`, () => at(s.set('pa', a.pa), a.k, a.op.page ? 'push' : 'idle'));
+            step(cpu, `${lane}: ${a.what}${a.op.page ? `; ${o} into the new array` : `; ${o}'s rcu_head onto krcp->head`}`, (d) => {
+              a.apply(d.kernel, d.pa);
+              if (a.op.page) newArray(d.krc[cpu]);
+              else d.krc[cpu].heads.push(o);
+              at(d, 'unlock');
+            });
+          else
+            step(cpu, `${who}: ${a.what}`, (d) => {
+              a.apply(d.kernel, d.pa);
+              at(d, a.op.page ? 'push' : 'idle');
+            });
         }
         break;
       }
       case 'unlock':
-        step(cpu, `${lane}: krc_this_cpu_unlock()`, () =>
-          at(s.setIn(['calls', cpu], n + 1), unlock(k0, cfg, cpu, krcp), n + 1 < p.calls ? 'call' : 'done'),
-        );
+        step(cpu, `${lane}: krc_this_cpu_unlock()`, (d) => {
+          d.calls[cpu] = n + 1;
+          unlock(d.kernel, cfg, cpu, krcp);
+          at(d, n + 1 < p.calls ? 'call' : 'done');
+        });
         break;
       case 'idle':
-        if (task === KWORKER && krc.workPending) step(cpu, `${who}: fill_page_cache_func()`, () => at(withKrc(s, (c) => c.set('workPending', false)), k0, 'fill'));
+        if (task === KWORKER && krc.workPending)
+          step(cpu, `${who}: fill_page_cache_func()`, (d) => {
+            d.krc[cpu].workPending = false;
+            at(d, 'fill');
+          });
         break;
       case 'fill':
-        if (krc.cache < p.cacheSize) step(cpu, `${who}: ${allocCall('noretry')}`, () => at(s, k0, 'alloc', allocBegin('noretry', cpu)));
-        else step(cpu, `${who}: cache full: done`, () => at(s, k0, 'idle'));
+        if (krc.cache < p.cacheSize) step(cpu, `${who}: ${allocCall('noretry')}`, (d) => at(d, 'alloc', allocBegin('noretry', cpu)));
+        else step(cpu, `${who}: cache full: done`, (d) => at(d, 'idle'));
         break;
       case 'push':
         // raw_spin_lock_irqsave(&krcp->lock); put_cached_bnode(); raw_spin_unlock_irqrestore().
-        step(cpu, `${who}: put_cached_bnode() under krcp->lock`, () => {
-          const r = lock(k0, cfg, cpu, krcp, { irqsave: true });
-          if (!r.acquired) throw new Error(`${krcp} is held while the kworker runs on cpu${cpu}`);
-          const k1 = unlock(r.k, cfg, cpu, krcp);
-          if (krc.cache < p.cacheSize) return at(withKrc(s, (c) => c.set('cache', c.cache + 1)), k1, 'fill');
-          return at(s.set('pa', freePage(s.pa)), k1, 'idle');
+        step(cpu, `${who}: put_cached_bnode() under krcp->lock`, (d) => {
+          if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held while the kworker runs on cpu${cpu}`);
+          unlock(d.kernel, cfg, cpu, krcp);
+          if (krc.cache < p.cacheSize) {
+            d.krc[cpu].cache++;
+            at(d, 'fill');
+          } else {
+            freePage(d.pa);
+            at(d, 'idle');
+          }
         });
         break;
       default:
@@ -248,17 +299,20 @@ function transitions(s: State, p: P): Transition<State>[] {
   // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
   // the per-CPU cache if it has room (workqueue-refill), else to the zone.
   out.push(
-    ...kvfreeRcuBatching(s, (x, cpu, pages) => {
-      let pa = x.pa;
-      let krc = x.krc.get(cpu)!;
-      for (let i = 0; i < pages; i++) {
-        if (p.variant === 'workqueue-refill' && krc.cache < p.cacheSize) krc = krc.set('cache', krc.cache + 1);
-        else pa = freePage(pa);
-      }
-      return x.set('pa', pa).setIn(['krc', cpu], krc);
-    }),
+    ...kvfreeRcuBatching(
+      s,
+      (x) => x,
+      (d) => d,
+      (d, cpu, pages) => {
+        const c = d.krc[cpu];
+        for (let i = 0; i < pages; i++) {
+          if (p.variant === 'workqueue-refill' && c.cache < p.cacheSize) c.cache++;
+          else freePage(d.pa);
+        }
+      },
+    ),
   );
-  out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
   return out;
 }
 
@@ -267,42 +321,34 @@ function callersDone(s: State, p: P): boolean {
 }
 
 function taskPc(k: Kernel, cpu: number, task: string): string | undefined {
-  const c = k.cpus.get(cpu)!;
-  if (runningTask(k, cpu) === task) return c.frames.last()!.pc;
-  return c.parked.find((fs) => fs.first()!.task === task)?.last()!.pc;
+  const c = k.cpus[cpu];
+  if (runningTask(k, cpu) === task) return c.frames.at(-1)!.pc;
+  return c.parked.find((fs) => fs[0].task === task)?.at(-1)!.pc;
 }
 
 export default defineModel({
   name: 'kfree-rcu-bulk',
   description: 'kfree_rcu() under the raw per-CPU krcp->lock with irqs off: where the pointer-array page comes from',
   params,
-  init: (p) => {
-    let mem = memoryInit();
-    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) mem = allocate(mem, obj(c, i));
-    let kernel = initKernel(
+  state: schema,
+  init: (p, d) => {
+    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
+    d.kernel = initKernel<AllocOp | null>(
       Array.from({ length: p.cpus }, () => ({
         task: CALLER,
         pc: 'call',
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
       })),
     );
-    kernel = declarePageAllocLocks(declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t'), {
-      zoneLock: p.variant === 'raw-zone-lock' ? 'raw_spinlock_t' : 'spinlock_t',
-    });
-    return State({
-      kernel,
-      krc: List(Array.from({ length: p.cpus }, () => Krc())),
-      pa: pageAllocInit({ cpus: p.cpus, zonePages: p.zonePages, pcpPages: p.pcpPages }),
-      mem,
-      calls: List(Array<number>(p.cpus).fill(0)),
-      lat: List(Array<number>(p.cpus).fill(0)),
-    });
+    declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
+    declarePageAllocLocks(d.kernel, { zoneLock: p.variant === 'raw-zone-lock' ? 'raw_spinlock_t' : 'spinlock_t' });
+    d.pa = pageAllocInit({ cpus: p.cpus, zonePages: p.zonePages, pcpPages: p.pcpPages });
   },
   transitions,
   isEndState: (s, p) =>
     callersDone(s, p) &&
-    s.krc.every((c) => c.arrays.isEmpty() && c.heads.isEmpty() && !c.workPending) &&
-    s.rcu.callbacks.isEmpty() &&
+    s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.workPending) &&
+    s.rcu.callbacks.length === 0 &&
     s.kernel.cpus.every((_, cpu) => (taskPc(s.kernel, cpu, KWORKER) ?? 'idle') === 'idle'),
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
   properties: [

@@ -26,8 +26,7 @@
 // here). Limitation: the kzalloc() is one step that takes and releases list_lock (the slow
 // path, always); its fast path, which takes no lock, is not explored, so the splats show what
 // the slow path does, which is reachable whenever the per-CPU slab is empty.
-import { List, Map as IMap, Record } from 'immutable';
-import { bool, defineModel, int, oneOf, type ParamValues, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   callRcu,
@@ -38,16 +37,16 @@ import {
   gpTransitions,
   initKernel,
   interrupt,
-  Kernel,
   kernelConfig,
+  kernelType,
   localIrqRestore,
   localIrqSave,
   lock,
-  memoryInit,
+  memoryType,
   mightSleep,
   perCpuLockName,
   RCU_LANE,
-  rcuInit,
+  rcuType,
   readLock,
   readUnlock,
   readyCallback,
@@ -60,8 +59,9 @@ import {
   top,
   unlock,
   waitContextProperties,
+  type Kernel,
   type KernelConfig,
-  type Rcu,
+  type KernelDraft,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
@@ -70,22 +70,11 @@ const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper']
 /** Program counter of a caller's frame: `idle` between calls (reader: outside its section). */
 type Pc = 'idle' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
 
+/** The callers: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
+const CALLERS = ['A', 'B', 'C'] as const;
+
 const KRCP = 'krcp->lock';
 const LIST_LOCK = 'n->list_lock';
-
-const State = Record(
-  {
-    kernel: Kernel(),
-    /** Completed calls per caller (`A`, `B`, `C`). */
-    done: IMap<string, number>(),
-    /** Free slots left in each CPU's pointer array (pages the krcp already has). */
-    slots: List<number>(),
-    rcu: rcuInit(),
-    mem: memoryInit(),
-  },
-  'Headless',
-);
-type State = ReturnType<typeof State>;
 
 const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
@@ -97,6 +86,25 @@ const params = {
   calls: int(1, { min: 1, max: 3, doc: 'kvfree_rcu() calls per caller, one object each (a new hardirq or reader section each time)' }),
 };
 type P = ParamValues<typeof params>;
+
+const schema = (p: P) => {
+  // One object per call per caller, and at most one wrapper for each (atomic-wrapper).
+  const objects = CALLERS.length * p.calls;
+  return t.struct({
+    // Locks: krcp->lock on each CPU and n->list_lock, each held by one frame at most, within one
+    // step, which saves irqs once at most. Splats: a call records at most two (the hardirq's
+    // kzalloc on RT: invalid wait context and sleep in atomic), the others one.
+    kernel: kernelType({ cpus: 2, maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: 4 * p.calls }),
+    /** Completed calls per caller (`A`, `B`, `C`); a caller is absent until its first call returns. */
+    done: t.map(t.enum(CALLERS), t.int(0, p.calls), CALLERS.length),
+    /** Free slots left in each CPU's pointer array (pages the krcp already has). */
+    slots: t.array(t.int(0, p.arrayPages), 2),
+    // Contexts: cpu0/task, cpu0/hardirq, cpu1/task; a callback per object at most.
+    rcu: rcuType({ contexts: 3, callbacks: objects }),
+    mem: memoryType({ objects: 2 * objects }),
+  });
+};
+type State = StateOf<typeof schema>;
 
 /** Which caller the running frame of `cpu` is: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
 function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {
@@ -128,7 +136,8 @@ function transitions(s: State, p: P): Transition<State>[] {
     const obj = `obj${c}${n}`;
     const ctx = ctxOf(k0, cpu);
     const who = fr.kind === 'hardirq' ? `${lane}: hardirq` : lane;
-    const at = (x: State, k: Kernel, pc: Pc) => x.set('kernel', setPc(k, cpu, pc));
+    /** The running frame of `cpu` goes on at `pc`. */
+    const at = (d: Draft<State>, pc: Pc) => setPc(d.kernel, cpu, pc);
     const form = headless(c, p) ? `kvfree_rcu(${obj})` : `kvfree_rcu(${obj}, rh)`;
 
     // A hardirq arrives on cpu0 whenever its irqs are on (canInterrupt checks irqs, budget, nesting).
@@ -136,72 +145,154 @@ function transitions(s: State, p: P): Transition<State>[] {
       out.push({
         lane,
         label: `${lane}: hardirq enters`,
-        apply: () => s.set('kernel', interrupt(k0, cfg, 0, 'hardirq', 'call')).set('rcu', readLock(s.rcu, 'cpu0/hardirq', 'hardirq')),
+        apply: (d) => {
+          interrupt(d.kernel, cfg, 0, 'hardirq', 'call');
+          readLock(d.rcu, 'cpu0/hardirq', 'hardirq');
+        },
       });
 
     switch (fr.pc as Pc) {
       case 'idle':
-        if (c === 'C') out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx)), k0, 'call') });
+        if (c === 'C')
+          out.push({
+            lane,
+            label: `${lane}: rcu_read_lock()`,
+            apply: (d) => {
+              readLock(d.rcu, ctx);
+              at(d, 'call');
+            },
+          });
         break;
       case 'call': {
-        const free = s.slots.get(cpu)!;
+        const left = s.slots[cpu];
         // krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock().
-        const section = (k: Kernel) => {
-          const r = lock(k, cfg, cpu, perCpuLockName(KRCP, cpu), { irqsave: true });
-          if (!r.acquired) throw new Error(`${KRCP}@cpu${cpu} is held outside a krcp section`);
-          return unlock(r.k, cfg, cpu, perCpuLockName(KRCP, cpu));
+        const section = (k: KernelDraft) => {
+          if (!lock(k, cfg, cpu, perCpuLockName(KRCP, cpu), { irqsave: true })) throw new Error(`${KRCP}@cpu${cpu} is held outside a krcp section`);
+          unlock(k, cfg, cpu, perCpuLockName(KRCP, cpu));
         };
-        if (free > 0)
+        if (left > 0)
           out.push({
             lane,
             label: `${who}: ${form}: pointer into the array`,
-            apply: () => at(s.setIn(['slots', cpu], free - 1).set('rcu', callRcu(s.rcu, `kfree_rcu_work: kvfree(${obj})`)), section(k0), 'leave'),
+            apply: (d) => {
+              d.slots[cpu] = left - 1;
+              callRcu(d.rcu, `kfree_rcu_work: kvfree(${obj})`);
+              section(d.kernel);
+              at(d, 'leave');
+            },
           });
-        else out.push({ lane, label: `${who}: ${form}: no array slot`, apply: () => at(s, section(k0), 'fallback') });
+        else
+          out.push({
+            lane,
+            label: `${who}: ${form}: no array slot`,
+            apply: (d) => {
+              section(d.kernel);
+              at(d, 'fallback');
+            },
+          });
         break;
       }
       case 'fallback':
         if (!headless(c, p))
-          out.push({ lane, label: `${who}: call_rcu(&${obj}->rh)`, apply: () => at(s.set('rcu', callRcu(s.rcu, `kvfree(${obj})`)), k0, 'leave') });
+          out.push({
+            lane,
+            label: `${who}: call_rcu(&${obj}->rh)`,
+            apply: (d) => {
+              callRcu(d.rcu, `kvfree(${obj})`);
+              at(d, 'leave');
+            },
+          });
         else if (p.variant === 'atomic-wrapper') {
           const w = `wrapper${obj.slice(3)}`;
           // Vlad's sketch allocates inside local_irq_save(): the slab's spinlock_t is taken with irqs off.
-          const kzalloc = () => {
-            const r = lock(localIrqSave(k0, cpu), cfg, cpu, LIST_LOCK);
-            if (!r.acquired) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
-            return localIrqRestore(unlock(r.k, cfg, cpu, LIST_LOCK), cpu);
+          const kzalloc = (k: KernelDraft) => {
+            localIrqSave(k, cpu);
+            if (!lock(k, cfg, cpu, LIST_LOCK)) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
+            unlock(k, cfg, cpu, LIST_LOCK);
+            localIrqRestore(k, cpu);
           };
           out.push({
             lane,
             label: `${who}: kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
-            apply: () => at(s.set('mem', allocate(s.mem, w)).set('rcu', callRcu(s.rcu, `kvfree(${obj}); kfree(${w})`)), kzalloc(), 'leave'),
+            apply: (d) => {
+              allocate(d.mem, w);
+              callRcu(d.rcu, `kvfree(${obj}); kfree(${w})`);
+              kzalloc(d.kernel);
+              at(d, 'leave');
+            },
           });
-          out.push({ lane, label: `${who}: kzalloc(wrapper, GFP_ATOMIC) fails: return`, apply: () => at(s, kzalloc(), 'leave') });
+          out.push({
+            lane,
+            label: `${who}: kzalloc(wrapper, GFP_ATOMIC) fails: return`,
+            apply: (d) => {
+              kzalloc(d.kernel);
+              at(d, 'leave');
+            },
+          });
         } else
           out.push({
             lane,
             label: `${who}: synchronize_rcu()`,
-            apply: () => at(s.set('rcu', synchronizeRcuBegin(s.rcu, ctx)), mightSleep(k0, cfg, cpu, 'synchronize_rcu()'), 'sync-wait'),
+            apply: (d) => {
+              synchronizeRcuBegin(d.rcu, ctx);
+              mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
+              at(d, 'sync-wait');
+            },
           });
         break;
       case 'sync-wait':
         if (synchronizeRcuDone(s.rcu, ctx))
-          out.push({ lane, label: `${who}: synchronize_rcu() returns`, apply: () => at(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), k0, 'kvfree') });
+          out.push({
+            lane,
+            label: `${who}: synchronize_rcu() returns`,
+            apply: (d) => {
+              synchronizeRcuEnd(d.rcu, ctx);
+              at(d, 'kvfree');
+            },
+          });
         break;
       case 'kvfree':
-        out.push({ lane, label: `${who}: kvfree(${obj})`, apply: () => at(s.set('mem', free(s.mem, obj, ctx)), k0, 'leave') });
+        out.push({
+          lane,
+          label: `${who}: kvfree(${obj})`,
+          apply: (d) => {
+            free(d.mem, obj, ctx);
+            at(d, 'leave');
+          },
+        });
         break;
       case 'leave': {
         const next: Pc = n + 1 < p.calls ? (c === 'A' ? 'call' : 'idle') : 'done';
-        const counted = s.set('done', s.done.set(c, n + 1));
+        const count = (d: Draft<State>) => void d.done.set(c, n + 1);
         if (c === 'B')
           out.push({
             lane,
             label: `${who} exits`,
-            apply: () => counted.set('kernel', returnFromFrame(k0, 0)).set('rcu', readUnlock(s.rcu, ctx, 'hardirq')),
+            apply: (d) => {
+              count(d);
+              returnFromFrame(d.kernel, 0);
+              readUnlock(d.rcu, ctx, 'hardirq');
+            },
           });
-        else if (c === 'C') out.push({ lane, label: `${lane}: rcu_read_unlock()`, apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx)), k0, next) });
-        else out.push({ lane, label: `${lane}: returns`, apply: () => at(counted, k0, next) });
+        else if (c === 'C')
+          out.push({
+            lane,
+            label: `${lane}: rcu_read_unlock()`,
+            apply: (d) => {
+              count(d);
+              readUnlock(d.rcu, ctx);
+              at(d, next);
+            },
+          });
+        else
+          out.push({
+            lane,
+            label: `${lane}: returns`,
+            apply: (d) => {
+              count(d);
+              at(d, next);
+            },
+          });
         break;
       }
       default:
@@ -211,17 +302,18 @@ function transitions(s: State, p: P): Transition<State>[] {
 
   // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
   const cb = readyCallback(s.rcu);
-  if (cb)
+  if (cb) {
+    const name = cb.name;
     out.push({
       lane: RCU_LANE,
-      label: `rcu: callback ${cb.name}`,
-      apply: () => {
-        let mem = s.mem;
-        for (const m of cb.name.matchAll(/k?v?free\((\w+)\)/g)) mem = free(mem, m[1], 'rcu callback');
-        return s.set('rcu', takeCallback(s.rcu)).set('mem', mem);
+      label: `rcu: callback ${name}`,
+      apply: (d) => {
+        takeCallback(d.rcu);
+        for (const m of name.matchAll(/k?v?free\((\w+)\)/g)) free(d.mem, m[1], 'rcu callback');
       },
     });
-  out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+  }
+  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
   return out;
 }
 
@@ -233,7 +325,7 @@ function transitions(s: State, p: P): Transition<State>[] {
  */
 function frameAtomic(k: Kernel, ctx: string): boolean {
   const [cpu, kind] = ctx.replace('cpu', '').split('/');
-  const fr = k.cpus.get(Number(cpu))!.frames.find((f) => f.kind === kind);
+  const fr = k.cpus[Number(cpu)].frames.find((f) => f.kind === kind);
   return fr !== undefined && (fr.kind === 'hardirq' || fr.kind === 'nmi' || fr.irqsOff || fr.preempt > 0);
 }
 
@@ -246,19 +338,20 @@ export default defineModel({
   name: 'kvfree-rcu-headless',
   description: 'single-argument kvfree_rcu(ptr) and its fallback when the pointer array has no slot',
   params,
-  init: (p) => {
-    let mem = memoryInit();
+  state: schema,
+  init: (p, d) => {
     for (const [on, c] of [[p.taskCaller, 'A'], [p.hardirqCaller, 'B'], [p.readerCaller, 'C']] as const)
-      if (on) for (let i = 0; i < p.calls; i++) mem = allocate(mem, `obj${c}${i}`);
-    let kernel = initKernel([
+      if (on) for (let i = 0; i < p.calls; i++) allocate(d.mem, `obj${c}${i}`);
+    d.kernel = initKernel<boolean | null>([
       { task: 'task0', pc: p.taskCaller ? 'call' : 'done', budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
       { task: 'task1', pc: p.readerCaller ? 'idle' : 'done' },
     ]);
-    kernel = declareLocks(declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t'), [{ name: LIST_LOCK, type: 'spinlock_t' }]);
-    return State({ kernel, mem, slots: List([p.arrayPages, p.arrayPages]) });
+    declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
+    declareLocks(d.kernel, [{ name: LIST_LOCK, type: 'spinlock_t' }]);
+    d.slots = [p.arrayPages, p.arrayPages];
   },
   transitions,
-  isEndState: (s, p) => allDone(s, p) && s.rcu.callbacks.size === 0,
+  isEndState: (s, p) => allDone(s, p) && s.rcu.callbacks.length === 0,
   lanes: () => ['cpu0', 'cpu1', RCU_LANE],
   properties: [
     synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => frameAtomic(s.kernel, ctx)),

@@ -32,12 +32,12 @@
 // krcp->lock is free; krcp->lock sections are not RCU readers here (they are a few steps of the
 // CPU's own; counting them would only delay grace periods); the reserve is one shared pool
 // taken atomically (an llist in the kernel).
-import { List, Record } from 'immutable';
-import { atQuiescence, bool, defineModel, int, invariant, oneOf, type ParamValues, type Transition } from '../src/index.ts';
+import { atQuiescence, bool, defineModel, int, invariant, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
   allocCall,
+  allocOpType,
   allocSteps,
   declareLocks,
   declarePageAllocLocks,
@@ -45,16 +45,17 @@ import {
   freePage,
   gpTransitions,
   initKernel,
-  Kernel,
   kernelConfig,
+  kernelType,
   lock,
-  memoryInit,
+  memoryType,
   mightSleep,
-  PageAlloc,
   pageAllocInit,
+  pageAllocType,
   perCpuLockName,
   RCU_LANE,
-  rcuInit,
+  rcuBatchType,
+  rcuType,
   readLock,
   readUnlock,
   setPc,
@@ -66,35 +67,15 @@ import {
   waitContextProperties,
   kvfreeRcuBatching,
   KRCP,
-  type RcuBatch,
   type AllocOp,
   type KernelConfig,
-  type Rcu,
+  type KernelDraft,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
 
 const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
 
 const SOME_LOCK = 'some_lock';
-
-const Krc = Record({ arrays: List<List<string>>(), heads: List<string>() }, 'Krc');
-type Krc = ReturnType<typeof Krc>;
-
-const State = Record(
-  {
-    kernel: Kernel(),
-    krc: List<Krc>(),
-    /** Pages left in the preallocated reserve. */
-    pool: 0,
-    pa: PageAlloc(),
-    batches: List<RcuBatch>(),
-    rcu: rcuInit(),
-    mem: memoryInit(),
-    calls: List<number>(),
-  },
-  'RcuPageReserve',
-);
-type State = ReturnType<typeof State>;
 
 const params = {
   variant: oneOf(VARIANTS, 'reserve-only', 'what kvfree_rcu() does when the reserve is empty'),
@@ -108,18 +89,54 @@ const params = {
 };
 type P = ParamValues<typeof params>;
 
+const obj = (cpu: number, i: number) => `o${cpu}${i}`;
+const ctxOf = (cpu: number) => `cpu${cpu}/task`;
+
+/**
+ * The state. Bounds: a CPU's objects are its `calls`, so its arrays (at least one object each),
+ * its rcu_head chain and one batch hold at most `calls`; batches in flight, RCU callbacks and
+ * objects at most cpus * calls. Pages are never created: the zone holds at most the reserve's
+ * and the pcp lists' pages. RCU contexts: one per CPU's task (a reader, or blocked in
+ * synchronize_rcu()). Splats: only a synchronize_rcu() in atomic context records one (cpu0's,
+ * which never returns: its grace period waits for its own irqs-off reader).
+ */
+const schema = (p: P) => {
+  const objs = p.cpus * p.calls;
+  const objName = t.enum(Array.from({ length: objs }, (_, i) => obj(Math.floor(i / p.calls), i % p.calls)));
+  const krc = t.struct({ arrays: t.list(t.list(objName, p.arraySlots), p.calls), heads: t.list(objName, p.calls) });
+  return t.struct({
+    kernel: kernelType({
+      cpus: p.cpus,
+      maxNesting: 0,
+      /** A frame's locals: the allocation it runs, if any. */
+      locals: t.optional(allocOpType({ cpus: p.cpus })),
+      locks: 2 * p.cpus + 2,
+      holders: 1,
+      irqSaved: 2,
+      splats: p.cpus,
+    }),
+    krc: t.array(krc, p.cpus),
+    /** Pages left in the preallocated reserve. */
+    pool: t.int(0, p.reserve),
+    pa: pageAllocType({ cpus: p.cpus, zonePages: p.reserve + p.cpus * p.pcpPages, pcpPages: p.pcpPages }),
+    batches: t.list(rcuBatchType({ cpus: p.cpus, objs: p.calls }), objs),
+    rcu: rcuType({ contexts: p.cpus, callbacks: objs }),
+    mem: memoryType({ objects: objs }),
+    calls: t.array(t.int(0, p.calls), p.cpus),
+  });
+};
+type State = StateOf<typeof schema>;
+type Krc = State['krc'][number];
+
 function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: 0 });
 }
-
-const obj = (cpu: number, i: number) => `o${cpu}${i}`;
-const ctxOf = (cpu: number) => `cpu${cpu}/task`;
 
 type Pc = 'enter' | 'call' | 'alloc' | 'sync-wait' | 'leave' | 'done';
 
 /** Array pages the free path holds: in the CPUs' current arrays and in batches waiting for their grace period. */
 function pagesInUse(s: State): number {
-  return s.krc.reduce((n, c) => n + c.arrays.size, 0) + s.batches.reduce((n, b) => n + b.pages, 0);
+  return s.krc.reduce((n, c) => n + c.arrays.length, 0) + s.batches.reduce((n, b) => n + b.pages, 0);
 }
 /** Pages beyond the preallocated reserve. */
 function beyondReserve(s: State, p: P): number {
@@ -133,72 +150,168 @@ function transitions(s: State, p: P): Transition<State>[] {
   for (let cpu = 0; cpu < p.cpus; cpu++) {
     const lane = `cpu${cpu}`;
     const fr = top(k0, cpu);
-    const krc = s.krc.get(cpu)!;
-    const n = s.calls.get(cpu)!;
+    const krc = s.krc[cpu];
+    const n = s.calls[cpu];
     const o = obj(cpu, n);
     const ctx = ctxOf(cpu);
     const krcp = perCpuLockName(KRCP, cpu);
-    const at = (x: State, k: Kernel, pc: Pc, data: unknown = null) => x.set('kernel', setPc(k, cpu, pc, data));
-    const withKrc = (x: State, f: (c: Krc) => Krc) => x.setIn(['krc', cpu], f(krc));
-    const newArray = (c: Krc) => c.set('arrays', c.arrays.push(List([o])));
-    const take = (k: Kernel, name: string, irqsave = true) => {
-      const r = lock(k, cfg, cpu, name, { irqsave });
-      if (!r.acquired) throw new Error(`${name} is held outside its one-step section`);
-      return r.k;
+    /** The running frame goes on at `pc`, its locals `data`. */
+    const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
+    const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
+    const take = (k: KernelDraft, name: string, irqsave = true) => {
+      if (!lock(k, cfg, cpu, name, { irqsave })) throw new Error(`${name} is held outside its one-step section`);
+    };
+    /** The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock(). */
+    const section = (k: KernelDraft) => {
+      take(k, krcp);
+      unlock(k, cfg, cpu, krcp);
     };
     switch (fr.pc as Pc) {
       case 'enter':
         if (cpu === 0)
-          out.push({ lane, label: `${lane}: raw_spin_lock_irqsave(&some_lock)`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx, 'irqs-off')), take(k0, SOME_LOCK), 'call') });
-        else if (cpu === 1) out.push({ lane, label: `${lane}: rcu_read_lock()`, apply: () => at(s.set('rcu', readLock(s.rcu, ctx)), k0, 'call') });
+          out.push({
+            lane,
+            label: `${lane}: raw_spin_lock_irqsave(&some_lock)`,
+            apply: (d) => {
+              readLock(d.rcu, ctx, 'irqs-off');
+              take(d.kernel, SOME_LOCK);
+              at(d, 'call');
+            },
+          });
+        else if (cpu === 1)
+          out.push({
+            lane,
+            label: `${lane}: rcu_read_lock()`,
+            apply: (d) => {
+              readLock(d.rcu, ctx);
+              at(d, 'call');
+            },
+          });
         break;
       case 'call': {
-        // The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock().
-        const section = unlock(take(k0, krcp), cfg, cpu, krcp);
         const call = `${lane}: kvfree_rcu(${o}, rh)`;
-        const cur = krc.arrays.last();
-        if (cur !== undefined && cur.size < p.arraySlots)
-          out.push({ lane, label: `${call}: into the pointer array`, apply: () => at(withKrc(s, (c) => c.setIn(['arrays', c.arrays.size - 1], cur.push(o))), section, 'leave') });
+        const cur = krc.arrays.at(-1);
+        if (cur !== undefined && cur.length < p.arraySlots)
+          out.push({
+            lane,
+            label: `${call}: into the pointer array`,
+            apply: (d) => {
+              d.krc[cpu].arrays.at(-1)!.push(o);
+              section(d.kernel);
+              at(d, 'leave');
+            },
+          });
         else if (s.pool > 0)
-          out.push({ lane, label: `${call}: array page from the reserve`, apply: () => at(withKrc(s.set('pool', s.pool - 1), newArray), section, 'leave') });
+          out.push({
+            lane,
+            label: `${call}: array page from the reserve`,
+            apply: (d) => {
+              d.pool--;
+              newArray(d.krc[cpu]);
+              section(d.kernel);
+              at(d, 'leave');
+            },
+          });
         else if (p.variant === 'rcu-head-fallback')
-          out.push({ lane, label: `${call}: reserve empty: rcu_head onto krcp->head`, apply: () => at(withKrc(s, (c) => c.set('heads', c.heads.push(o))), section, 'leave') });
-        else out.push({ lane, label: `${call}: reserve empty: ${allocCall('lockless')}`, apply: () => at(s, section, 'alloc', allocBegin('lockless', cpu)) });
+          out.push({
+            lane,
+            label: `${call}: reserve empty: rcu_head onto krcp->head`,
+            apply: (d) => {
+              d.krc[cpu].heads.push(o);
+              section(d.kernel);
+              at(d, 'leave');
+            },
+          });
+        else
+          out.push({
+            lane,
+            label: `${call}: reserve empty: ${allocCall('lockless')}`,
+            apply: (d) => {
+              section(d.kernel);
+              at(d, 'alloc', allocBegin('lockless', cpu));
+            },
+          });
         break;
       }
       case 'alloc': {
         for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp)) {
-          if (a.op.pc !== 'done') out.push({ lane, label: `${lane}: ${a.what}`, apply: () => at(s.set('pa', a.pa), a.k, 'alloc', a.op) });
+          if (a.op.pc !== 'done')
+            out.push({
+              lane,
+              label: `${lane}: ${a.what}`,
+              apply: (d) => {
+                a.apply(d.kernel, d.pa);
+                at(d, 'alloc', a.op);
+              },
+            });
           else if (a.op.page)
             out.push({
               lane,
               label: `${lane}: ${a.what}; krc_this_cpu_lock(); ${o} into a page beyond the reserve; krc_this_cpu_unlock()`,
-              apply: () => at(withKrc(s.set('pa', a.pa), newArray), unlock(take(a.k, krcp), cfg, cpu, krcp), 'leave'),
+              apply: (d) => {
+                a.apply(d.kernel, d.pa);
+                section(d.kernel);
+                newArray(d.krc[cpu]);
+                at(d, 'leave');
+              },
             });
           else
             out.push({
               lane,
               label: `${lane}: ${a.what}; no page anywhere: synchronize_rcu() until the reserve refills`,
-              apply: () => at(s.set('pa', a.pa).set('rcu', synchronizeRcuBegin(s.rcu, ctx)), mightSleep(a.k, cfg, cpu, 'synchronize_rcu()'), 'sync-wait'),
+              apply: (d) => {
+                a.apply(d.kernel, d.pa);
+                synchronizeRcuBegin(d.rcu, ctx);
+                mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
+                at(d, 'sync-wait');
+              },
             });
         }
         break;
       }
       case 'sync-wait':
         if (synchronizeRcuDone(s.rcu, ctx))
-          out.push({ lane, label: `${lane}: synchronize_rcu() returns; retry`, apply: () => at(s.set('rcu', synchronizeRcuEnd(s.rcu, ctx)), k0, 'call') });
+          out.push({
+            lane,
+            label: `${lane}: synchronize_rcu() returns; retry`,
+            apply: (d) => {
+              synchronizeRcuEnd(d.rcu, ctx);
+              at(d, 'call');
+            },
+          });
         break;
       case 'leave': {
         const next: Pc = n + 1 < p.calls ? (cpu < 2 ? 'enter' : 'call') : 'done';
-        const counted = s.setIn(['calls', cpu], n + 1);
         if (cpu === 0)
           out.push({
             lane,
             label: `${lane}: raw_spin_unlock_irqrestore(&some_lock)`,
-            apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx, 'irqs-off')), unlock(k0, cfg, cpu, SOME_LOCK), next),
+            apply: (d) => {
+              d.calls[cpu] = n + 1;
+              readUnlock(d.rcu, ctx, 'irqs-off');
+              unlock(d.kernel, cfg, cpu, SOME_LOCK);
+              at(d, next);
+            },
           });
-        else if (cpu === 1) out.push({ lane, label: `${lane}: rcu_read_unlock()`, apply: () => at(counted.set('rcu', readUnlock(s.rcu, ctx)), k0, next) });
-        else out.push({ lane, label: `${lane}: returns`, apply: () => at(counted, k0, next) });
+        else if (cpu === 1)
+          out.push({
+            lane,
+            label: `${lane}: rcu_read_unlock()`,
+            apply: (d) => {
+              d.calls[cpu] = n + 1;
+              readUnlock(d.rcu, ctx);
+              at(d, next);
+            },
+          });
+        else
+          out.push({
+            lane,
+            label: `${lane}: returns`,
+            apply: (d) => {
+              d.calls[cpu] = n + 1;
+              at(d, next);
+            },
+          });
         break;
       }
       default:
@@ -209,17 +322,19 @@ function transitions(s: State, p: P): Transition<State>[] {
   // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
   // the reserve while it has room, else to the zone.
   out.push(
-    ...kvfreeRcuBatching(s, (x, _cpu, pages) => {
-      let pool = x.pool;
-      let pa = x.pa;
-      for (let i = 0; i < pages; i++) {
-        if (pool < p.reserve) pool++;
-        else pa = freePage(pa);
-      }
-      return x.set('pool', pool).set('pa', pa);
-    }),
+    ...kvfreeRcuBatching(
+      s,
+      (x) => x,
+      (d) => d,
+      (d, _cpu, pages) => {
+        for (let i = 0; i < pages; i++) {
+          if (d.pool < p.reserve) d.pool++;
+          else freePage(d.pa);
+        }
+      },
+    ),
   );
-  out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
   return out;
 }
 
@@ -231,22 +346,18 @@ export default defineModel({
   name: 'rcu-page-reserve',
   description: 'kvfree_rcu() with a preallocated page reserve while grace periods are slow: a reserve alone has no bound',
   params,
-  init: (p) => {
-    let mem = memoryInit();
-    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) mem = allocate(mem, obj(c, i));
-    let kernel = initKernel(Array.from({ length: p.cpus }, (_, c) => ({ task: `task${c}`, pc: c < 2 ? 'enter' : 'call' })));
-    kernel = declarePageAllocLocks(declareLocks(declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t'), [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]));
-    return State({
-      kernel,
-      krc: List(Array.from({ length: p.cpus }, () => Krc())),
-      pool: p.reserve,
-      pa: pageAllocInit({ cpus: p.cpus, zonePages: 0, pcpPages: p.pcpPages }),
-      mem,
-      calls: List(Array<number>(p.cpus).fill(0)),
-    });
+  state: schema,
+  init: (p, d) => {
+    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
+    d.kernel = initKernel<AllocOp | null>(Array.from({ length: p.cpus }, (_, c) => ({ task: `task${c}`, pc: c < 2 ? 'enter' : 'call' })));
+    declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
+    declareLocks(d.kernel, [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]);
+    declarePageAllocLocks(d.kernel);
+    d.pool = p.reserve;
+    d.pa = pageAllocInit({ cpus: p.cpus, zonePages: 0, pcpPages: p.pcpPages });
   },
   transitions,
-  isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.isEmpty() && c.heads.isEmpty()) && s.rcu.callbacks.isEmpty(),
+  isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0) && s.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
   properties: [
     invariant<State, P>(
@@ -263,7 +374,7 @@ export default defineModel({
       },
     ),
     synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => {
-      const fr = s.kernel.cpus.get(Number(ctx[3]))!.frames.get(0)!;
+      const fr = s.kernel.cpus[Number(ctx[3])].frames[0];
       return fr.irqsOff || fr.preempt > 0;
     }),
     ...waitContextProperties<State, P>((s) => s.kernel),

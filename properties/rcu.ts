@@ -22,7 +22,7 @@ export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: s
     'rcu-no-use-after-free',
     'no reader dereferences an object that was freed before a grace period covering that reader ended',
     (s) => {
-      const f = faultsOf(mem(s), 'use-after-free').first();
+      const f = faultsOf(mem(s), 'use-after-free')[0];
       return !f || { message: `${f.ctx} uses ${f.obj} after it was freed`, fields: [`${at}.objects.${f.obj}`] };
     },
   );
@@ -30,7 +30,7 @@ export function rcuNoUseAfterFree<S, P = AnyParams>(mem: (s: S) => Memory, at: s
 
 export function noDoubleFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
   return invariant<S, P>('no-double-free', 'no object is freed twice', (s) => {
-    const f = faultsOf(mem(s), 'double-free').first();
+    const f = faultsOf(mem(s), 'double-free')[0];
     return !f || { message: `${f.ctx} frees ${f.obj} a second time`, fields: [`${at}.objects.${f.obj}`] };
   });
 }

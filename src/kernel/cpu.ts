@@ -1,75 +1,94 @@
-import { List, Map as IMap } from 'immutable';
 import type { KernelConfig } from './config.ts';
-import { Cpu, Frame, Kernel, maySleep, Splat, type ContextKind, type SplatKind } from './state.ts';
+import type { Draft } from '../core/schema.ts';
+import { maySleep, type ContextKind, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
 
 /**
- * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Every function
- * is pure: it takes a Kernel and returns a new one. Interrupt arrival is offered as a guard
- * (`canInterrupt`) plus an effect (`interrupt`), so that a model turns each arrival point into
- * a nondeterministic transition and the explorer tries them all.
+ * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Queries read a
+ * Kernel (the state transitions() sees); effects write a KernelDraft (the successor apply(next)
+ * writes). Interrupt arrival is offered as a guard (`canInterrupt`) plus an effect
+ * (`interrupt`), so that a model turns each arrival point into a nondeterministic transition
+ * and the explorer tries them all.
  */
 
-export interface CpuInit {
+export interface CpuInit<L = unknown> {
   /** The task running on this CPU (default `task`). */
   readonly task?: string;
-  /** Its program counter and locals. */
+  /** Its program counter (default '') and locals (default null). */
   readonly pc?: string;
-  readonly data?: unknown;
+  readonly data?: L;
   /** Other tasks of this CPU, not running at first (PREEMPT_RT preemption scenarios). */
-  readonly parked?: readonly { readonly task: string; readonly pc: string; readonly data?: unknown }[];
+  readonly parked?: readonly { readonly task: string; readonly pc: string; readonly data?: L }[];
   /** Arrivals allowed per kind, e.g. `{ nmi: 1, hardirq: 1, hook: 1 }`; kinds not listed never arrive. */
   readonly budget?: Readonly<Record<string, number>>;
 }
 
-export function initKernel(cpus: readonly CpuInit[]): Kernel {
-  return Kernel({
-    cpus: List(
-      cpus.map((c) =>
-        Cpu({
-          frames: List([Frame({ kind: 'task', task: c.task ?? 'task', pc: c.pc ?? '', data: c.data ?? null })]),
-          parked: List((c.parked ?? []).map((p) => List([Frame({ kind: 'task', task: p.task, pc: p.pc, data: p.data ?? null })]))),
-          budget: IMap(Object.entries(c.budget ?? {})),
-        }),
-      ),
-    ),
-  });
+/** A frame as a fresh value, for pushing onto a stack. */
+export function newFrame(f: Partial<Frame> & { readonly kind: ContextKind; readonly task: string }): FrameDraft {
+  return { irqsOff: false, preempt: 0, migrate: 0, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
+}
+
+/**
+ * The kernel state of a model's initial state: assign it to `draft.kernel` in init, naming the
+ * type of the frames' locals (`initKernel<Locals | null>([...])`) unless `data` gives it.
+ */
+export function initKernel<L = unknown>(cpus: readonly CpuInit<L>[]): Draft<KernelOf<L>> {
+  const k: KernelDraft = {
+    cpus: cpus.map((c) => ({
+      frames: [newFrame({ kind: 'task', task: c.task ?? 'task', pc: c.pc ?? '', data: c.data ?? null })],
+      parked: (c.parked ?? []).map((p) => [newFrame({ kind: 'task', task: p.task, pc: p.pc, data: p.data ?? null })]),
+      budget: new Map(Object.entries(c.budget ?? {})),
+    })),
+    locks: new Map(),
+    splats: [],
+  };
+  return k as Draft<KernelOf<L>>;
 }
 
 export function cpuCount(k: Kernel): number {
-  return k.cpus.size;
+  return k.cpus.length;
 }
 
-function cpuAt(k: Kernel, cpu: number): Cpu {
-  const c = k.cpus.get(cpu);
-  if (!c) throw new RangeError(`no cpu${cpu}: the kernel has ${k.cpus.size} CPUs`);
+function cpuAt<C extends Cpu | Draft<Cpu>>(k: { readonly cpus: readonly C[] }, cpu: number): C {
+  const c = k.cpus[cpu];
+  if (!c) throw new RangeError(`no cpu${cpu}: the kernel has ${k.cpus.length} CPUs`);
   return c;
 }
 
-export function frames(k: Kernel, cpu: number): List<Frame> {
+export function frames(k: Kernel, cpu: number): readonly Frame[] {
   return cpuAt(k, cpu).frames;
 }
 
 /** The running frame of a CPU: the top of its stack. */
 export function top(k: Kernel, cpu: number): Frame {
-  const f = cpuAt(k, cpu).frames.last();
+  const fs = cpuAt(k, cpu).frames;
+  const f = fs[fs.length - 1];
+  if (!f) throw new RangeError(`cpu${cpu} has no running frame`);
+  return f;
+}
+
+/** The running frame of a CPU in a draft, to write. */
+export function topDraft(k: KernelDraft, cpu: number): FrameDraft {
+  const fs = cpuAt(k, cpu).frames;
+  const f = fs[fs.length - 1];
   if (!f) throw new RangeError(`cpu${cpu} has no running frame`);
   return f;
 }
 
 /** Index of the running frame in its CPU's stack (0 = the task frame). */
 export function depth(k: Kernel, cpu: number): number {
-  return cpuAt(k, cpu).frames.size - 1;
+  return cpuAt(k, cpu).frames.length - 1;
 }
 
-/** Replaces the running frame of a CPU. */
-export function updateTop(k: Kernel, cpu: number, f: (fr: Frame) => Frame): Kernel {
-  const d = depth(k, cpu);
-  return k.updateIn(['cpus', cpu, 'frames', d], (fr) => f(fr as Frame)) as Kernel;
+/** Changes the running frame of a CPU. */
+export function updateTop(k: KernelDraft, cpu: number, f: (fr: FrameDraft) => void): void {
+  f(topDraft(k, cpu));
 }
 
 /** Sets the model's program counter (and optionally locals) of the running frame. */
-export function setPc(k: Kernel, cpu: number, pc: string, data?: unknown): Kernel {
-  return updateTop(k, cpu, (fr) => (data === undefined ? fr.set('pc', pc) : fr.set('pc', pc).set('data', data)));
+export function setPc(k: KernelDraft, cpu: number, pc: string, data?: unknown): void {
+  const fr = topDraft(k, cpu);
+  fr.pc = pc;
+  if (data !== undefined) fr.data = data as never;
 }
 
 export function hasFrame(k: Kernel, cpu: number, kind: ContextKind): boolean {
@@ -128,7 +147,7 @@ export function preemptible(k: Kernel, cfg: KernelConfig, cpu: number): boolean 
 
 /** Frames stacked above the task frame. */
 export function nesting(k: Kernel, cpu: number): number {
-  return cpuAt(k, cpu).frames.size - 1;
+  return cpuAt(k, cpu).frames.length - 1;
 }
 
 export function budgetLeft(k: Kernel, cpu: number, kind: string): number {
@@ -158,22 +177,14 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
 /**
  * Pushes an interrupt frame: the handler starts at `pc` with `data`. Hardirq and NMI run with
  * irqs masked; `current` stays the interrupted task (what RT owner checks compare against).
+ * `k` is the draft of a state where canInterrupt() holds.
  */
-export function interrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'hardirq' | 'nmi' | 'softirq', pc: string, data: unknown = null): Kernel {
+export function interrupt(k: KernelDraft, cfg: KernelConfig, cpu: number, kind: 'hardirq' | 'nmi' | 'softirq', pc: string, data: unknown = null): void {
   if (!canInterrupt(k, cfg, cpu, kind)) throw new Error(`${kind} cannot arrive on cpu${cpu} now`);
   const under = top(k, cpu);
-  const frame = Frame({
-    kind,
-    task: under.task,
-    irqsOff: kind !== 'softirq',
-    preempt: kind === 'softirq' && cfg.rt ? 0 : under.preempt,
-    migrate: under.migrate,
-    pc,
-    data,
-  });
-  return k
-    .updateIn(['cpus', cpu, 'frames'], (fs) => (fs as List<Frame>).push(frame))
-    .updateIn(['cpus', cpu, 'budget', kind], (n) => (n as number) - 1) as Kernel;
+  const c = cpuAt(k, cpu);
+  c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: kind === 'softirq' && cfg.rt ? 0 : under.preempt, migrate: under.migrate, pc, data }));
+  c.budget.set(kind, c.budget.get(kind)! - 1);
 }
 
 /**
@@ -186,17 +197,16 @@ export function canEnterHook(k: Kernel, cfg: KernelConfig, cpu: number): boolean
 }
 
 /** Pushes a hook frame: task context, same task, same irq and preemption state as the code it interrupts. */
-export function enterHook(k: Kernel, cfg: KernelConfig, cpu: number, pc: string, data: unknown = null): Kernel {
+export function enterHook(k: KernelDraft, cfg: KernelConfig, cpu: number, pc: string, data: unknown = null): void {
   if (!canEnterHook(k, cfg, cpu)) throw new Error(`no hook may enter on cpu${cpu} now`);
   const under = top(k, cpu);
-  const frame = Frame({ kind: 'hook', task: under.task, irqsOff: under.irqsOff, preempt: under.preempt, migrate: under.migrate, pc, data });
-  return k
-    .updateIn(['cpus', cpu, 'frames'], (fs) => (fs as List<Frame>).push(frame))
-    .updateIn(['cpus', cpu, 'budget', 'hook'], (n) => (n as number) - 1) as Kernel;
+  const c = cpuAt(k, cpu);
+  c.frames.push(newFrame({ kind: 'hook', task: under.task, irqsOff: under.irqsOff, preempt: under.preempt, migrate: under.migrate, pc, data }));
+  c.budget.set('hook', c.budget.get('hook')! - 1);
 }
 
-export function splat(k: Kernel, kind: SplatKind, cpu: number, message: string): Kernel {
-  return k.set('splats', k.splats.push(Splat({ kind, cpu, message })));
+export function splat(k: KernelDraft, kind: SplatKind, cpu: number, message: string): void {
+  k.splats.push({ kind, cpu, message });
 }
 
 /**
@@ -204,64 +214,63 @@ export function splat(k: Kernel, kind: SplatKind, cpu: number, message: string):
  * preemption state is what it was. A frame that returns still holding a lock is a bug
  * (recorded as a splat; the lock stays held).
  */
-export function returnFromFrame(k: Kernel, cpu: number): Kernel {
+export function returnFromFrame(k: KernelDraft, cpu: number): void {
   const d = depth(k, cpu);
   if (d === 0) throw new Error(`cpu${cpu}: the task frame cannot return; it is the bottom of the stack`);
   const fr = top(k, cpu);
-  const held = k.locks.filter((l) => l.holders.some((h) => h.cpu === cpu && h.depth === d && h.task === fr.task));
-  let out = k;
-  if (held.size > 0)
-    out = splat(out, 'lock-held-at-return', cpu, `cpu${cpu} ${fr.kind} returned with ${[...held.keys()].join(', ')} held`);
-  return out.updateIn(['cpus', cpu, 'frames'], (fs) => (fs as List<Frame>).pop()) as Kernel;
+  const held = [...k.locks].filter(([, l]) => l.holders.some((h) => h.cpu === cpu && h.depth === d && h.task === fr.task)).map(([name]) => name);
+  if (held.length > 0) splat(k, 'lock-held-at-return', cpu, `cpu${cpu} ${fr.kind} returned with ${held.join(', ')} held`);
+  cpuAt(k, cpu).frames.pop();
 }
 
 /** local_irq_save(): remembers the flag, masks hardirqs. */
-export function localIrqSave(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('irqSaved', fr.irqSaved.push(fr.irqsOff)).set('irqsOff', true));
+export function localIrqSave(k: KernelDraft, cpu: number): void {
+  const fr = topDraft(k, cpu);
+  fr.irqSaved.push(fr.irqsOff);
+  fr.irqsOff = true;
 }
 
 /** local_irq_restore(): back to the flag saved by the matching local_irq_save(). */
-export function localIrqRestore(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => {
-    const saved = fr.irqSaved.last();
-    if (saved === undefined) throw new Error(`cpu${cpu} ${fr.kind}: local_irq_restore() without local_irq_save()`);
-    return fr.set('irqSaved', fr.irqSaved.pop()).set('irqsOff', saved);
-  });
+export function localIrqRestore(k: KernelDraft, cpu: number): void {
+  const fr = topDraft(k, cpu);
+  const saved = fr.irqSaved.pop();
+  if (saved === undefined) throw new Error(`cpu${cpu} ${fr.kind}: local_irq_restore() without local_irq_save()`);
+  fr.irqsOff = saved;
 }
 
-export function localIrqDisable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('irqsOff', true));
+export function localIrqDisable(k: KernelDraft, cpu: number): void {
+  topDraft(k, cpu).irqsOff = true;
 }
 
-export function localIrqEnable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('irqsOff', false));
+export function localIrqEnable(k: KernelDraft, cpu: number): void {
+  topDraft(k, cpu).irqsOff = false;
 }
 
-export function preemptDisable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('preempt', fr.preempt + 1));
+export function preemptDisable(k: KernelDraft, cpu: number): void {
+  topDraft(k, cpu).preempt++;
 }
 
-export function preemptEnable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => {
-    if (fr.preempt === 0) throw new Error(`cpu${cpu} ${fr.kind}: preempt_enable() without preempt_disable()`);
-    return fr.set('preempt', fr.preempt - 1);
-  });
+export function preemptEnable(k: KernelDraft, cpu: number): void {
+  const fr = topDraft(k, cpu);
+  if (fr.preempt === 0) throw new Error(`cpu${cpu} ${fr.kind}: preempt_enable() without preempt_disable()`);
+  fr.preempt--;
 }
 
-export function migrateDisable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('migrate', fr.migrate + 1));
+export function migrateDisable(k: KernelDraft, cpu: number): void {
+  topDraft(k, cpu).migrate++;
 }
 
-export function migrateEnable(k: Kernel, cpu: number): Kernel {
-  return updateTop(k, cpu, (fr) => fr.set('migrate', Math.max(0, fr.migrate - 1)));
+export function migrateEnable(k: KernelDraft, cpu: number): void {
+  const fr = topDraft(k, cpu);
+  fr.migrate = Math.max(0, fr.migrate - 1);
 }
 
 export function runningTask(k: Kernel, cpu: number): string {
-  return cpuAt(k, cpu).frames.first()!.task;
+  return cpuAt(k, cpu).frames[0].task;
 }
 
 export function parkedTasks(k: Kernel, cpu: number): string[] {
-  return cpuAt(k, cpu).parked.map((fs) => fs.first()!.task).toArray();
+  return cpuAt(k, cpu).parked.map((fs) => fs[0].task);
 }
 
 /**
@@ -271,7 +280,7 @@ export function parkedTasks(k: Kernel, cpu: number): string[] {
  */
 export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
   const c = cpuAt(k, cpu);
-  if (c.parked.size === 0) return false;
+  if (c.parked.length === 0) return false;
   if (!c.frames.every((f) => f.kind === 'task' || f.kind === 'hook')) return false;
   const fr = top(k, cpu);
   // A task blocked on a sleeping lock is scheduled out; one spinning (raw_spinlock_t, or
@@ -282,17 +291,18 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number): boolean 
 }
 
 /** Context switch: parks the running task (with its frames) and runs `task`. */
-export function schedule(k: Kernel, cfg: KernelConfig, cpu: number, task: string): Kernel {
+export function schedule(k: KernelDraft, cfg: KernelConfig, cpu: number, task: string): void {
   if (!canSchedule(k, cfg, cpu)) throw new Error(`cpu${cpu} cannot schedule now`);
   const c = cpuAt(k, cpu);
-  const i = c.parked.findIndex((fs) => fs.first()!.task === task);
+  const i = c.parked.findIndex((fs) => fs[0].task === task);
   if (i < 0) throw new Error(`cpu${cpu} has no parked task "${task}"`);
-  const next = c.parked.get(i)!;
-  return k.setIn(['cpus', cpu], c.set('frames', next).set('parked', c.parked.delete(i).push(c.frames))) as Kernel;
+  const [next] = c.parked.splice(i, 1);
+  c.parked.push(c.frames.splice(0, c.frames.length));
+  c.frames.push(...next);
 }
 
 /** `cpu0 nmi`, `cpu1 task`: how messages name the running context. */
 export function contextName(k: Kernel, cpu: number, d = depth(k, cpu)): string {
-  const fr = frames(k, cpu).get(d)!;
+  const fr = frames(k, cpu)[d];
   return `cpu${cpu} ${fr.kind}${fr.kind === 'task' || fr.kind === 'hook' ? ` (${fr.task})` : ''}`;
 }

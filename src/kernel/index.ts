@@ -2,16 +2,40 @@
  * The kernel modeling layer: CPUs and their context stacks, irq and preemption state,
  * interrupt arrival, lock types under PREEMPT_RT on and off, local_lock_is_locked(),
  * wait-context checking, RCU readers and grace periods, object lifetimes, the page allocator,
- * kvfree_rcu()'s batching and non-preemptible stretches (latency). Pure functions over Immutable
- * Records; models embed a `Kernel` in their state and compose these. The checker (src/explore) never imports this layer.
+ * kvfree_rcu()'s batching and non-preemptible stretches (latency). Each part with state has a
+ * schema constructor (kernelType, rcuType, memoryType, pageAllocType, allocOpType, rcuBatchType,
+ * latencyType) that a model embeds in its state schema with its own bounds. Queries read the
+ * part's value (what transitions() sees); effects write its draft in place (what apply(next)
+ * writes). The checker (src/explore) never imports this layer.
  */
 export { kernelConfig, configName, type KernelConfig } from './config.ts';
-export { Frame, Cpu, Holder, Lock, Splat, Kernel, type ContextKind, type LockType, type SplatKind } from './state.ts';
 export {
+  kernelType,
+  maySleep,
+  CONTEXT_KINDS,
+  LOCK_TYPES,
+  SPLAT_KINDS,
+  type KernelShape,
+  type KernelOf,
+  type Kernel,
+  type KernelDraft,
+  type Cpu,
+  type Frame,
+  type FrameDraft,
+  type Lock,
+  type Holder,
+  type Splat,
+  type ContextKind,
+  type LockType,
+  type SplatKind,
+} from './state.ts';
+export {
+  newFrame,
   initKernel,
   cpuCount,
   frames,
   top,
+  topDraft,
   depth,
   updateTop,
   setPc,
@@ -49,7 +73,6 @@ export {
 } from './cpu.ts';
 export {
   waitType,
-  maySleep,
   lockFunction,
   declareLocks,
   lockState,
@@ -61,13 +84,12 @@ export {
   mightSleep,
   canAcquire,
   lock,
+  canTrylock,
   trylock,
   unlock,
   holdersOf,
   type WaitType,
   type LockDecl,
-  type LockResult,
-  type TrylockResult,
   type TrylockOptions,
 } from './locks.ts';
 export { perCpuLockName, declarePerCpuLock, localLockIsLocked, localLock, localTrylock, localUnlock } from './local_lock.ts';

@@ -1,5 +1,5 @@
-import { List, Record } from 'immutable';
-import type { Transition } from '../core/model.ts';
+import type { SchemaTransition } from '../core/model.ts';
+import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import { perCpuLockName } from './local_lock.ts';
 import { holdersOf } from './locks.ts';
 import { free, type Memory } from './memory.ts';
@@ -16,69 +16,84 @@ import type { Kernel } from './state.ts';
  */
 export const KRCP = 'krcp->lock';
 
-/** What kfree_rcu_monitor() takes from a CPU's `kfree_rcu_cpu` (a model's record may hold more). */
+/**
+ * What kfree_rcu_monitor() takes from a CPU's `kfree_rcu_cpu`: the model's struct has at least
+ * these fields (`arrays: t.list(t.list(t.text(), slots), pages)`, `heads: t.list(t.text(), n)`).
+ */
 export interface KrcLists {
-  readonly arrays: List<List<string>>;
-  readonly heads: List<string>;
-  set(key: 'arrays' | 'heads', value: List<never>): this;
+  readonly arrays: readonly (readonly string[])[];
+  readonly heads: readonly string[];
 }
 
-/** One CPU's arrays and chain, handed to RCU together: `pages` array pages hold some of `objs`. */
-export const RcuBatch = Record({ cpu: 0, objs: List<string>(), pages: 0 }, 'Batch');
-export type RcuBatch = ReturnType<typeof RcuBatch>;
-
 /**
- * The fields of a model's state that the batching reads and writes: the model's state is an
- * Immutable Record with at least these (written through `merge`).
+ * The schema of one CPU's arrays and chain handed to RCU together: `pages` array pages hold
+ * some of `objs`. `objs` bounds the objects of one batch; an array page holds at least one
+ * object, so a batch has at most as many pages.
  */
+export function rcuBatchType(shape: { readonly cpus: number; readonly objs: number }) {
+  return t.struct({ cpu: t.int(0, shape.cpus - 1), objs: t.list(t.text(), shape.objs), pages: t.int(0, shape.objs) });
+}
+
+export type RcuBatch = ValueOf<ReturnType<typeof rcuBatchType>>;
+
+/** The parts of a model's state that the batching reads and writes. */
 export interface KvfreeRcuState {
   readonly kernel: Kernel;
-  readonly krc: List<KrcLists>;
+  /** Per CPU. */
+  readonly krc: readonly KrcLists[];
   /** Batches handed to RCU, in the order of their callbacks. */
-  readonly batches: List<RcuBatch>;
+  readonly batches: readonly RcuBatch[];
   readonly rcu: Rcu;
   readonly mem: Memory;
 }
+export type KvfreeRcuDraft = Draft<KvfreeRcuState>;
 
-/** `s` with some of the batching's fields replaced (Immutable's `merge`, which TypeScript cannot check against a structural type). */
-function update<S extends KvfreeRcuState>(s: S, fields: Partial<KvfreeRcuState>): S {
-  return (s as unknown as { merge(f: Partial<KvfreeRcuState>): S }).merge(fields);
-}
-
-const krcpFree = (k: Kernel, cpu: number) => holdersOf(k, perCpuLockName(KRCP, cpu)).isEmpty();
+const krcpFree = (k: Kernel, cpu: number) => holdersOf(k, perCpuLockName(KRCP, cpu)).length === 0;
 
 /**
  * The RCU lane's batching steps in state `s`: kfree_rcu_monitor() for each CPU with objects
- * queued, and kfree_rcu_work() for the first batch once its grace period is over.
- * `pagesBack(s, cpu, pages)` returns the batch's array pages where the model keeps them (a
- * reserve, a page cache, the zone).
+ * queued, and kfree_rcu_work() for the first batch once its grace period is over. `get` reads
+ * the batching's parts in the model's state, `put` finds them in the successor being written
+ * (for a state that has them at the top: `(x) => x`, `(d) => d`). `pagesBack(d, cpu, pages)`
+ * writes the batch's array pages back where the model keeps them (a reserve, a page cache, the
+ * zone), after the batch is freed.
  */
-export function kvfreeRcuBatching<S extends KvfreeRcuState>(s: S, pagesBack: (s: S, cpu: number, pages: number) => S): Transition<S>[] {
-  const out: Transition<S>[] = [];
-  s.krc.forEach((krc, cpu) => {
-    if ((krc.arrays.isEmpty() && krc.heads.isEmpty()) || !krcpFree(s.kernel, cpu)) return;
-    const objs = krc.arrays.flatten(true).toList().concat(krc.heads) as List<string>;
+export function kvfreeRcuBatching<S>(
+  s: S,
+  get: (s: S) => KvfreeRcuState,
+  put: (d: Draft<S>) => KvfreeRcuDraft,
+  pagesBack: (d: Draft<S>, cpu: number, pages: number) => void,
+): SchemaTransition<S>[] {
+  const v = get(s);
+  const out: SchemaTransition<S>[] = [];
+  v.krc.forEach((krc, cpu) => {
+    if ((krc.arrays.length === 0 && krc.heads.length === 0) || !krcpFree(v.kernel, cpu)) return;
+    const objs = [...krc.arrays.flat(), ...krc.heads];
+    const pages = krc.arrays.length;
     out.push({
       lane: RCU_LANE,
-      label: `rcu: kfree_rcu_monitor(cpu${cpu}): ${krc.arrays.size} array(s), ${krc.heads.size} rcu_head(s) → queue_rcu_work`,
-      apply: () =>
-        update(s, {
-          krc: s.krc.set(cpu, krc.set('arrays', List()).set('heads', List())),
-          batches: s.batches.push(RcuBatch({ cpu, objs, pages: krc.arrays.size })),
-          rcu: callRcu(s.rcu, `kfree_rcu_work(cpu${cpu})`),
-        }),
+      label: `rcu: kfree_rcu_monitor(cpu${cpu}): ${pages} array(s), ${krc.heads.length} rcu_head(s) → queue_rcu_work`,
+      apply: (d) => {
+        const w = put(d);
+        w.krc[cpu].arrays.length = 0;
+        w.krc[cpu].heads.length = 0;
+        w.batches.push({ cpu, objs: [...objs], pages });
+        callRcu(w.rcu, `kfree_rcu_work(cpu${cpu})`);
+      },
     });
   });
-  const cb = readyCallback(s.rcu);
-  const b = s.batches.first();
-  if (cb && b && krcpFree(s.kernel, b.cpu))
+  const cb = readyCallback(v.rcu);
+  const b = v.batches[0];
+  if (cb && b && krcpFree(v.kernel, b.cpu))
     out.push({
       lane: RCU_LANE,
       label: `rcu: ${cb.name}: kfree ${b.objs.join(', ')}; ${b.pages} page(s) back`,
-      apply: () => {
-        let mem = s.mem;
-        for (const x of b.objs) mem = free(mem, x, `rcu ${cb.name}`);
-        return pagesBack(update(s, { rcu: takeCallback(s.rcu), batches: s.batches.shift(), mem }), b.cpu, b.pages);
+      apply: (d) => {
+        const w = put(d);
+        for (const x of b.objs) free(w.mem, x, `rcu ${cb.name}`);
+        takeCallback(w.rcu);
+        w.batches.shift();
+        pagesBack(d, b.cpu, b.pages);
       },
     });
   return out;

@@ -1,9 +1,9 @@
-import { List } from 'immutable';
 import { invariant, type InvariantProperty } from '../core/model.ts';
+import { t } from '../core/schema.ts';
 import type { KernelConfig } from './config.ts';
 import { atomicReasons, top } from './cpu.ts';
-import { heldInContext, lockState, maySleep } from './locks.ts';
-import type { Kernel } from './state.ts';
+import { heldInContext, lockState } from './locks.ts';
+import { maySleep, type Kernel } from './state.ts';
 
 /**
  * Scheduling latency in steps: how long each CPU stays non-preemptible, as the kernel's
@@ -18,9 +18,17 @@ import type { Kernel } from './state.ts';
  * in the interleaving they run in parallel. The step that makes the CPU preemptible again is
  * not counted (the stretch resets to 0 on it).
  *
+ * The stretches are a field of the model's state (`lat: latencyType({ cpus, cap })`) that every
+ * CPU step updates with latencyStep() after writing its successor.
+ *
  * Limitation: a step is a unit of time, so the measure compares variants of one model, not
  * microseconds; a model decides how many steps a section lasts (page_alloc's zoneHoldSteps).
  */
+
+/** The schema of the stretches: one per CPU, each capped at `cap` (see latencyStep). */
+export function latencyType(shape: { readonly cpus: number; readonly cap: number }) {
+  return t.array(t.int(0, shape.cap), shape.cpus);
+}
 
 /** True when `cpu` cannot be preempted now (see above). */
 export function nonPreemptible(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
@@ -32,19 +40,24 @@ export function nonPreemptible(k: Kernel, cfg: KernelConfig, cpu: number): boole
 }
 
 /**
- * The stretches after one step by `cpu` (null for a step outside any CPU, such as the RCU
- * machinery) from `before` to `after`. Stretches are capped at `cap` to keep the state space
- * finite: a property with bound `cap - 1` still sees every excess.
+ * Updates the stretches `lat` (of the successor being written) after one step by `cpu` (null
+ * for a step outside any CPU, such as the RCU machinery, which changes nothing) that led to
+ * kernel `after`. Stretches are capped at `cap` to keep the state space finite: a property
+ * with bound `cap - 1` still sees every excess.
  */
-export function latencyStep(before: Kernel, after: Kernel, cfg: KernelConfig, cpu: number | null, lat: List<number>, cap: number): List<number> {
-  if (cpu === null) return lat;
-  return lat.map((n, c) => {
-    if (c === cpu) return nonPreemptible(after, cfg, c) ? Math.min(cap, n + 1) : 0;
+export function latencyStep(after: Kernel, cfg: KernelConfig, cpu: number | null, lat: number[], cap: number): void {
+  if (cpu === null) return;
+  for (let c = 0; c < lat.length; c++) {
+    const n = lat[c];
+    if (c === cpu) {
+      lat[c] = nonPreemptible(after, cfg, c) ? Math.min(cap, n + 1) : 0;
+      continue;
+    }
     // Another CPU: its time passes with ours while it waits on a lock that we hold.
     const w = top(after, c).waiting;
-    if (w !== null && nonPreemptible(after, cfg, c) && lockState(after, w).holders.some((h) => h.cpu === cpu)) return Math.min(cap, n + 1);
-    return nonPreemptible(after, cfg, c) ? n : 0;
-  });
+    if (w !== null && nonPreemptible(after, cfg, c) && lockState(after, w).holders.some((h) => h.cpu === cpu)) lat[c] = Math.min(cap, n + 1);
+    else if (!nonPreemptible(after, cfg, c)) lat[c] = 0;
+  }
 }
 
 /**
@@ -54,7 +67,7 @@ export function latencyStep(before: Kernel, after: Kernel, cfg: KernelConfig, cp
  */
 export function latencyBoundProperty<S, P>(
   kernelOf: (s: S) => Kernel,
-  latOf: (s: S) => List<number>,
+  latOf: (s: S) => readonly number[],
   cfgOf: (p: P) => KernelConfig,
   bound: (p: P) => number,
   at = 'lat',

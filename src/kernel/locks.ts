@@ -1,9 +1,7 @@
-import { List } from 'immutable';
+import type { Draft } from '../core/schema.ts';
 import { configName, type KernelConfig } from './config.ts';
-import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, updateTop } from './cpu.ts';
-import { Holder, Lock, maySleep, type Kernel, type LockType } from './state.ts';
-
-export { maySleep };
+import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, topDraft } from './cpu.ts';
+import { maySleep, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
 
 /**
  * Lock types and their semantics under PREEMPT_RT on and off:
@@ -21,6 +19,10 @@ export { maySleep };
  * waits (it only masks preemption or irqs on this CPU): taking it again from an NMI or hook
  * proceeds into the critical section a second time, which is exactly the hazard that
  * local_lock_is_locked() guards against.
+ *
+ * Queries (canAcquire, canTrylock, …) read a Kernel, so that transitions() can tell what an
+ * acquisition will do (for its label) before apply(next) runs the effect (lock, trylock, unlock)
+ * on the successor's KernelDraft; an effect returns what the query said.
  */
 
 /** lockdep's wait types, most restrictive first (LD_WAIT_SPIN < LD_WAIT_CONFIG < LD_WAIT_SLEEP). */
@@ -39,8 +41,6 @@ export function waitType(type: LockType): WaitType {
       return 'SLEEP';
   }
 }
-
-/** Whether a blocking acquisition of this type may sleep under `cfg` (might_sleep() applies). */
 
 function isLocalLock(type: LockType): boolean {
   return type === 'local_lock_t' || type === 'local_trylock_t';
@@ -70,16 +70,11 @@ export interface LockDecl {
 }
 
 /** Adds locks to the kernel (in init). Names are unique; per-CPU locks get one entry per CPU (see local_lock.ts). */
-export function declareLocks(k: Kernel, decls: readonly LockDecl[]): Kernel {
-  return k.set(
-    'locks',
-    k.locks.withMutations((m) => {
-      for (const d of decls) {
-        if (m.has(d.name)) throw new Error(`lock "${d.name}" is declared twice`);
-        m.set(d.name, Lock({ name: d.name, type: d.type, cpu: d.cpu ?? -1 }));
-      }
-    }),
-  );
+export function declareLocks(k: KernelDraft, decls: readonly LockDecl[]): void {
+  for (const d of decls) {
+    if (k.locks.has(d.name)) throw new Error(`lock "${d.name}" is declared twice`);
+    k.locks.set(d.name, { name: d.name, type: d.type, cpu: d.cpu ?? -1, holders: [], acquired: false });
+  }
 }
 
 export function lockState(k: Kernel, name: string): Lock {
@@ -88,10 +83,15 @@ export function lockState(k: Kernel, name: string): Lock {
   return l;
 }
 
-/** The identity of the running frame of `cpu`, as a lock records its holder. */
+/** lockState() of a draft, to write. */
+function lockDraft(k: KernelDraft, name: string): Draft<Lock> {
+  return lockState(k, name) as Draft<Lock>;
+}
+
+/** The identity of the running frame of `cpu`, as a lock records its holder (a fresh value). */
 export function runningHolder(k: Kernel, cpu: number, irqsave = false): Holder {
   const fr = top(k, cpu);
-  return Holder({ cpu, depth: depth(k, cpu), task: fr.task, kind: fr.kind, irqsave });
+  return { cpu, depth: depth(k, cpu), task: fr.task, kind: fr.kind, irqsave };
 }
 
 function sameFrame(a: Holder, b: Holder): boolean {
@@ -104,9 +104,9 @@ export function holds(k: Kernel, cpu: number, name: string): boolean {
   return lockState(k, name).holders.some((h) => sameFrame(h, me));
 }
 
-/** `zone->lock (spinlock_t) held by cpu0 task (task0)` */
+/** `cpu0 task (task0)`, with ` (not running)` when that frame is not the one on its stack now. */
 export function describeHolder(k: Kernel, h: Holder): string {
-  const fr = frames(k, h.cpu).get(h.depth);
+  const fr = frames(k, h.cpu)[h.depth];
   const running = fr !== undefined && fr.task === h.task && fr.kind === h.kind;
   return `cpu${h.cpu} ${h.kind}${h.kind === 'task' || h.kind === 'hook' ? ` (${h.task})` : ''}${running ? '' : ' (not running)'}`;
 }
@@ -121,11 +121,11 @@ function levelDepths(k: Kernel, cpu: number): [number, number] {
   if (fr.kind !== 'task' && fr.kind !== 'hook') return [d, d];
   let lo = d;
   const fs = frames(k, cpu);
-  while (lo > 0 && (fs.get(lo - 1)!.kind === 'task' || fs.get(lo - 1)!.kind === 'hook')) lo--;
+  while (lo > 0 && (fs[lo - 1].kind === 'task' || fs[lo - 1].kind === 'hook')) lo--;
   return [lo, d];
 }
 
-/** Locks held in the running frame's irq-context level, in acquisition order as far as the stack tells. */
+/** Locks held in the running frame's irq-context level, in the order of the kernel's lock map. */
 export function heldInContext(k: Kernel, cpu: number): Lock[] {
   const [lo, hi] = levelDepths(k, cpu);
   const task = top(k, cpu).task;
@@ -156,11 +156,11 @@ function heldChain(k: Kernel, cpu: number): string {
 }
 
 /** lockdep's "BUG: Invalid wait context" check for a blocking acquisition; records a splat when violated. */
-function checkWaitContext(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): Kernel {
+function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): void {
   const ctx = contextWaitType(k, cpu);
   const want = waitType(l.type);
-  if (RANK[want] <= RANK[ctx.type]) return k;
-  return splat(
+  if (RANK[want] <= RANK[ctx.type]) return;
+  splat(
     k,
     'invalid-wait-context',
     cpu,
@@ -174,10 +174,10 @@ function checkWaitContext(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, ir
  * running frame is atomic. Use it for anything that may sleep: a sleeping lock, GFP_KERNEL,
  * synchronize_rcu(), vfree().
  */
-export function mightSleep(k: Kernel, cfg: KernelConfig, cpu: number, what: string): Kernel {
+export function mightSleep(k: KernelDraft, cfg: KernelConfig, cpu: number, what: string): void {
   const why = atomicReasons(k, cfg, cpu);
-  if (why.length === 0) return k;
-  return splat(
+  if (why.length === 0) return;
+  splat(
     k,
     'sleep-in-atomic',
     cpu,
@@ -185,26 +185,32 @@ export function mightSleep(k: Kernel, cfg: KernelConfig, cpu: number, what: stri
   );
 }
 
-function take(k: Kernel, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): Kernel {
+/** The running frame of `cpu` enters lock `l`: what the acquisition does to irqs, preemption and migration, and the holder. */
+function take(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, irqsave: boolean): void {
   // _irqsave masks interrupts for the locks that spin; the sleeping ones (RT spinlock_t and local locks, mutex) do not.
   const masks = irqsave && !maySleep(l.type, cfg);
-  let out = masks ? localIrqSave(k, cpu) : k;
-  const h = runningHolder(out, cpu, masks);
-  out = updateTop(out, cpu, (fr) => {
-    const f = fr.set('waiting', null);
-    switch (l.type) {
-      case 'raw_spinlock_t':
-        return f.set('preempt', f.preempt + 1);
-      case 'spinlock_t':
-        return cfg.rt ? f.set('migrate', f.migrate + 1) : f.set('preempt', f.preempt + 1);
-      case 'local_lock_t':
-      case 'local_trylock_t':
-        return cfg.rt ? f.set('migrate', f.migrate + 1) : masks ? f : f.set('preempt', f.preempt + 1);
-      case 'mutex':
-        return f;
-    }
-  });
-  return out.setIn(['locks', l.name], l.set('holders', l.holders.push(h)).set('acquired', l.type === 'local_trylock_t' ? true : l.acquired)) as Kernel;
+  if (masks) localIrqSave(k, cpu);
+  const h = runningHolder(k, cpu, masks);
+  const fr = topDraft(k, cpu);
+  fr.waiting = null;
+  switch (l.type) {
+    case 'raw_spinlock_t':
+      fr.preempt++;
+      break;
+    case 'spinlock_t':
+      if (cfg.rt) fr.migrate++;
+      else fr.preempt++;
+      break;
+    case 'local_lock_t':
+    case 'local_trylock_t':
+      if (cfg.rt) fr.migrate++;
+      else if (!masks) fr.preempt++;
+      break;
+    case 'mutex':
+      break;
+  }
+  l.holders.push(h);
+  if (l.type === 'local_trylock_t') l.acquired = true;
 }
 
 function checkInstance(cpu: number, l: Lock): void {
@@ -214,31 +220,29 @@ function checkInstance(cpu: number, l: Lock): void {
 /** Whether a blocking `lock()` of `name` from the running frame of `cpu` would acquire now rather than wait. */
 export function canAcquire(k: Kernel, cfg: KernelConfig, cpu: number, name: string): boolean {
   const l = lockState(k, name);
-  return l.holders.isEmpty() || (!cfg.rt && isLocalLock(l.type));
-}
-
-export interface LockResult {
-  readonly k: Kernel;
-  /** false: the frame now waits (its `waiting` names the lock); call lock() again once canAcquire(). */
-  readonly acquired: boolean;
+  return l.holders.length === 0 || (!cfg.rt && isLocalLock(l.type));
 }
 
 /**
  * A blocking acquisition (raw_spin_lock, spin_lock, local_lock, mutex_lock and their _irqsave
  * forms) by the running frame of `cpu`. Checks lockdep's wait-context rule and might_sleep()
- * on the first attempt, then acquires, or makes the frame wait.
+ * on the first attempt, then acquires, or makes the frame wait (its `waiting` names the lock;
+ * call lock() again once canAcquire()). Returns whether it acquired: canAcquire() before the call.
  */
-export function lock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): LockResult {
-  const l = lockState(k, name);
+export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): boolean {
+  const l = lockDraft(k, name);
   checkInstance(cpu, l);
   const irqsave = opts.irqsave ?? false;
-  let out = k;
   if (top(k, cpu).waiting !== name) {
-    out = checkWaitContext(out, cfg, cpu, l, irqsave);
-    if (maySleep(l.type, cfg)) out = mightSleep(out, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`);
+    checkWaitContext(k, cfg, cpu, l, irqsave);
+    if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`);
   }
-  if (canAcquire(out, cfg, cpu, name)) return { k: take(out, cfg, cpu, l, irqsave), acquired: true };
-  return { k: updateTop(out, cpu, (fr) => fr.set('waiting', name)), acquired: false };
+  if (canAcquire(k, cfg, cpu, name)) {
+    take(k, cfg, cpu, l, irqsave);
+    return true;
+  }
+  topDraft(k, cpu).waiting = name;
+  return false;
 }
 
 export interface TrylockOptions {
@@ -252,9 +256,19 @@ export interface TrylockOptions {
   readonly bypassIrqGuard?: boolean;
 }
 
-export interface TrylockResult {
-  readonly k: Kernel;
-  readonly ok: boolean;
+/** Whether local_trylock()'s own rules decide a trylock of `l` (every local lock but an RT one tried with bypassIrqGuard). */
+function guardedLocal(l: Lock, cfg: KernelConfig, opts: TrylockOptions): boolean {
+  return isLocalLock(l.type) && !(cfg.rt && (opts.bypassIrqGuard ?? false));
+}
+
+/** Whether `trylock()` of `name` from the running frame of `cpu` would take it now. */
+export function canTrylock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: TrylockOptions = {}): boolean {
+  const l = lockState(k, name);
+  if (guardedLocal(l, cfg, opts)) {
+    if (cfg.rt && (inNmi(k, cpu) || inHardirq(k, cpu))) return false;
+    if (!cfg.rt) return !l.acquired && l.holders.length === 0;
+  }
+  return l.holders.length === 0;
 }
 
 /**
@@ -262,58 +276,59 @@ export interface TrylockResult {
  * Exempt from lockdep's wait-context check, but on PREEMPT_RT a spin_trylock() of a sleeping
  * lock from NMI or hardirq is still invalid (the rt_mutex would record the interrupted task as
  * owner and confuse priority inheritance); local_trylock() guards against that by failing
- * there always.
+ * there always. Returns whether it took the lock: canTrylock() before the call.
  */
-export function trylock(k: Kernel, cfg: KernelConfig, cpu: number, name: string, opts: TrylockOptions = {}): TrylockResult {
-  const l = lockState(k, name);
+export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: TrylockOptions = {}): boolean {
+  const l = lockDraft(k, name);
   checkInstance(cpu, l);
-  const irqsave = opts.irqsave ?? false;
-  const inIrq = inNmi(k, cpu) || inHardirq(k, cpu);
-  const rtUnguarded = cfg.rt && isLocalLock(l.type) && (opts.bypassIrqGuard ?? false);
-  let out = k;
-  if (isLocalLock(l.type) && !rtUnguarded) {
-    if (cfg.rt && inIrq) return { k, ok: false };
-    if (!cfg.rt) return l.acquired || !l.holders.isEmpty() ? { k, ok: false } : { k: take(k, cfg, cpu, l, irqsave), ok: true };
-  } else if (inIrq && (l.type === 'mutex' || (cfg.rt && (l.type === 'spinlock_t' || rtUnguarded)))) {
+  const ok = canTrylock(k, cfg, cpu, name, opts);
+  if (!guardedLocal(l, cfg, opts) && (inNmi(k, cpu) || inHardirq(k, cpu)) && maySleep(l.type, cfg)) {
     const fn = l.type === 'mutex' ? 'mutex_trylock' : 'spin_trylock (rt_mutex)';
-    out = splat(
-      out,
+    splat(
+      k,
       'invalid-wait-context',
       cpu,
       `BUG: Invalid wait context: ${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}; ` +
         `${heldChain(k, cpu)} [${configName(cfg)}]`,
     );
   }
-  if (!l.holders.isEmpty()) return { k: out, ok: false };
-  return { k: take(out, cfg, cpu, l, irqsave), ok: true };
+  if (ok) take(k, cfg, cpu, l, opts.irqsave ?? false);
+  return ok;
 }
 
 /** Releases `name` held by the running frame of `cpu`, undoing what its acquisition did to irqs, preemption and migration. */
-export function unlock(k: Kernel, cfg: KernelConfig, cpu: number, name: string): Kernel {
-  const l = lockState(k, name);
+export function unlock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string): void {
+  const l = lockDraft(k, name);
   const me = runningHolder(k, cpu);
-  const i = l.holders.findLastIndex((h) => sameFrame(h, me));
-  if (i < 0)
-    return splat(k, 'bad-unlock', cpu, `${contextName(k, cpu)} releases ${name} (${l.type}), which it does not hold; holders: ${l.holders.map((h) => describeHolder(k, h)).join(', ') || 'none'}`);
-  const h = l.holders.get(i)!;
-  let out = k.setIn(['locks', name], l.set('holders', l.holders.delete(i)).set('acquired', false)) as Kernel;
-  out = updateTop(out, cpu, (fr) => {
-    switch (l.type) {
-      case 'raw_spinlock_t':
-        return fr.set('preempt', fr.preempt - 1);
-      case 'spinlock_t':
-        return cfg.rt ? fr.set('migrate', fr.migrate - 1) : fr.set('preempt', fr.preempt - 1);
-      case 'local_lock_t':
-      case 'local_trylock_t':
-        return cfg.rt ? fr.set('migrate', fr.migrate - 1) : h.irqsave ? fr : fr.set('preempt', fr.preempt - 1);
-      case 'mutex':
-        return fr;
-    }
-  });
-  return h.irqsave ? localIrqRestore(out, cpu) : out;
+  let i = l.holders.length - 1;
+  while (i >= 0 && !sameFrame(l.holders[i], me)) i--;
+  if (i < 0) {
+    splat(k, 'bad-unlock', cpu, `${contextName(k, cpu)} releases ${name} (${l.type}), which it does not hold; holders: ${l.holders.map((h) => describeHolder(k, h)).join(', ') || 'none'}`);
+    return;
+  }
+  const [h] = l.holders.splice(i, 1);
+  l.acquired = false;
+  const fr = topDraft(k, cpu);
+  switch (l.type) {
+    case 'raw_spinlock_t':
+      fr.preempt--;
+      break;
+    case 'spinlock_t':
+      if (cfg.rt) fr.migrate--;
+      else fr.preempt--;
+      break;
+    case 'local_lock_t':
+    case 'local_trylock_t':
+      if (cfg.rt) fr.migrate--;
+      else if (!h.irqsave) fr.preempt--;
+      break;
+    case 'mutex':
+      break;
+  }
+  if (h.irqsave) localIrqRestore(k, cpu);
 }
 
 /** All holders of a lock (empty when free). */
-export function holdersOf(k: Kernel, name: string): List<Holder> {
+export function holdersOf(k: Kernel, name: string): readonly Holder[] {
   return lockState(k, name).holders;
 }

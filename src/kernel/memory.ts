@@ -5,39 +5,57 @@
  * Readers take references with `rcuDereference()` under rcu_read_lock and use them with
  * `access()`. A use of a freed object, a second free, and a dereference outside any reader are
  * recorded as faults in the state (as the kernel's KASAN report would be), so that the
- * properties in properties/memory.ts can point at them and the counterexample ends right at the
+ * properties in properties/rcu.ts can point at them and the counterexample ends right at the
  * faulty access. Recording a fault changes the state only on the faulty path.
  *
  * What an object is (an array, a wrapper, a page of pointers) is the model's: names are free
  * text (`arr0`, `wrapper`). `owned` marks objects that are legitimately kept at the end of a run
  * (a per-CPU cache, the current array) so that the leak check does not count them.
+ *
+ * The state is a schema part (`mem: memoryType({ objects: 4, slots: 1 })`): queries read a
+ * Memory, effects write a MemoryDraft in place.
  */
-import { List, Map as IMap, Record } from 'immutable';
 import { ModelError } from '../core/errors.ts';
+import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import { isReader, type Rcu } from './rcu.ts';
 
-export type ObjectState = 'allocated' | 'published' | 'retired' | 'freed';
-export type FaultKind = 'use-after-free' | 'double-free' | 'deref-outside-reader';
+export const OBJECT_STATES = ['allocated', 'published', 'retired', 'freed'] as const;
+export type ObjectState = (typeof OBJECT_STATES)[number];
+export const FAULT_KINDS = ['use-after-free', 'double-free', 'deref-outside-reader'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export interface FaultProps {
-  readonly kind: FaultKind;
-  readonly ctx: string;
-  readonly obj: string;
+/** The bounds of a model's memory state. */
+export interface MemoryShape {
+  /** Object names ever allocated, at most (a name reused after its free counts once). */
+  readonly objects: number;
+  /** RCU-protected pointers, at most (default 1). */
+  readonly slots?: number;
+  /** Faults recorded, at most (default 4). */
+  readonly faults?: number;
 }
-export const Fault = Record<FaultProps>({ kind: 'use-after-free', ctx: '', obj: '' }, 'Fault');
-export type Fault = ReturnType<typeof Fault>;
 
-export interface MemoryProps {
-  readonly objects: IMap<string, ObjectState>;
-  /** RCU-protected pointers (`s_group_desc`) → the object they point to, or null. */
-  readonly slots: IMap<string, string | null>;
-  readonly faults: List<Fault>;
+/** The schema of the memory state with the bounds of `shape`. */
+export function memoryType(shape: MemoryShape) {
+  const fault = t.struct({ kind: t.enum(FAULT_KINDS), ctx: t.text(), obj: t.text() });
+  return t.struct({
+    /** Every object allocated so far, by name; a freed one stays, as `freed`. */
+    objects: t.map(t.text(), t.enum(OBJECT_STATES), shape.objects),
+    /** RCU-protected pointers (`s_group_desc`) → the object they point to, or null; a slot is absent until first published. */
+    slots: t.map(t.text(), t.optional(t.text()), shape.slots ?? 1),
+    /** Faults in the order they happened. */
+    faults: t.list(fault, shape.faults ?? 4),
+  });
 }
-export const Memory = Record<MemoryProps>({ objects: IMap(), slots: IMap(), faults: List() }, 'Memory');
-export type Memory = ReturnType<typeof Memory>;
 
-export function memoryInit(): Memory {
-  return Memory();
+/** Memory as transitions() read it. */
+export type Memory = ValueOf<ReturnType<typeof memoryType>>;
+/** Memory as apply(next) writes it. */
+export type MemoryDraft = Draft<Memory>;
+export type Fault = Memory['faults'][number];
+
+/** No object, no slot, no fault (a fresh value). */
+export function memoryInit(): MemoryDraft {
+  return { objects: new Map(), slots: new Map(), faults: [] };
 }
 
 export function objectState(mem: Memory, obj: string): ObjectState | undefined {
@@ -45,53 +63,51 @@ export function objectState(mem: Memory, obj: string): ObjectState | undefined {
 }
 
 /** A new object (or a name reused after its free: a fresh allocation at the same name). */
-export function allocate(mem: Memory, obj: string): Memory {
+export function allocate(mem: MemoryDraft, obj: string): void {
   const st = mem.objects.get(obj);
   if (st !== undefined && st !== 'freed') throw new ModelError(`memory: ${obj} is allocated twice (it is ${st})`);
-  return mem.set('objects', mem.objects.set(obj, 'allocated'));
+  mem.objects.set(obj, 'allocated');
 }
 
 /**
  * rcu_assign_pointer(slot, obj): publishes `obj`; the object the slot pointed to before is
- * retired (readers that loaded it may still use it until a grace period has passed).
+ * retired (readers that loaded it may still use it until a grace period has passed) unless
+ * another slot still points to it.
  */
-export function publish(mem: Memory, slot: string, obj: string | null): Memory {
+export function publish(mem: MemoryDraft, slot: string, obj: string | null): void {
   const old = mem.slots.get(slot) ?? null;
-  let objects = mem.objects;
   if (obj !== null) {
-    const st = objects.get(obj);
+    const st = mem.objects.get(obj);
     if (st !== 'allocated' && st !== 'published') throw new ModelError(`memory: cannot publish ${obj}, it is ${st ?? 'unknown'}`);
-    objects = objects.set(obj, 'published');
+    mem.objects.set(obj, 'published');
   }
-  if (old !== null && old !== obj && objects.get(old) === 'published' && !mem.slots.some((o, k) => k !== slot && o === old))
-    objects = objects.set(old, 'retired');
-  return mem.set('objects', objects).set('slots', mem.slots.set(slot, obj));
+  if (old !== null && old !== obj && mem.objects.get(old) === 'published' && ![...mem.slots].some(([k, o]) => k !== slot && o === old)) mem.objects.set(old, 'retired');
+  mem.slots.set(slot, obj);
 }
 
-/** rcu_dereference(slot) by `ctx`: the object it points to; a fault when `ctx` is not a reader. */
-export function rcuDereference(mem: Memory, rcu: Rcu, slot: string, ctx: string): { mem: Memory; obj: string | null } {
+/** rcu_dereference(slot) by `ctx`: returns the object it points to (or null); records a fault when `ctx` is not a reader. */
+export function rcuDereference(mem: MemoryDraft, rcu: Rcu, slot: string, ctx: string): string | null {
   const obj = mem.slots.get(slot) ?? null;
-  if (isReader(rcu, ctx) || obj === null) return { mem, obj };
-  return { mem: mem.set('faults', mem.faults.push(Fault({ kind: 'deref-outside-reader', ctx, obj }))), obj };
+  if (!isReader(rcu, ctx) && obj !== null) mem.faults.push({ kind: 'deref-outside-reader', ctx, obj });
+  return obj;
 }
 
 /** `ctx` reads or writes `obj` through a reference it holds; a fault when the object is freed. */
-export function access(mem: Memory, obj: string, ctx: string): Memory {
-  if (mem.objects.get(obj) !== 'freed') return mem;
-  return mem.set('faults', mem.faults.push(Fault({ kind: 'use-after-free', ctx, obj })));
+export function access(mem: MemoryDraft, obj: string, ctx: string): void {
+  if (mem.objects.get(obj) === 'freed') mem.faults.push({ kind: 'use-after-free', ctx, obj });
 }
 
 /** kfree()/kvfree() of `obj` by `ctx`; freeing a freed object is a fault; freeing NULL is a no-op. */
-export function free(mem: Memory, obj: string | null, ctx: string): Memory {
-  if (obj === null) return mem;
+export function free(mem: MemoryDraft, obj: string | null, ctx: string): void {
+  if (obj === null) return;
   const st = mem.objects.get(obj);
   if (st === undefined) throw new ModelError(`memory: ${ctx} frees ${obj}, which was never allocated`);
-  if (st === 'freed') return mem.set('faults', mem.faults.push(Fault({ kind: 'double-free', ctx, obj })));
-  return mem.set('objects', mem.objects.set(obj, 'freed'));
+  if (st === 'freed') mem.faults.push({ kind: 'double-free', ctx, obj });
+  else mem.objects.set(obj, 'freed');
 }
 
 /** Faults of one kind, in the order they happened. */
-export function faultsOf(mem: Memory, kind: FaultKind): List<Fault> {
+export function faultsOf(mem: Memory, kind: FaultKind): Fault[] {
   return mem.faults.filter((f) => f.kind === kind);
 }
 

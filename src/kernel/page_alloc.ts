@@ -16,6 +16,9 @@
  * the model's state) stepped by the model in the allocating context, so that other contexts
  * interleave with it and see the locks it holds: an NMI or a hardirq on the same CPU finds the
  * pcp lock taken and its trylock fails; another CPU spins (or on RT sleeps) on zone->lock.
+ * transitions() asks `allocSteps()` what the allocation can do from the state it reads; a
+ * step's `apply(k, pa)` runs it on the successor's kernel and page allocator, and the model
+ * stores the step's `op` where it keeps the allocation.
  *
  * Modes:
  * - `may-sleep` (GFP_KERNEL): might_sleep() on entry; pcp, then zone->lock; when the zone is
@@ -43,15 +46,16 @@
  * - Freeing a page (`freePage`) is one step with no lock taken: its zone->lock section is not
  *   interleaved with allocations.
  */
-import { List, Record } from 'immutable';
 import { ModelError } from '../core/errors.ts';
+import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import type { KernelConfig } from './config.ts';
 import { inHardirq, inNmi, top } from './cpu.ts';
 import { perCpuLockName } from './local_lock.ts';
-import { canAcquire, declareLocks, describeHolder, lock, lockState, mightSleep, trylock, unlock } from './locks.ts';
-import type { Kernel } from './state.ts';
+import { canAcquire, canTrylock, declareLocks, describeHolder, lock, lockState, mightSleep, trylock, unlock } from './locks.ts';
+import type { Kernel, KernelDraft } from './state.ts';
 
-export type AllocMode = 'may-sleep' | 'noretry' | 'atomic' | 'lockless';
+export const ALLOC_MODES = ['may-sleep', 'noretry', 'atomic', 'lockless'] as const;
+export type AllocMode = (typeof ALLOC_MODES)[number];
 
 /** Base name of the per-CPU pcp lock; instance names are `pcp->lock@cpuN`. */
 export const PCP_LOCK = 'pcp->lock';
@@ -59,27 +63,43 @@ export const ZONE_LOCK = 'zone->lock';
 
 /**
  * Declares `pcp->lock@cpuN` for every CPU of the kernel (spinlock_t) and `zone->lock`,
- * a spinlock_t as upstream, or a raw_spinlock_t for option A of seed 000.
+ * a spinlock_t as upstream, or a raw_spinlock_t for option A of seed 000 (in init).
  */
-export function declarePageAllocLocks(k: Kernel, opts: { zoneLock?: 'spinlock_t' | 'raw_spinlock_t' } = {}): Kernel {
-  return declareLocks(k, [
+export function declarePageAllocLocks(k: KernelDraft, opts: { zoneLock?: 'spinlock_t' | 'raw_spinlock_t' } = {}): void {
+  declareLocks(k, [
     ...k.cpus.map((_, cpu) => ({ name: perCpuLockName(PCP_LOCK, cpu), type: 'spinlock_t' as const, cpu })),
     { name: ZONE_LOCK, type: opts.zoneLock ?? 'spinlock_t' },
   ]);
 }
 
-export interface PageAllocProps {
-  /** Free pages on each CPU's pcp list. */
-  readonly pcp: List<number>;
-  /** Free pages in the buddy allocator. */
-  readonly zoneFree: number;
+/** The bounds of a model's page allocator. */
+export interface PageAllocShape {
+  readonly cpus: number;
+  /**
+   * Free pages the zone holds at any time, at most: its pages at the start plus every page that
+   * can be freed into it from elsewhere (allocated from a pcp list, a model's own reserve).
+   */
+  readonly zonePages: number;
+  /** Free pages on one CPU's pcp list at the start, at most (default 0): pcp lists only shrink. */
+  readonly pcpPages?: number;
 }
-export const PageAlloc = Record<PageAllocProps>({ pcp: List(), zoneFree: 0 }, 'PageAlloc');
-export type PageAlloc = ReturnType<typeof PageAlloc>;
 
-/** `cpus` CPUs with `pcpPages` pages each on their pcp list and `zonePages` in the zone. */
-export function pageAllocInit(opts: { cpus: number; zonePages: number; pcpPages?: number }): PageAlloc {
-  return PageAlloc({ pcp: List(Array<number>(opts.cpus).fill(opts.pcpPages ?? 0)), zoneFree: opts.zonePages });
+/** The schema of the page allocator with the bounds of `shape`. */
+export function pageAllocType(shape: PageAllocShape) {
+  return t.struct({
+    /** Free pages on each CPU's pcp list. */
+    pcp: t.array(t.int(0, shape.pcpPages ?? 0), shape.cpus),
+    /** Free pages in the buddy allocator. */
+    zoneFree: t.int(0, shape.zonePages),
+  });
+}
+
+export type PageAlloc = ValueOf<ReturnType<typeof pageAllocType>>;
+export type PageAllocDraft = Draft<PageAlloc>;
+
+/** `cpus` CPUs with `pcpPages` pages each on their pcp list and `zonePages` in the zone (a fresh value). */
+export function pageAllocInit(opts: { cpus: number; zonePages: number; pcpPages?: number }): PageAllocDraft {
+  return { pcp: Array<number>(opts.cpus).fill(opts.pcpPages ?? 0), zoneFree: opts.zonePages };
 }
 
 /**
@@ -87,30 +107,37 @@ export function pageAllocInit(opts: { cpus: number; zonePages: number; pcpPages?
  * `start` → (pcp trylock) `pcp` → (take, or fall through) `zone-lock` → (spin_lock_irqsave)
  * `zone` (for zoneHoldSteps steps) → `done`; may-sleep and noretry add `reclaim`.
  */
-export type AllocPc = 'start' | 'pcp' | 'zone-lock' | 'zone' | 'reclaim' | 'done';
+export const ALLOC_PCS = ['start', 'pcp', 'zone-lock', 'zone', 'reclaim', 'done'] as const;
+export type AllocPc = (typeof ALLOC_PCS)[number];
 
-export interface AllocOpProps {
-  readonly mode: AllocMode;
-  readonly cpu: number;
-  readonly pc: AllocPc;
-  /** Steps spent so far in the current zone->lock section. */
-  readonly held: number;
-  /** When done: true for a page, false for NULL. */
-  readonly page: boolean;
+/** The schema of one allocation in progress: its CPU and its `zoneHoldSteps` (default 1, see AllocOptions). */
+export function allocOpType(shape: { readonly cpus: number; readonly zoneHoldSteps?: number }) {
+  return t.struct({
+    mode: t.enum(ALLOC_MODES),
+    cpu: t.int(0, shape.cpus - 1),
+    pc: t.enum(ALLOC_PCS),
+    /** Steps spent so far in the current zone->lock section. */
+    held: t.int(0, shape.zoneHoldSteps ?? 1),
+    /** When done: true for a page, false for NULL. */
+    page: t.bool(),
+  });
 }
-export const AllocOp = Record<AllocOpProps>({ mode: 'atomic', cpu: 0, pc: 'start', held: 0, page: false }, 'AllocOp');
-export type AllocOp = ReturnType<typeof AllocOp>;
 
-export function allocBegin(mode: AllocMode, cpu: number): AllocOp {
-  return AllocOp({ mode, cpu, pc: 'start' });
+export type AllocOp = ValueOf<ReturnType<typeof allocOpType>>;
+export type AllocOpDraft = Draft<AllocOp>;
+
+/** An allocation of `mode` by `cpu`, not started (a fresh value). */
+export function allocBegin(mode: AllocMode, cpu: number): AllocOpDraft {
+  return { mode, cpu, pc: 'start', held: 0, page: false };
 }
 
 export interface AllocStep {
   /** Short text for the transition label, without the context prefix (`spin_lock_irqsave(zone->lock)`). */
   readonly what: string;
-  readonly k: Kernel;
-  readonly pa: PageAlloc;
+  /** The allocation after the step: a fresh value, for the model to store where it keeps the allocation. */
   readonly op: AllocOp;
+  /** Runs the step on the successor: its locks, splats and pages. */
+  readonly apply: (k: KernelDraft, pa: PageAllocDraft) => void;
 }
 
 /** Options of the allocator's timing. */
@@ -133,57 +160,92 @@ export function allocCall(mode: AllocMode): string {
   }
 }
 
+const nothing = (): void => {};
+
 /**
  * The steps an allocation can take now, run by the running frame of `op.cpu` (0 or 1: an
- * allocation is sequential; none while it waits for zone->lock or for a page). Deterministic
- * and pure. The caller must make sure that frame is the one that runs `op`.
+ * allocation is sequential; none while it waits for zone->lock or for a page). Deterministic:
+ * a function of `k`, `pa` and `op`. The caller must make sure that frame is the one that runs `op`.
  */
 export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: AllocOp, opts: AllocOptions = {}): AllocStep[] {
   const c = op.cpu;
   const hold = opts.zoneHoldSteps ?? 1;
   if (!Number.isInteger(hold) || hold < 1) throw new ModelError(`page_alloc: zoneHoldSteps must be a positive integer, got ${hold}`);
-  const done = (page: boolean) => op.set('pc', 'done').set('page', page);
+  const next = (fields: Partial<AllocOp>): AllocOp => ({ ...op, ...fields });
+  const done = (page: boolean) => next({ pc: 'done', page });
   const pcpLock = perCpuLockName(PCP_LOCK, c);
   const sleeps = op.mode === 'may-sleep' || op.mode === 'noretry';
   switch (op.pc) {
     case 'start': {
-      if (pa.pcp.get(c) === undefined) throw new ModelError(`page_alloc: no cpu${c}`);
+      if (pa.pcp[c] === undefined) throw new ModelError(`page_alloc: no cpu${c}`);
       // might_alloc(): a blocking allocation may sleep, whether or not it ends up sleeping.
-      const k0 = sleeps ? mightSleep(k, cfg, c, allocCall(op.mode)) : k;
-      if (op.mode === 'lockless' && cfg.rt && (inNmi(k, c) || inHardirq(k, c)))
-        return [{ what: 'NMI/hardirq on PREEMPT_RT: NULL', k: k0, pa, op: done(false) }];
-      const t = trylock(k0, cfg, c, pcpLock);
-      if (t.ok) return [{ what: 'pcp_spin_trylock()', k: t.k, pa, op: op.set('pc', 'pcp') }];
-      const holder = lockState(k0, pcpLock).holders.first();
-      const by = holder ? ` (held by ${describeHolder(k0, holder)})` : '';
-      return [{ what: `pcp_spin_trylock() fails${by}`, k: t.k, pa, op: op.mode === 'lockless' ? done(false) : op.set('pc', 'zone-lock') }];
+      const enter = (kd: KernelDraft) => {
+        if (sleeps) mightSleep(kd, cfg, c, allocCall(op.mode));
+      };
+      if (op.mode === 'lockless' && cfg.rt && (inNmi(k, c) || inHardirq(k, c))) return [{ what: 'NMI/hardirq on PREEMPT_RT: NULL', op: done(false), apply: enter }];
+      const attempt = (kd: KernelDraft) => {
+        enter(kd);
+        trylock(kd, cfg, c, pcpLock);
+      };
+      if (canTrylock(k, cfg, c, pcpLock)) return [{ what: 'pcp_spin_trylock()', op: next({ pc: 'pcp' }), apply: attempt }];
+      const holder = lockState(k, pcpLock).holders[0];
+      const by = holder ? ` (held by ${describeHolder(k, holder)})` : '';
+      return [{ what: `pcp_spin_trylock() fails${by}`, op: op.mode === 'lockless' ? done(false) : next({ pc: 'zone-lock' }), apply: attempt }];
     }
     case 'pcp': {
-      const n = pa.pcp.get(c)!;
-      const k1 = unlock(k, cfg, c, pcpLock);
-      if (n > 0) return [{ what: 'page from pcp list; pcp_spin_unlock()', k: k1, pa: pa.setIn(['pcp', c], n - 1), op: done(true) }];
-      if (op.mode === 'lockless') return [{ what: 'pcp list empty: NULL', k: k1, pa, op: done(false) }];
-      return [{ what: 'pcp list empty; pcp_spin_unlock()', k: k1, pa, op: op.set('pc', 'zone-lock') }];
+      const n = pa.pcp[c];
+      const release = (kd: KernelDraft) => unlock(kd, cfg, c, pcpLock);
+      if (n > 0)
+        return [
+          {
+            what: 'page from pcp list; pcp_spin_unlock()',
+            op: done(true),
+            apply: (kd, pd) => {
+              release(kd);
+              pd.pcp[c] = n - 1;
+            },
+          },
+        ];
+      if (op.mode === 'lockless') return [{ what: 'pcp list empty: NULL', op: done(false), apply: release }];
+      return [{ what: 'pcp list empty; pcp_spin_unlock()', op: next({ pc: 'zone-lock' }), apply: release }];
     }
     case 'zone-lock': {
       const waiting = top(k, c).waiting === ZONE_LOCK;
       if (waiting && !canAcquire(k, cfg, c, ZONE_LOCK)) return [];
-      const r = lock(k, cfg, c, ZONE_LOCK, { irqsave: true });
-      if (r.acquired) return [{ what: 'spin_lock_irqsave(zone->lock)', k: r.k, pa, op: op.set('pc', 'zone').set('held', 1) }];
-      const holder = lockState(k, ZONE_LOCK).holders.first()!;
-      return [{ what: `spin_lock_irqsave(zone->lock) waits (held by ${describeHolder(k, holder)})`, k: r.k, pa, op }];
+      const take = (kd: KernelDraft) => void lock(kd, cfg, c, ZONE_LOCK, { irqsave: true });
+      if (canAcquire(k, cfg, c, ZONE_LOCK)) return [{ what: 'spin_lock_irqsave(zone->lock)', op: next({ pc: 'zone', held: 1 }), apply: take }];
+      const holder = lockState(k, ZONE_LOCK).holders[0];
+      return [{ what: `spin_lock_irqsave(zone->lock) waits (held by ${describeHolder(k, holder)})`, op: next({}), apply: take }];
     }
     case 'zone': {
-      if (op.held < hold) return [{ what: `rmqueue_bulk() under zone->lock (${op.held}/${hold})`, k, pa, op: op.set('held', op.held + 1) }];
-      const k1 = unlock(k, cfg, c, ZONE_LOCK);
-      const out = op.set('held', 0);
-      if (pa.zoneFree > 0) return [{ what: 'page from zone; spin_unlock_irqrestore(zone->lock)', k: k1, pa: pa.set('zoneFree', pa.zoneFree - 1), op: out.set('pc', 'done').set('page', true) }];
-      if (op.mode === 'atomic') return [{ what: 'zone empty: NULL', k: k1, pa, op: out.set('pc', 'done').set('page', false) }];
-      return [{ what: 'zone empty: direct reclaim (sleeps)', k: mightSleep(k1, cfg, c, 'direct reclaim'), pa, op: out.set('pc', 'reclaim') }];
+      if (op.held < hold) return [{ what: `rmqueue_bulk() under zone->lock (${op.held}/${hold})`, op: next({ held: op.held + 1 }), apply: nothing }];
+      const release = (kd: KernelDraft) => unlock(kd, cfg, c, ZONE_LOCK);
+      if (pa.zoneFree > 0)
+        return [
+          {
+            what: 'page from zone; spin_unlock_irqrestore(zone->lock)',
+            op: next({ held: 0, pc: 'done', page: true }),
+            apply: (kd, pd) => {
+              release(kd);
+              pd.zoneFree--;
+            },
+          },
+        ];
+      if (op.mode === 'atomic') return [{ what: 'zone empty: NULL', op: next({ held: 0, pc: 'done', page: false }), apply: release }];
+      return [
+        {
+          what: 'zone empty: direct reclaim (sleeps)',
+          op: next({ held: 0, pc: 'reclaim' }),
+          apply: (kd) => {
+            release(kd);
+            mightSleep(kd, cfg, c, 'direct reclaim');
+          },
+        },
+      ];
     }
     case 'reclaim':
-      if (op.mode === 'noretry') return [{ what: 'reclaim found nothing: NULL (__GFP_NORETRY)', k, pa, op: done(false) }];
-      return pa.zoneFree > 0 ? [{ what: 'reclaim wakes', k, pa, op: op.set('pc', 'zone-lock') }] : [];
+      if (op.mode === 'noretry') return [{ what: 'reclaim found nothing: NULL (__GFP_NORETRY)', op: done(false), apply: nothing }];
+      return pa.zoneFree > 0 ? [{ what: 'reclaim wakes', op: next({ pc: 'zone-lock' }), apply: nothing }] : [];
     case 'done':
       return [];
   }
@@ -195,6 +257,6 @@ export function allocBusy(op: AllocOp): boolean {
 }
 
 /** Frees a page back to the zone (__free_pages(); the zone->lock section is one step). */
-export function freePage(pa: PageAlloc): PageAlloc {
-  return pa.set('zoneFree', pa.zoneFree + 1);
+export function freePage(pa: PageAllocDraft): void {
+  pa.zoneFree++;
 }

@@ -16,49 +16,65 @@
  * `current` (the running grace period suffices), `done` (a full grace period has elapsed).
  * Starting a grace period promotes next → current; ending it promotes current → done.
  *
+ * The state is a schema part (`rcu: rcuType({ contexts: 3, callbacks: 2 })`): queries read an
+ * Rcu, effects write an RcuDraft in place.
+ *
  * Limitation: one grace period at a time, and it starts only when some waiter needs one, as
  * tree RCU does; so the checker never explores idle grace periods, which change nothing a
  * model can observe. The model is more permissive than tree RCU (a reader that starts after a
  * grace period began is never waited for, while tree RCU sometimes waits for it), which is the
  * guarantee callers may rely on: every interleaving the kernel allows is explored.
  */
-import { List, Map as IMap, Record, Set as ISet } from 'immutable';
 import { ModelError } from '../core/errors.ts';
-import type { Transition } from '../core/model.ts';
+import type { SchemaTransition } from '../core/model.ts';
+import { t, type Draft, type ValueOf } from '../core/schema.ts';
 
 /** Why a context is an RCU reader. Nesting counts per kind. */
-export type ReaderKind = 'rcu_read_lock' | 'irqs-off' | 'preempt-off' | 'softirq' | 'hardirq' | 'nmi' | 'rt-spinlock';
+export const READER_KINDS = ['rcu_read_lock', 'irqs-off', 'preempt-off', 'softirq', 'hardirq', 'nmi', 'rt-spinlock'] as const;
+export type ReaderKind = (typeof READER_KINDS)[number];
 
-export type Stage = 'next' | 'current' | 'done';
+export const STAGES = ['next', 'current', 'done'] as const;
+export type Stage = (typeof STAGES)[number];
 
-export interface CallbackProps {
-  /** What the callback does, as the model names it (`free arr0`). Need not be unique. */
-  readonly name: string;
-  readonly stage: Stage;
+/** The bounds of a model's RCU state. */
+export interface RcuShape {
+  /** Contexts that are readers or blocked in synchronize_rcu() at one time, at most. */
+  readonly contexts: number;
+  /** call_rcu() callbacks queued at one time, at most. */
+  readonly callbacks: number;
+  /** Nesting depth of one reader kind in one context, at most (default 4). */
+  readonly depth?: number;
 }
-export const Callback = Record<CallbackProps>({ name: '', stage: 'next' }, 'Callback');
-export type Callback = ReturnType<typeof Callback>;
 
-export interface RcuProps {
-  /** Context → reader kind → nesting depth; contexts outside any reader are absent. */
-  readonly readers: IMap<string, IMap<ReaderKind, number>>;
-  readonly gp: boolean;
-  /** The readers the running grace period still waits for. */
-  readonly waitFor: ISet<string>;
-  /** call_rcu() callbacks in the order they were queued. */
-  readonly callbacks: List<Callback>;
-  /** Contexts blocked in synchronize_rcu(), with the stage of the grace period they wait for. */
-  readonly sync: IMap<string, Stage>;
+/** The schema of the RCU state with the bounds of `shape`. */
+export function rcuType(shape: RcuShape) {
+  const callback = t.struct({
+    /** What the callback does, as the model names it (`free arr0`). Need not be unique. */
+    name: t.text(),
+    stage: t.enum(STAGES),
+  });
+  return t.struct({
+    /** Context → reader kind → nesting depth; contexts outside any reader are absent, and so are kinds a context is not in. */
+    readers: t.map(t.text(), t.map(t.enum(READER_KINDS), t.int(1, shape.depth ?? 4), READER_KINDS.length), shape.contexts),
+    gp: t.bool(),
+    /** The readers the running grace period still waits for. */
+    waitFor: t.setOf(t.text(), shape.contexts),
+    /** call_rcu() callbacks in the order they were queued. */
+    callbacks: t.list(callback, shape.callbacks),
+    /** Contexts blocked in synchronize_rcu(), with the stage of the grace period they wait for. */
+    sync: t.map(t.text(), t.enum(STAGES), shape.contexts),
+  });
 }
-export const Rcu = Record<RcuProps>(
-  { readers: IMap(), gp: false, waitFor: ISet(), callbacks: List(), sync: IMap() },
-  'Rcu',
-);
-export type Rcu = ReturnType<typeof Rcu>;
 
-/** The RCU state of a system with no reader, no grace period and no waiter. */
-export function rcuInit(): Rcu {
-  return Rcu();
+/** RCU state as transitions() read it. */
+export type Rcu = ValueOf<ReturnType<typeof rcuType>>;
+/** RCU state as apply(next) writes it. */
+export type RcuDraft = Draft<Rcu>;
+export type Callback = Rcu['callbacks'][number];
+
+/** The RCU state of a system with no reader, no grace period and no waiter (a fresh value). */
+export function rcuInit(): RcuDraft {
+  return { readers: new Map(), gp: false, waitFor: new Set(), callbacks: [], sync: new Map() };
 }
 
 /** True when `ctx` is inside any RCU read-side critical section (explicit or implied). */
@@ -72,9 +88,10 @@ export function readerDepth(rcu: Rcu, ctx: string, kind: ReaderKind = 'rcu_read_
 }
 
 /** rcu_read_lock() (or entering an implied reader region) in `ctx`; nests. */
-export function readLock(rcu: Rcu, ctx: string, kind: ReaderKind = 'rcu_read_lock'): Rcu {
-  const kinds = rcu.readers.get(ctx) ?? IMap<ReaderKind, number>();
-  return rcu.set('readers', rcu.readers.set(ctx, kinds.set(kind, (kinds.get(kind) ?? 0) + 1)));
+export function readLock(rcu: RcuDraft, ctx: string, kind: ReaderKind = 'rcu_read_lock'): void {
+  let kinds = rcu.readers.get(ctx);
+  if (!kinds) rcu.readers.set(ctx, (kinds = new Map()));
+  kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
 }
 
 /**
@@ -83,35 +100,37 @@ export function readLock(rcu: Rcu, ctx: string, kind: ReaderKind = 'rcu_read_loc
  * and its next section is a new reader that grace period does not cover.
  * An unlock without a matching lock is a model error.
  */
-export function readUnlock(rcu: Rcu, ctx: string, kind: ReaderKind = 'rcu_read_lock'): Rcu {
+export function readUnlock(rcu: RcuDraft, ctx: string, kind: ReaderKind = 'rcu_read_lock'): void {
   const kinds = rcu.readers.get(ctx);
   const depth = kinds?.get(kind) ?? 0;
   if (!kinds || depth === 0) throw new ModelError(`rcu: ${ctx} leaves a ${kind} reader section it is not in`);
-  const left = depth === 1 ? kinds.delete(kind) : kinds.set(kind, depth - 1);
-  if (left.size > 0) return rcu.set('readers', rcu.readers.set(ctx, left));
-  return rcu.set('readers', rcu.readers.delete(ctx)).set('waitFor', rcu.waitFor.delete(ctx));
+  if (depth === 1) kinds.delete(kind);
+  else kinds.set(kind, depth - 1);
+  if (kinds.size > 0) return;
+  rcu.readers.delete(ctx);
+  rcu.waitFor.delete(ctx);
 }
 
 /** call_rcu(): queue a callback that may run once a grace period started after now has ended. */
-export function callRcu(rcu: Rcu, name: string): Rcu {
-  return rcu.set('callbacks', rcu.callbacks.push(Callback({ name, stage: 'next' })));
+export function callRcu(rcu: RcuDraft, name: string): void {
+  rcu.callbacks.push({ name, stage: 'next' });
 }
 
 /** The callback that runs next, if its grace period has ended (callbacks run in queue order). */
 export function readyCallback(rcu: Rcu): Callback | undefined {
-  const first = rcu.callbacks.first();
+  const first = rcu.callbacks[0];
   return first?.stage === 'done' ? first : undefined;
 }
 
 /** Removes the ready callback (the model applies its effect). */
-export function takeCallback(rcu: Rcu): Rcu {
+export function takeCallback(rcu: RcuDraft): void {
   if (!readyCallback(rcu)) throw new ModelError('rcu: no callback is ready to run');
-  return rcu.set('callbacks', rcu.callbacks.shift());
+  rcu.callbacks.shift();
 }
 
 /** Callbacks queued and not yet invoked. */
 export function pendingCallbacks(rcu: Rcu): number {
-  return rcu.callbacks.size;
+  return rcu.callbacks.length;
 }
 
 /**
@@ -120,9 +139,9 @@ export function pendingCallbacks(rcu: Rcu): number {
  * records the wait either way, so that an illegal call shows its consequence (a grace period
  * that waits for its own waiter never ends).
  */
-export function synchronizeRcuBegin(rcu: Rcu, ctx: string): Rcu {
+export function synchronizeRcuBegin(rcu: RcuDraft, ctx: string): void {
   if (rcu.sync.has(ctx)) throw new ModelError(`rcu: ${ctx} is already blocked in synchronize_rcu()`);
-  return rcu.set('sync', rcu.sync.set(ctx, 'next'));
+  rcu.sync.set(ctx, 'next');
 }
 
 /** True when `ctx` is blocked in synchronize_rcu(). */
@@ -136,9 +155,9 @@ export function synchronizeRcuDone(rcu: Rcu, ctx: string): boolean {
 }
 
 /** synchronize_rcu() returns in `ctx`; only once its grace period has ended. */
-export function synchronizeRcuEnd(rcu: Rcu, ctx: string): Rcu {
+export function synchronizeRcuEnd(rcu: RcuDraft, ctx: string): void {
   if (!synchronizeRcuDone(rcu, ctx)) throw new ModelError(`rcu: synchronize_rcu() in ${ctx} returns before its grace period ended`);
-  return rcu.set('sync', rcu.sync.delete(ctx));
+  rcu.sync.delete(ctx);
 }
 
 /**
@@ -154,13 +173,12 @@ export function synchronizeRcuProblem(rcu: Rcu, ctx: string, atomic: boolean): s
 }
 
 function needsGp(rcu: Rcu): boolean {
-  return rcu.callbacks.some((c) => c.stage === 'next') || rcu.sync.some((s) => s === 'next');
+  return rcu.callbacks.some((c) => c.stage === 'next') || [...rcu.sync.values()].some((s) => s === 'next');
 }
 
-function promote(rcu: Rcu, from: Stage, to: Stage): Rcu {
-  return rcu
-    .set('callbacks', rcu.callbacks.map((c) => (c.stage === from ? c.set('stage', to) : c)))
-    .set('sync', rcu.sync.map((s) => (s === from ? to : s)));
+function promote(rcu: RcuDraft, from: Stage, to: Stage): void {
+  for (const c of rcu.callbacks) if (c.stage === from) c.stage = to;
+  for (const [ctx, s] of rcu.sync) if (s === from) rcu.sync.set(ctx, to);
 }
 
 /** A grace period may start: none runs and some waiter needs one. */
@@ -169,9 +187,12 @@ export function canStartGp(rcu: Rcu): boolean {
 }
 
 /** Starts a grace period: it waits for every context that is a reader now. */
-export function startGp(rcu: Rcu): Rcu {
+export function startGp(rcu: RcuDraft): void {
   if (!canStartGp(rcu)) throw new ModelError('rcu: a grace period cannot start now');
-  return promote(rcu.set('gp', true).set('waitFor', ISet(rcu.readers.keys())), 'next', 'current');
+  rcu.gp = true;
+  rcu.waitFor.clear();
+  for (const ctx of rcu.readers.keys()) rcu.waitFor.add(ctx);
+  promote(rcu, 'next', 'current');
 }
 
 /** The running grace period may end: every reader it waited for has left. */
@@ -180,23 +201,25 @@ export function canEndGp(rcu: Rcu): boolean {
 }
 
 /** Ends the running grace period: the waiters it covered are done. */
-export function endGp(rcu: Rcu): Rcu {
-  if (!canEndGp(rcu)) throw new ModelError(`rcu: the grace period cannot end, it waits for ${rcu.waitFor.join(', ')}`);
-  return promote(rcu.set('gp', false), 'current', 'done');
+export function endGp(rcu: RcuDraft): void {
+  if (!canEndGp(rcu)) throw new ModelError(`rcu: the grace period cannot end, it waits for ${[...rcu.waitFor].join(', ')}`);
+  rcu.gp = false;
+  promote(rcu, 'current', 'done');
 }
 
 /** Lane of the grace-period machinery (the RCU grace-period kthread) in counterexamples. */
 export const RCU_LANE = 'rcu';
 
 /**
- * The grace-period transitions of a state: `rcu: grace period starts` and
- * `rcu: grace period ends`, each when enabled. `get`/`put` locate the Rcu inside the model's
- * state. Callback invocation is the model's: it decides which context runs them and what they do.
+ * The grace-period transitions of state `s`: `rcu: grace period starts` and
+ * `rcu: grace period ends`, each when enabled. `get` reads the Rcu inside the model's state,
+ * `put` finds it in the successor being written: `gpTransitions(s, (x) => x.rcu, (d) => d.rcu)`.
+ * Callback invocation is the model's: it decides which context runs them and what they do.
  */
-export function gpTransitions<S>(state: S, get: (s: S) => Rcu, put: (s: S, rcu: Rcu) => S): Transition<S>[] {
-  const rcu = get(state);
-  const out: Transition<S>[] = [];
-  if (canStartGp(rcu)) out.push({ label: 'rcu: grace period starts', lane: RCU_LANE, apply: () => put(state, startGp(rcu)) });
-  if (canEndGp(rcu)) out.push({ label: 'rcu: grace period ends', lane: RCU_LANE, apply: () => put(state, endGp(rcu)) });
+export function gpTransitions<S>(s: S, get: (s: S) => Rcu, put: (d: Draft<S>) => RcuDraft): SchemaTransition<S>[] {
+  const rcu = get(s);
+  const out: SchemaTransition<S>[] = [];
+  if (canStartGp(rcu)) out.push({ label: 'rcu: grace period starts', lane: RCU_LANE, apply: (d) => startGp(put(d)) });
+  if (canEndGp(rcu)) out.push({ label: 'rcu: grace period ends', lane: RCU_LANE, apply: (d) => endGp(put(d)) });
   return out;
 }

@@ -1,105 +1,138 @@
-import { List, Map as IMap, Record, type RecordOf } from 'immutable';
+import { t, type Draft, type Type, type Universe, type ValueOf } from '../core/schema.ts';
 
 /**
- * The kernel part of a model's state, as Immutable Records so that a model can embed it
- * (`Record({ kernel: initKernel(...), ...mine })`) and the checker can hash it exactly.
+ * The kernel part of a model's state, as a schema (src/core/schema.ts) that a model embeds:
+ * `t.struct({ kernel: kernelType({ cpus: 2, maxNesting: 2, locals: Locals, locks: 4 }), ...mine })`.
+ * Functions of this layer read a Kernel value (`Kernel`, what transitions() sees) or write a
+ * Kernel draft (`KernelDraft`, what apply(next) writes): `lock(next.kernel, cfg, cpu, 'zone->lock')`.
  *
  * Per CPU: the running stack of frames, bottom first. The bottom frame is a task; above it may
  * sit hooks (tracepoint/kprobe/BPF re-entry, still task context), then softirq, hardirq and NMI
  * frames. Only the top frame runs. Tasks preempted or blocked on this CPU are parked with their
  * own frames (PREEMPT_RT: a task holding a sleeping lock can be preempted).
+ *
+ * Names that models make up as they go (tasks, program counters, lock names, splat messages)
+ * are t.text() fields, numbered per run; locks are a map from their names. The second edition
+ * of this layer types them (universes of tasks and locks, structured splats), which --symmetry
+ * needs to rename them.
  */
 
 /** The context a frame runs in. `hook` is task context re-entered from a tracepoint, kprobe or BPF program. */
-export type ContextKind = 'task' | 'hook' | 'softirq' | 'hardirq' | 'nmi';
+export const CONTEXT_KINDS = ['task', 'hook', 'softirq', 'hardirq', 'nmi'] as const;
+export type ContextKind = (typeof CONTEXT_KINDS)[number];
 
-export interface FrameProps {
-  readonly kind: ContextKind;
-  /** The task that is `current` while this frame runs: for hardirq and NMI, the interrupted task. */
-  readonly task: string;
-  /** Hardirqs masked on this CPU while this frame runs (local_irq_save/disable, or hardware in hardirq/NMI). */
-  readonly irqsOff: boolean;
-  /** preempt_disable() depth, including the one a spinning lock takes. */
-  readonly preempt: number;
-  /** migrate_disable() depth (PREEMPT_RT spinlock_t / local_lock_t take it). */
-  readonly migrate: number;
-  /** Flags saved by local_irq_save(), innermost last; local_irq_restore() pops one. */
-  readonly irqSaved: List<boolean>;
-  /** The lock this frame is spinning or sleeping on, or null. */
-  readonly waiting: string | null;
-  /** The model's program counter for this frame. */
-  readonly pc: string;
-  /** The model's local variables for this frame (an Immutable value, or null). */
-  readonly data: unknown;
-}
-
-export const Frame = Record<FrameProps>(
-  { kind: 'task', task: 'task', irqsOff: false, preempt: 0, migrate: 0, irqSaved: List<boolean>(), waiting: null, pc: '', data: null },
-  'Frame',
-);
-export type Frame = RecordOf<FrameProps>;
-
-export interface CpuProps {
-  readonly frames: List<Frame>;
-  /** Tasks of this CPU that are not running (preempted or blocked), each with its frames. */
-  readonly parked: List<List<Frame>>;
-  /** Interrupt arrivals left per kind (`nmi`, `hardirq`, `softirq`, `hook`): a bound set by the model. */
-  readonly budget: IMap<string, number>;
-}
-export const Cpu = Record<CpuProps>({ frames: List<Frame>(), parked: List<List<Frame>>(), budget: IMap<string, number>() }, 'Cpu');
-export type Cpu = RecordOf<CpuProps>;
-
-/** Which frame holds a lock: its CPU, its index in that CPU's stack, its task, and how it took it. */
-export interface HolderProps {
-  readonly cpu: number;
-  readonly depth: number;
-  readonly task: string;
-  readonly kind: ContextKind;
-  /** Taken with the _irqsave variant: the release restores the saved irq flag. */
-  readonly irqsave: boolean;
-}
-export const Holder = Record<HolderProps>({ cpu: 0, depth: 0, task: 'task', kind: 'task', irqsave: false }, 'Holder');
-export type Holder = RecordOf<HolderProps>;
-
-export type LockType = 'raw_spinlock_t' | 'spinlock_t' | 'local_lock_t' | 'local_trylock_t' | 'mutex';
-
-export interface LockProps {
-  readonly name: string;
-  readonly type: LockType;
-  /** For a per-CPU lock (local_lock_t, local_trylock_t, a per-CPU spinlock): the CPU whose instance this is; else -1. */
-  readonly cpu: number;
-  /** Frames inside the lock, outermost first. More than one only when a !PREEMPT_RT local lock is re-entered. */
-  readonly holders: List<Holder>;
-  /** local_trylock_t on !PREEMPT_RT: the per-CPU `acquired` flag that local_lock_is_locked() reads. */
-  readonly acquired: boolean;
-}
-/** Whether waiting for a lock of this type sleeps (the waiter is scheduled out) rather than spins. */
-export function maySleep(type: LockType, cfg: { readonly rt: boolean }): boolean {
-  return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
-}
-
-export const Lock = Record<LockProps>({ name: '', type: 'raw_spinlock_t', cpu: -1, holders: List<Holder>(), acquired: false }, 'Lock');
-export type Lock = RecordOf<LockProps>;
+export const LOCK_TYPES = ['raw_spinlock_t', 'spinlock_t', 'local_lock_t', 'local_trylock_t', 'mutex'] as const;
+export type LockType = (typeof LOCK_TYPES)[number];
 
 /**
  * A report the kernel's debug machinery would print (lockdep, might_sleep): recorded in the
  * state when the offending operation runs, like a splat in dmesg; the run goes on.
  */
-export type SplatKind = 'invalid-wait-context' | 'sleep-in-atomic' | 'bad-unlock' | 'lock-held-at-return';
+export const SPLAT_KINDS = ['invalid-wait-context', 'sleep-in-atomic', 'bad-unlock', 'lock-held-at-return'] as const;
+export type SplatKind = (typeof SPLAT_KINDS)[number];
 
-export interface SplatProps {
-  readonly kind: SplatKind;
-  readonly cpu: number;
-  readonly message: string;
+/** Whether waiting for a lock of this type sleeps (the waiter is scheduled out) rather than spins. */
+export function maySleep(type: LockType, cfg: { readonly rt: boolean }): boolean {
+  return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
 }
-export const Splat = Record<SplatProps>({ kind: 'invalid-wait-context', cpu: 0, message: '' }, 'Splat');
-export type Splat = RecordOf<SplatProps>;
 
-export interface KernelProps {
-  readonly cpus: List<Cpu>;
-  readonly locks: IMap<string, Lock>;
-  /** Splats in the order they happened; empty in a clean run. */
-  readonly splats: List<Splat>;
+/** The bounds of a model's kernel state. */
+export interface KernelShape<L> {
+  readonly cpus: number;
+  /**
+   * A universe of `cpus` members to index `kernel.cpus` by (`universe('cpu', cpus)`), so that
+   * lane `cpu1` owns `kernel.cpus[1]`: what --por's check of `local` transitions needs.
+   * Default: none (a plain array).
+   */
+  readonly cpuIndex?: Universe;
+  /** Frames above the task frame, at most: the configuration's maxNesting. */
+  readonly maxNesting: number;
+  /** The model's locals of a frame (`frame.data`), e.g. `t.optional(Locals)`. */
+  readonly locals: Type<L, unknown>;
+  /** Locks declared, at most. */
+  readonly locks: number;
+  /** Tasks parked per CPU, at most (default 1). */
+  readonly parked?: number;
+  /** Splats recorded, at most (default 8). */
+  readonly splats?: number;
+  /** Holders of one lock at a time, at most (default 4). */
+  readonly holders?: number;
+  /** Nested local_irq_save() per frame, at most (default 4). */
+  readonly irqSaved?: number;
+  /** preempt_disable() and migrate_disable() depth, at most (default 8). */
+  readonly depth?: number;
+  /** Interrupt arrivals per kind per CPU, at most (default 4). */
+  readonly budget?: number;
 }
-export const Kernel = Record<KernelProps>({ cpus: List<Cpu>(), locks: IMap<string, Lock>(), splats: List<Splat>() }, 'Kernel');
-export type Kernel = RecordOf<KernelProps>;
+
+/** The schema of a kernel with the bounds of `shape`. */
+export function kernelType<L>(shape: KernelShape<L>) {
+  if (shape.cpuIndex && shape.cpuIndex.size !== shape.cpus) throw new RangeError(`kernelType: cpuIndex "${shape.cpuIndex.name}" has ${shape.cpuIndex.size} members for ${shape.cpus} CPUs`);
+  const depth = shape.depth ?? 8;
+  const frame = t.struct({
+    kind: t.enum(CONTEXT_KINDS),
+    /** The task that is `current` while this frame runs: for hardirq and NMI, the interrupted task. */
+    task: t.text(),
+    /** Hardirqs masked on this CPU while this frame runs (local_irq_save/disable, or hardware in hardirq/NMI). */
+    irqsOff: t.bool(),
+    /** preempt_disable() depth, including the one a spinning lock takes. */
+    preempt: t.int(0, depth),
+    /** migrate_disable() depth (PREEMPT_RT spinlock_t / local_lock_t take it). */
+    migrate: t.int(0, depth),
+    /** Flags saved by local_irq_save(), innermost last; local_irq_restore() pops one. */
+    irqSaved: t.list(t.bool(), shape.irqSaved ?? 4),
+    /** The lock this frame is spinning or sleeping on. */
+    waiting: t.optional(t.text()),
+    /** The model's program counter for this frame. */
+    pc: t.text(),
+    /** The model's local variables for this frame. */
+    data: shape.locals,
+  });
+  const frames = t.list(frame, shape.maxNesting + 1);
+  const cpu = t.struct({
+    frames,
+    /** Tasks of this CPU that are not running (preempted or blocked), each with its frames. */
+    parked: t.list(frames, Math.max(1, shape.parked ?? 1)),
+    /** Interrupt arrivals left per kind (`nmi`, `hardirq`, `softirq`, `hook`): a bound set by the model. */
+    budget: t.map(t.text(), t.int(0, shape.budget ?? 4), 4),
+  });
+  /** Which frame holds a lock: its CPU, its index in that CPU's stack, its task, and how it took it. */
+  const holder = t.struct({
+    cpu: t.int(0, shape.cpus - 1),
+    depth: t.int(0, shape.maxNesting),
+    task: t.text(),
+    kind: t.enum(CONTEXT_KINDS),
+    /** Taken with the _irqsave variant: the release restores the saved irq flag. */
+    irqsave: t.bool(),
+  });
+  const lock = t.struct({
+    name: t.text(),
+    type: t.enum(LOCK_TYPES),
+    /** For a per-CPU lock (local_lock_t, local_trylock_t, a per-CPU spinlock): the CPU whose instance this is; else -1. */
+    cpu: t.int(-1, shape.cpus - 1),
+    /** Frames inside the lock, outermost first. More than one only when a !PREEMPT_RT local lock is re-entered. */
+    holders: t.list(holder, shape.holders ?? 4),
+    /** local_trylock_t on !PREEMPT_RT: the per-CPU `acquired` flag that local_lock_is_locked() reads. */
+    acquired: t.bool(),
+  });
+  const splat = t.struct({ kind: t.enum(SPLAT_KINDS), cpu: t.int(0, shape.cpus - 1), message: t.text() });
+  return t.struct({
+    cpus: t.array(cpu, shape.cpuIndex ?? shape.cpus),
+    locks: t.map(t.text(), lock, shape.locks),
+    /** Splats in the order they happened; empty in a clean run. */
+    splats: t.list(splat, shape.splats ?? 8),
+  });
+}
+
+/** A kernel whose frames hold the model's locals of type L (`frame.data`), as transitions() read it. */
+export type KernelOf<L> = ValueOf<ReturnType<typeof kernelType<L>>>;
+/** A kernel as transitions() read it; what this layer's functions take, whatever the locals. */
+export type Kernel = KernelOf<unknown>;
+/** A kernel as apply(next) writes it. */
+export type KernelDraft = Draft<Kernel>;
+export type Cpu = Kernel['cpus'][number];
+export type Frame = Cpu['frames'][number];
+export type FrameDraft = Draft<Frame>;
+export type Lock = Kernel['locks'] extends ReadonlyMap<string, infer L> ? L : never;
+export type Holder = Lock['holders'][number];
+export type Splat = Kernel['splats'][number];

@@ -34,7 +34,7 @@ export function selfDeadlocks(k: Kernel): string[] {
 export function splatCheck(k: Kernel, kinds: readonly SplatKind[], path = 'kernel'): Check {
   const i = k.splats.findIndex((s) => kinds.includes(s.kind));
   if (i < 0) return true;
-  return { message: k.splats.get(i)!.message, fields: [`${path}.splats[${i}]`] };
+  return { message: k.splats[i].message, fields: [`${path}.splats[${i}]`] };
 }
 
 export const WAIT_CONTEXT = 'wait-context';

@@ -21,6 +21,7 @@ import {
   schedule,
   top,
 } from '../../src/kernel/index.ts';
+import { after } from './after.ts';
 
 const nonRt = kernelConfig({ rt: false, maxNesting: 3 });
 const rt = kernelConfig({ rt: true, maxNesting: 3 });
@@ -30,40 +31,46 @@ describe('interrupt masking', () => {
   it('a hardirq arrives only where irqs are enabled', () => {
     const k = initKernel([{ budget }]);
     expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(true);
-    const off = localIrqSave(k, 0);
-    expect(irqsDisabled(off, 0)).toBe(true);
-    expect(canInterrupt(off, nonRt, 0, 'hardirq')).toBe(false);
-    expect(canInterrupt(localIrqRestore(off, 0), nonRt, 0, 'hardirq')).toBe(true);
+    localIrqSave(k, 0);
+    expect(irqsDisabled(k, 0)).toBe(true);
+    expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(false);
+    localIrqRestore(k, 0);
+    expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(true);
   });
 
   it('preempt_disable() masks no interrupt', () => {
-    const k = preemptDisable(initKernel([{ budget }]), 0);
+    const k = initKernel([{ budget }]);
+    preemptDisable(k, 0);
     expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(true);
     expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(true);
   });
 
   it('an NMI arrives inside irq-saved regions and inside a hardirq, but not inside an NMI', () => {
-    const k = localIrqSave(initKernel([{ budget: { nmi: 2, hardirq: 1 } }]), 0);
+    const k = initKernel([{ budget: { nmi: 2, hardirq: 1 } }]);
+    localIrqSave(k, 0);
     expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(true);
-    const inIrq = interrupt(localIrqRestore(k, 0), nonRt, 0, 'hardirq', 'irq');
-    expect(inHardirq(inIrq, 0)).toBe(true);
-    expect(irqsDisabled(inIrq, 0)).toBe(true);
-    expect(canInterrupt(inIrq, nonRt, 0, 'hardirq')).toBe(false);
-    expect(canInterrupt(inIrq, nonRt, 0, 'nmi')).toBe(true);
-    const nmi = interrupt(inIrq, nonRt, 0, 'nmi', 'nmi');
-    expect(inNmi(nmi, 0) && inHardirq(nmi, 0)).toBe(true);
-    expect(canInterrupt(nmi, nonRt, 0, 'nmi')).toBe(false);
+    localIrqRestore(k, 0);
+    interrupt(k, nonRt, 0, 'hardirq', 'irq');
+    expect(inHardirq(k, 0)).toBe(true);
+    expect(irqsDisabled(k, 0)).toBe(true);
+    expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(false);
+    expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(true);
+    interrupt(k, nonRt, 0, 'nmi', 'nmi');
+    expect(inNmi(k, 0) && inHardirq(k, 0)).toBe(true);
+    expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(false);
   });
 
   it('returning from a handler restores the state of the interrupted frame', () => {
     const k = initKernel([{ budget }]);
-    const back = returnFromFrame(interrupt(k, nonRt, 0, 'hardirq', 'irq'), 0);
-    expect(top(back, 0).kind).toBe('task');
-    expect(irqsDisabled(back, 0)).toBe(false);
+    interrupt(k, nonRt, 0, 'hardirq', 'irq');
+    returnFromFrame(k, 0);
+    expect(top(k, 0).kind).toBe('task');
+    expect(irqsDisabled(k, 0)).toBe(false);
   });
 
   it('interrupt current is the interrupted task', () => {
-    const k = interrupt(initKernel([{ task: 'kworker', budget }]), nonRt, 0, 'nmi', 'nmi');
+    const k = initKernel([{ task: 'kworker', budget }]);
+    interrupt(k, nonRt, 0, 'nmi', 'nmi');
     expect(top(k, 0).task).toBe('kworker');
   });
 });
@@ -71,7 +78,8 @@ describe('interrupt masking', () => {
 describe('nesting bound and budget', () => {
   it('at most maxNesting frames above the task', () => {
     const one = kernelConfig({ rt: false, maxNesting: 1 });
-    const k = interrupt(initKernel([{ budget }]), one, 0, 'hardirq', 'irq');
+    const k = initKernel([{ budget }]);
+    interrupt(k, one, 0, 'hardirq', 'irq');
     expect(canInterrupt(k, one, 0, 'nmi')).toBe(false);
     expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(true);
   });
@@ -79,38 +87,45 @@ describe('nesting bound and budget', () => {
   it('each arrival spends budget; kinds without budget never arrive', () => {
     const k = initKernel([{ budget: { nmi: 1 } }]);
     expect(canInterrupt(k, nonRt, 0, 'hardirq')).toBe(false);
-    const after = returnFromFrame(interrupt(k, nonRt, 0, 'nmi', 'nmi'), 0);
-    expect(canInterrupt(after, nonRt, 0, 'nmi')).toBe(false);
+    interrupt(k, nonRt, 0, 'nmi', 'nmi');
+    returnFromFrame(k, 0);
+    expect(canInterrupt(k, nonRt, 0, 'nmi')).toBe(false);
   });
 });
 
 describe('hooks (tracepoint/kprobe/BPF re-entry)', () => {
   it('re-enter task context with the state of the code they interrupt', () => {
-    const k = enterHook(preemptDisable(initKernel([{ task: 't0', budget }]), 0), nonRt, 0, 'bpf');
+    const k = initKernel([{ task: 't0', budget }]);
+    preemptDisable(k, 0);
+    enterHook(k, nonRt, 0, 'bpf');
     const f = top(k, 0);
     expect([f.kind, f.task, f.preempt]).toEqual(['hook', 't0', 1]);
     expect(preemptible(k, nonRt, 0)).toBe(false);
   });
 
   it('never enter from hardirq or NMI', () => {
-    const k = interrupt(initKernel([{ budget }]), nonRt, 0, 'nmi', 'nmi');
+    const k = initKernel([{ budget }]);
+    interrupt(k, nonRt, 0, 'nmi', 'nmi');
     expect(canEnterHook(k, nonRt, 0)).toBe(false);
   });
 });
 
 describe('atomic context', () => {
   it('names every reason, as might_sleep would', () => {
-    let k = initKernel([{ budget }]);
+    const k = initKernel([{ budget }]);
     expect(atomicReasons(k, nonRt, 0)).toEqual([]);
-    k = preemptDisable(localIrqSave(k, 0), 0);
+    localIrqSave(k, 0);
+    preemptDisable(k, 0);
     expect(atomicReasons(k, nonRt, 0)).toEqual(['irqs disabled', 'preemption disabled (preempt_count 1)']);
-    expect(atomicReasons(preemptEnable(localIrqRestore(k, 0), 0), nonRt, 0)).toEqual([]);
+    localIrqRestore(k, 0);
+    preemptEnable(k, 0);
+    expect(atomicReasons(k, nonRt, 0)).toEqual([]);
   });
 
   it('softirq is atomic on !RT only (threaded on RT)', () => {
     const k = initKernel([{ budget }]);
-    expect(atomicReasons(interrupt(k, nonRt, 0, 'softirq', 's'), nonRt, 0)).toEqual(['in softirq']);
-    expect(atomicReasons(interrupt(k, rt, 0, 'softirq', 's'), rt, 0)).toEqual([]);
+    expect(atomicReasons(after(k, (d) => interrupt(d, nonRt, 0, 'softirq', 's')), nonRt, 0)).toEqual(['in softirq']);
+    expect(atomicReasons(after(k, (d) => interrupt(d, rt, 0, 'softirq', 's')), rt, 0)).toEqual([]);
   });
 });
 
@@ -118,10 +133,11 @@ describe('scheduling', () => {
   it('switches tasks only where the running one is preemptible', () => {
     const k = initKernel([{ task: 'a', parked: [{ task: 'b', pc: 'start' }], budget }]);
     expect(canSchedule(k, rt, 0)).toBe(true);
-    expect(canSchedule(preemptDisable(k, 0), rt, 0)).toBe(false);
-    expect(canSchedule(interrupt(k, rt, 0, 'hardirq', 'irq'), rt, 0)).toBe(false);
-    const s = schedule(k, rt, 0, 'b');
-    expect(runningTask(s, 0)).toBe('b');
-    expect(runningTask(schedule(s, rt, 0, 'a'), 0)).toBe('a');
+    expect(canSchedule(after(k, (d) => preemptDisable(d, 0)), rt, 0)).toBe(false);
+    expect(canSchedule(after(k, (d) => interrupt(d, rt, 0, 'hardirq', 'irq')), rt, 0)).toBe(false);
+    schedule(k, rt, 0, 'b');
+    expect(runningTask(k, 0)).toBe('b');
+    schedule(k, rt, 0, 'a');
+    expect(runningTask(k, 0)).toBe('a');
   });
 });

@@ -1,50 +1,90 @@
-import { List, Record } from 'immutable';
 import { describe, expect, it } from 'vitest';
+import { Schema, t, type Draft, type StateOf } from '../../src/core/schema.ts';
+import type { Transition } from '../../src/core/model.ts';
 import { kernelConfig } from '../../src/kernel/config.ts';
 import { initKernel } from '../../src/kernel/cpu.ts';
-import { KRCP, kvfreeRcuBatching, RcuBatch } from '../../src/kernel/kvfree_rcu.ts';
+import { KRCP, kvfreeRcuBatching, rcuBatchType } from '../../src/kernel/kvfree_rcu.ts';
 import { declarePerCpuLock, perCpuLockName } from '../../src/kernel/local_lock.ts';
 import { lock } from '../../src/kernel/locks.ts';
-import { allocate, memoryInit, objectState } from '../../src/kernel/memory.ts';
-import { endGp, rcuInit, startGp } from '../../src/kernel/rcu.ts';
-import { Kernel } from '../../src/kernel/state.ts';
+import { allocate, memoryInit, memoryType, objectState } from '../../src/kernel/memory.ts';
+import { endGp, rcuInit, rcuType, startGp } from '../../src/kernel/rcu.ts';
+import { kernelType } from '../../src/kernel/state.ts';
+import { after } from './after.ts';
 
-const Krc = Record({ arrays: List<List<string>>(), heads: List<string>(), cache: 0 }, 'Krc');
-const State = Record({ kernel: Kernel(), krc: List<ReturnType<typeof Krc>>(), batches: List<RcuBatch>(), rcu: rcuInit(), mem: memoryInit(), back: 0 }, 'S');
-type S = ReturnType<typeof State>;
+const Krc = t.struct({ arrays: t.list(t.list(t.text(), 2), 1), heads: t.list(t.text(), 1), cache: t.int(0, 1) });
+const schema = () =>
+  t.struct({
+    kernel: kernelType({ cpus: 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1 }),
+    krc: t.array(Krc, 1),
+    batches: t.list(rcuBatchType({ cpus: 1, objs: 3 }), 1),
+    rcu: rcuType({ contexts: 1, callbacks: 1 }),
+    mem: memoryType({ objects: 3 }),
+    back: t.int(0, 1),
+  });
+type S = StateOf<typeof schema>;
+const layout = new Schema(schema().node);
+
+/** `s` as the explorer stores it: packed into its layout (which checks every bound) and read back. */
+function stored(s: S): S {
+  const b = new Uint8Array(layout.size);
+  layout.pack(s, b);
+  return layout.read(b) as S;
+}
+
+/** The successor of `s` by `tr`, written into a copy of `s` as the explorer does. */
+function successor(s: S, tr: Transition<S>): S {
+  const b = new Uint8Array(layout.size);
+  layout.pack(s, b);
+  const d = layout.create() as Draft<S>;
+  layout.unpack(b, 0, d);
+  tr.apply(d);
+  return stored(d);
+}
 
 const cfg = kernelConfig({ rt: false, maxNesting: 0 });
-const back = (s: S, _cpu: number, pages: number) => s.set('back', s.back + pages);
-const start = State({
-  kernel: declarePerCpuLock(initKernel([{}]), KRCP, 'raw_spinlock_t'),
-  krc: List([Krc({ arrays: List([List(['a', 'b'])]), heads: List(['c']), cache: 1 })]),
-  mem: ['a', 'b', 'c'].reduce(allocate, memoryInit()),
-});
+const back = (d: Draft<S>, _cpu: number, pages: number) => void (d.back += pages);
+const batching = (s: S) => kvfreeRcuBatching(s, (x) => x, (d) => d, back);
+const start = stored(
+  (() => {
+    const kernel = initKernel<boolean | null>([{}]);
+    declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t');
+    const mem = memoryInit();
+    for (const o of ['a', 'b', 'c']) allocate(mem, o);
+    return { kernel, krc: [{ arrays: [['a', 'b']], heads: ['c'], cache: 1 }], batches: [], rcu: rcuInit(), mem, back: 0 };
+  })(),
+);
+const gracePeriod = (d: Draft<S>) => {
+  startGp(d.rcu);
+  endGp(d.rcu);
+};
 
 describe('kvfree_rcu batching', () => {
   it('kfree_rcu_monitor hands a CPU arrays and chain to one callback; kfree_rcu_work frees them after the grace period', () => {
-    const [monitor, ...none] = kvfreeRcuBatching(start, back);
+    const [monitor, ...none] = batching(start);
     expect(none).toEqual([]);
     expect(monitor.label).toBe('rcu: kfree_rcu_monitor(cpu0): 1 array(s), 1 rcu_head(s) → queue_rcu_work');
-    const queued = monitor.apply();
+    const queued = successor(start, monitor);
     // The rest of the CPU's record stays: only its lists are taken.
-    expect(queued.krc.get(0)!.toJS()).toEqual({ arrays: [], heads: [], cache: 1 });
-    expect(queued.batches.toJS()).toEqual([{ cpu: 0, objs: ['a', 'b', 'c'], pages: 1 }]);
+    expect(queued.krc[0]).toEqual({ arrays: [], heads: [], cache: 1 });
+    expect(queued.batches).toEqual([{ cpu: 0, objs: ['a', 'b', 'c'], pages: 1 }]);
     // Nothing more until the grace period has passed.
-    expect(kvfreeRcuBatching(queued, back)).toEqual([]);
-    const after = queued.set('rcu', endGp(startGp(queued.rcu)));
-    const [work] = kvfreeRcuBatching(after, back);
+    expect(batching(queued)).toEqual([]);
+    const ended = after(queued, gracePeriod);
+    const [work] = batching(ended);
     expect(work.label).toBe('rcu: kfree_rcu_work(cpu0): kfree a, b, c; 1 page(s) back');
-    const done = work.apply();
+    const done = successor(ended, work);
     expect(['a', 'b', 'c'].map((o) => objectState(done.mem, o))).toEqual(['freed', 'freed', 'freed']);
-    expect([done.batches.size, done.rcu.callbacks.size, done.back]).toEqual([0, 0, 1]);
+    expect([done.batches.length, done.rcu.callbacks.length, done.back]).toEqual([0, 0, 1]);
   });
 
   it('neither runs while the CPU krcp->lock is held', () => {
-    const held = start.set('kernel', lock(start.kernel, cfg, 0, perCpuLockName(KRCP, 0)).k);
-    expect(kvfreeRcuBatching(held, back)).toEqual([]);
-    const queued = kvfreeRcuBatching(start, back)[0].apply();
-    const ready = queued.merge({ rcu: endGp(startGp(queued.rcu)), kernel: held.kernel });
-    expect(kvfreeRcuBatching(ready, back)).toEqual([]);
+    const take = (d: Draft<S>) => void lock(d.kernel, cfg, 0, perCpuLockName(KRCP, 0));
+    expect(batching(after(start, take))).toEqual([]);
+    const queued = successor(start, batching(start)[0]);
+    const ready = after(queued, (d) => {
+      gracePeriod(d);
+      take(d);
+    });
+    expect(batching(ready)).toEqual([]);
   });
 });

@@ -1,53 +1,61 @@
-import { List } from 'immutable';
 import { describe, expect, it } from 'vitest';
-import { declareLocks, initKernel, kernelConfig, lock, unlock, type Kernel } from '../../src/kernel/index.ts';
+import { declareLocks, initKernel, kernelConfig, lock, unlock, type KernelDraft } from '../../src/kernel/index.ts';
 import { latencyStep, nonPreemptible } from '../../src/kernel/latency.ts';
+import { after } from './after.ts';
 
 const NRT = kernelConfig({ rt: false });
 const RT = kernelConfig({ rt: true });
 
-function kernel(): Kernel {
-  return declareLocks(initKernel([{ task: 't0' }, { task: 't1' }]), [
+function kernel(): KernelDraft {
+  const k = initKernel([{ task: 't0' }, { task: 't1' }]);
+  declareLocks(k, [
     { name: 'raw', type: 'raw_spinlock_t' },
     { name: 'sl', type: 'spinlock_t' },
   ]);
+  return k;
+}
+
+/** A kernel after `cpu` took `name`. */
+function locked(cfg = NRT, cpu = 0, name = 'sl'): KernelDraft {
+  const k = kernel();
+  lock(k, cfg, cpu, name);
+  return k;
 }
 
 describe('latency stretches', () => {
   it('a spinlock_t holder is non-preemptible on !RT only; a raw holder on both', () => {
-    expect(nonPreemptible(lock(kernel(), NRT, 0, 'sl').k, NRT, 0)).toBe(true);
-    expect(nonPreemptible(lock(kernel(), RT, 0, 'sl').k, RT, 0)).toBe(false);
-    expect(nonPreemptible(lock(kernel(), RT, 0, 'raw').k, RT, 0)).toBe(true);
+    expect(nonPreemptible(locked(NRT), NRT, 0)).toBe(true);
+    expect(nonPreemptible(locked(RT), RT, 0)).toBe(false);
+    expect(nonPreemptible(locked(RT, 0, 'raw'), RT, 0)).toBe(true);
   });
 
   it('count own steps inside the section and the holder\'s steps while spinning on it; reset when preemptible again', () => {
-    let k = kernel();
-    let lat = List([0, 0]);
-    const stepBy = (cpu: number, next: Kernel) => {
-      lat = latencyStep(k, next, RT, cpu, lat, 99);
-      k = next;
+    const k = kernel();
+    const lat = [0, 0];
+    // One step by `cpu`: its effect on the kernel, then the stretches of the successor.
+    const stepBy = (cpu: number, effect: (d: KernelDraft) => void = () => {}) => {
+      effect(k);
+      latencyStep(k, RT, cpu, lat, 99);
     };
-    stepBy(0, lock(k, RT, 0, 'raw').k); // cpu0 takes the raw lock: 1
-    stepBy(1, lock(k, RT, 1, 'raw').k); // cpu1 starts spinning: 1
-    expect(lat.toArray()).toEqual([1, 1]);
-    stepBy(0, k); // cpu0 works inside: both advance
-    stepBy(0, k);
-    expect(lat.toArray()).toEqual([3, 3]);
-    stepBy(0, unlock(k, RT, 0, 'raw')); // cpu0 leaves: reset; cpu1 still spins on a free lock
-    expect(lat.toArray()).toEqual([0, 3]);
-    stepBy(1, lock(k, RT, 1, 'raw').k); // cpu1 acquires
-    expect(lat.toArray()).toEqual([0, 4]);
+    stepBy(0, (d) => lock(d, RT, 0, 'raw')); // cpu0 takes the raw lock: 1
+    stepBy(1, (d) => lock(d, RT, 1, 'raw')); // cpu1 starts spinning: 1
+    expect(lat).toEqual([1, 1]);
+    stepBy(0); // cpu0 works inside: both advance
+    stepBy(0);
+    expect(lat).toEqual([3, 3]);
+    stepBy(0, (d) => unlock(d, RT, 0, 'raw')); // cpu0 leaves: reset; cpu1 still spins on a free lock
+    expect(lat).toEqual([0, 3]);
+    stepBy(1, (d) => lock(d, RT, 1, 'raw')); // cpu1 acquires
+    expect(lat).toEqual([0, 4]);
     // A step outside any CPU (the RCU machinery) changes nothing; the cap holds.
-    expect(latencyStep(k, k, RT, null, lat, 99)).toBe(lat);
-    expect(latencyStep(k, k, RT, 1, lat, 4).toArray()).toEqual([0, 4]);
+    expect(after(lat, (l) => latencyStep(k, RT, null, l, 99))).toEqual([0, 4]);
+    expect(after(lat, (l) => latencyStep(k, RT, 1, l, 4))).toEqual([0, 4]);
   });
 
   it('waiting on a sleeping lock on RT is not a stretch', () => {
-    let k = lock(kernel(), RT, 0, 'sl').k;
-    const r = lock(k, RT, 1, 'sl');
-    expect(r.acquired).toBe(false);
-    k = r.k;
+    const k = locked(RT);
+    expect(lock(k, RT, 1, 'sl')).toBe(false);
     expect(nonPreemptible(k, RT, 1)).toBe(false);
-    expect(latencyStep(k, k, RT, 0, List([0, 0]), 99).toArray()).toEqual([0, 0]);
+    expect(after([0, 0], (l) => latencyStep(k, RT, 0, l, 99))).toEqual([0, 0]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  canTrylock,
   declarePerCpuLock,
   enterHook,
   initKernel,
@@ -13,28 +14,39 @@ import {
   schedule,
   selfDeadlocks,
   top,
-  type Kernel,
+  type KernelConfig,
+  type KernelDraft,
 } from '../../src/kernel/index.ts';
+import { after } from './after.ts';
 
 const nonRt = kernelConfig({ rt: false, maxNesting: 3 });
 const rt = kernelConfig({ rt: true, maxNesting: 3 });
 const budget = { nmi: 1, hardirq: 1, hook: 1 };
 
-function base(): Kernel {
-  return declarePerCpuLock(
-    initKernel([
-      { task: 'a', parked: [{ task: 'b', pc: 'start' }], budget },
-      { task: 'c', budget },
-    ]),
-    'slab',
-    'local_trylock_t',
-  );
+function base(): KernelDraft {
+  const k = initKernel([
+    { task: 'a', parked: [{ task: 'b', pc: 'start' }], budget },
+    { task: 'c', budget },
+  ]);
+  declarePerCpuLock(k, 'slab', 'local_trylock_t');
+  return k;
 }
 
-function locked(cfg = nonRt, cpu = 0): Kernel {
-  const r = localLock(base(), cfg, cpu, 'slab', { irqsave: true });
-  expect(r.acquired).toBe(true);
-  return r.k;
+/** The running frame of `cpu` took slab with local_lock_irqsave(). */
+function locked(cfg = nonRt, cpu = 0): KernelDraft {
+  const k = base();
+  expect(localLock(k, cfg, cpu, 'slab', { irqsave: true })).toBe(true);
+  return k;
+}
+
+/** `k` after an interrupt of `kind` on cpu0. */
+function interrupted(k: KernelDraft, cfg: KernelConfig, kind: 'nmi' | 'hardirq' = 'nmi'): KernelDraft {
+  return after(k, (d) => interrupt(d, cfg, 0, kind, kind));
+}
+
+/** `k` after a hook entered on cpu0. */
+function hooked(k: KernelDraft, cfg: KernelConfig): KernelDraft {
+  return after(k, (d) => enterHook(d, cfg, 0, 'bpf'));
 }
 
 describe('local_lock_is_locked() on !PREEMPT_RT', () => {
@@ -42,27 +54,28 @@ describe('local_lock_is_locked() on !PREEMPT_RT', () => {
     const k = locked();
     expect(lockState(k, 'slab@cpu0').acquired).toBe(true);
     expect(top(k, 0).irqsOff).toBe(true);
-    expect(localLockIsLocked(interrupt(k, nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'slab')).toBe(true);
+    expect(localLockIsLocked(interrupted(k, nonRt), nonRt, 0, 'slab')).toBe(true);
     expect(localLockIsLocked(k, nonRt, 1, 'slab')).toBe(false);
   });
 
   it('true in a hook inside the region, false after the unlock', () => {
     const k = locked();
-    expect(localLockIsLocked(enterHook(k, nonRt, 0, 'bpf'), nonRt, 0, 'slab')).toBe(true);
-    expect(localLockIsLocked(localUnlock(k, nonRt, 0, 'slab'), nonRt, 0, 'slab')).toBe(false);
+    expect(localLockIsLocked(hooked(k, nonRt), nonRt, 0, 'slab')).toBe(true);
+    localUnlock(k, nonRt, 0, 'slab');
+    expect(localLockIsLocked(k, nonRt, 0, 'slab')).toBe(false);
   });
 
   it('local_trylock fails while acquired; local_lock never waits, so re-entry runs a second critical section', () => {
-    const nmi = interrupt(locked(), nonRt, 0, 'nmi', 'nmi');
-    expect(localTrylock(nmi, nonRt, 0, 'slab').ok).toBe(false);
-    const again = localLock(nmi, nonRt, 0, 'slab', { irqsave: true });
-    expect(again.acquired).toBe(true);
-    expect(lockState(again.k, 'slab@cpu0').holders.size).toBe(2);
-    expect(selfDeadlocks(again.k)).toEqual([]);
+    const nmi = interrupted(locked(), nonRt);
+    expect(localTrylock(nmi, nonRt, 0, 'slab')).toBe(false);
+    expect(localLock(nmi, nonRt, 0, 'slab', { irqsave: true })).toBe(true);
+    expect(lockState(nmi, 'slab@cpu0').holders.length).toBe(2);
+    expect(selfDeadlocks(nmi)).toEqual([]);
   });
 
   it('unlock restores irqs and clears the flag', () => {
-    const k = localUnlock(locked(), nonRt, 0, 'slab');
+    const k = locked();
+    localUnlock(k, nonRt, 0, 'slab');
     expect(top(k, 0).irqsOff).toBe(false);
     expect(lockState(k, 'slab@cpu0').acquired).toBe(false);
   });
@@ -74,56 +87,61 @@ describe('local_lock_is_locked() on PREEMPT_RT', () => {
     expect(top(k, 0).irqsOff).toBe(false);
     expect(top(k, 0).migrate).toBe(1);
     expect(localLockIsLocked(k, rt, 0, 'slab')).toBe(true);
-    expect(localLockIsLocked(enterHook(k, rt, 0, 'bpf'), rt, 0, 'slab')).toBe(true);
-    expect(localLockIsLocked(interrupt(k, rt, 0, 'nmi', 'nmi'), rt, 0, 'slab')).toBe(true);
+    expect(localLockIsLocked(hooked(k, rt), rt, 0, 'slab')).toBe(true);
+    expect(localLockIsLocked(interrupted(k, rt), rt, 0, 'slab')).toBe(true);
   });
 
   it('another task on this CPU holding it while preempted: is_locked false, trylock fails, lock sleeps', () => {
-    const k = schedule(locked(rt), rt, 0, 'b');
+    const k = locked(rt);
+    schedule(k, rt, 0, 'b');
     expect(top(k, 0).task).toBe('b');
     expect(localLockIsLocked(k, rt, 0, 'slab')).toBe(false);
-    expect(localTrylock(k, rt, 0, 'slab').ok).toBe(false);
-    const r = localLock(k, rt, 0, 'slab');
-    expect(r.acquired).toBe(false);
-    expect(top(r.k, 0).waiting).toBe('slab@cpu0');
-    expect(selfDeadlocks(r.k)).toEqual([]);
-    expect(r.k.splats.size).toBe(0);
+    expect(localTrylock(k, rt, 0, 'slab')).toBe(false);
+    expect(localLock(k, rt, 0, 'slab')).toBe(false);
+    expect(top(k, 0).waiting).toBe('slab@cpu0');
+    expect(selfDeadlocks(k)).toEqual([]);
+    expect(k.splats.length).toBe(0);
   });
 
   it('the owning task re-entering through a hook and taking it again deadlocks on itself', () => {
-    const r = localLock(enterHook(locked(rt), rt, 0, 'bpf'), rt, 0, 'slab');
-    expect(r.acquired).toBe(false);
-    expect(selfDeadlocks(r.k)[0]).toContain('cpu0 hook (a) waits for slab@cpu0 (local_trylock_t), held by cpu0 task (a)');
+    const k = hooked(locked(rt), rt);
+    expect(localLock(k, rt, 0, 'slab')).toBe(false);
+    expect(selfDeadlocks(k)[0]).toContain('cpu0 hook (a) waits for slab@cpu0 (local_trylock_t), held by cpu0 task (a)');
   });
 
   it('local_trylock always fails in NMI and hardirq, even when the lock is free, and splats nothing', () => {
     for (const kind of ['nmi', 'hardirq'] as const) {
-      const k = interrupt(base(), rt, 0, kind, kind);
-      const r = localTrylock(k, rt, 0, 'slab');
-      expect(r.ok).toBe(false);
-      expect(r.k).toBe(k);
+      const k = interrupted(base(), rt, kind);
+      expect(canTrylock(k, rt, 0, 'slab@cpu0')).toBe(false);
+      const d = after(k, (x) => expect(localTrylock(x, rt, 0, 'slab')).toBe(false));
+      expect(d).toEqual(k);
     }
-    expect(localTrylock(interrupt(base(), nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'slab').ok).toBe(true);
+    expect(localTrylock(interrupted(base(), nonRt), nonRt, 0, 'slab')).toBe(true);
   });
 
   it('bypassing local_trylock()s in-irq refusal: the rt spinlock trylocked from NMI or hardirq splats, and takes a free lock', () => {
     for (const kind of ['nmi', 'hardirq'] as const) {
-      const r = localTrylock(interrupt(base(), rt, 0, kind, kind), rt, 0, 'slab', { irqsave: true, bypassIrqGuard: true });
-      expect(r.ok).toBe(true);
-      expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context']);
-      expect(r.k.splats.first()!.message).toContain(`cpu0 ${kind} calls spin_trylock (rt_mutex)(slab@cpu0) on a sleeping lock (local_trylock_t) from ${kind === 'nmi' ? 'NMI' : 'hardirq'}`);
+      const k = interrupted(base(), rt, kind);
+      expect(localTrylock(k, rt, 0, 'slab', { irqsave: true, bypassIrqGuard: true })).toBe(true);
+      expect(k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context']);
+      expect(k.splats[0].message).toContain(`cpu0 ${kind} calls spin_trylock (rt_mutex)(slab@cpu0) on a sleeping lock (local_trylock_t) from ${kind === 'nmi' ? 'NMI' : 'hardirq'}`);
     }
     // held by the interrupted task: the splat, and the trylock fails
-    const held = localTrylock(interrupt(locked(rt), rt, 0, 'nmi', 'nmi'), rt, 0, 'slab', { bypassIrqGuard: true });
-    expect(held.ok).toBe(false);
-    expect(held.k.splats.size).toBe(1);
+    const held = interrupted(locked(rt), rt);
+    expect(localTrylock(held, rt, 0, 'slab', { bypassIrqGuard: true })).toBe(false);
+    expect(held.splats.length).toBe(1);
     // in task context, and on !RT, the option changes nothing
-    expect(localTrylock(base(), rt, 0, 'slab', { bypassIrqGuard: true }).k.splats.size).toBe(0);
-    expect(localTrylock(interrupt(base(), nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'slab', { bypassIrqGuard: true }).k.splats.size).toBe(0);
+    const task = base();
+    localTrylock(task, rt, 0, 'slab', { bypassIrqGuard: true });
+    expect(task.splats.length).toBe(0);
+    const nonRtNmi = interrupted(base(), nonRt);
+    localTrylock(nonRtNmi, nonRt, 0, 'slab', { bypassIrqGuard: true });
+    expect(nonRtNmi.splats.length).toBe(0);
   });
 
   it('local_lock in NMI on RT is an invalid wait context', () => {
-    const r = localLock(interrupt(base(), rt, 0, 'nmi', 'nmi'), rt, 0, 'slab');
-    expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
+    const k = interrupted(base(), rt);
+    localLock(k, rt, 0, 'slab');
+    expect(k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   canAcquire,
   canSchedule,
+  canTrylock,
   declareLocks,
   initKernel,
   interrupt,
@@ -12,27 +13,33 @@ import {
   top,
   trylock,
   unlock,
-  type Kernel,
+  type KernelConfig,
+  type KernelDraft,
 } from '../../src/kernel/index.ts';
+import { after } from './after.ts';
 
 const nonRt = kernelConfig({ rt: false, maxNesting: 3 });
 const rt = kernelConfig({ rt: true, maxNesting: 3 });
 
-function base(cpus = 1): Kernel {
-  return declareLocks(
-    initKernel(Array.from({ length: cpus }, (_, i) => ({ task: `t${i}`, budget: { nmi: 1, hardirq: 1, hook: 1 } }))),
-    [
-      { name: 'rq->lock', type: 'raw_spinlock_t' },
-      { name: 'zone->lock', type: 'spinlock_t' },
-      { name: 'mutex', type: 'mutex' },
-    ],
-  );
+function base(cpus = 1): KernelDraft {
+  const k = initKernel(Array.from({ length: cpus }, (_, i) => ({ task: `t${i}`, budget: { nmi: 1, hardirq: 1, hook: 1 } })));
+  declareLocks(k, [
+    { name: 'rq->lock', type: 'raw_spinlock_t' },
+    { name: 'zone->lock', type: 'spinlock_t' },
+    { name: 'mutex', type: 'mutex' },
+  ]);
+  return k;
 }
 
-function take(k: Kernel, cfg = nonRt, cpu = 0, name = 'zone->lock', irqsave = false): Kernel {
-  const r = lock(k, cfg, cpu, name, { irqsave });
-  expect(r.acquired).toBe(true);
-  return r.k;
+/** `k` after the running frame of `cpu` took `name`, which it must acquire. */
+function take(k: KernelDraft, cfg = nonRt, cpu = 0, name = 'zone->lock', irqsave = false): KernelDraft {
+  expect(lock(k, cfg, cpu, name, { irqsave })).toBe(true);
+  return k;
+}
+
+/** `k` after a lock() of `name`, whatever it did. */
+function locked(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string): KernelDraft {
+  return after(k, (d) => void lock(d, cfg, cpu, name));
 }
 
 describe('lock effects', () => {
@@ -51,7 +58,8 @@ describe('lock effects', () => {
   it('spin_lock_irqsave masks irqs on !RT but not on RT; unlock restores', () => {
     const a = take(base(), nonRt, 0, 'zone->lock', true);
     expect(top(a, 0).irqsOff).toBe(true);
-    expect(top(unlock(a, nonRt, 0, 'zone->lock'), 0).irqsOff).toBe(false);
+    unlock(a, nonRt, 0, 'zone->lock');
+    expect(top(a, 0).irqsOff).toBe(false);
     expect(top(take(base(), rt, 0, 'zone->lock', true), 0).irqsOff).toBe(false);
     expect(top(take(base(), rt, 0, 'rq->lock', true), 0).irqsOff).toBe(true);
   });
@@ -60,39 +68,39 @@ describe('lock effects', () => {
 describe('waiting', () => {
   it('a lock held on another CPU blocks: the frame waits, then acquires when it is free', () => {
     const k = take(base(2), nonRt, 0);
-    const r = lock(k, nonRt, 1, 'zone->lock');
-    expect(r.acquired).toBe(false);
-    expect(top(r.k, 1).waiting).toBe('zone->lock');
-    expect(canAcquire(r.k, nonRt, 1, 'zone->lock')).toBe(false);
-    const freed = unlock(r.k, nonRt, 0, 'zone->lock');
-    expect(canAcquire(freed, nonRt, 1, 'zone->lock')).toBe(true);
-    const again = lock(freed, nonRt, 1, 'zone->lock');
-    expect(again.acquired).toBe(true);
-    expect(top(again.k, 1).waiting).toBe(null);
-    expect(again.k.splats.size).toBe(0);
-    expect(selfDeadlocks(again.k)).toEqual([]);
+    expect(lock(k, nonRt, 1, 'zone->lock')).toBe(false);
+    expect(top(k, 1).waiting).toBe('zone->lock');
+    expect(canAcquire(k, nonRt, 1, 'zone->lock')).toBe(false);
+    unlock(k, nonRt, 0, 'zone->lock');
+    expect(canAcquire(k, nonRt, 1, 'zone->lock')).toBe(true);
+    expect(lock(k, nonRt, 1, 'zone->lock')).toBe(true);
+    expect(top(k, 1).waiting).toBe(null);
+    expect(k.splats.length).toBe(0);
+    expect(selfDeadlocks(k)).toEqual([]);
   });
 
   it('an NMI spinning on a lock its interrupted task holds is a self-deadlock', () => {
-    const k = interrupt(take(base(), nonRt, 0, 'rq->lock'), nonRt, 0, 'nmi', 'nmi');
-    const r = lock(k, nonRt, 0, 'rq->lock');
-    expect(r.acquired).toBe(false);
-    expect(selfDeadlocks(r.k)).toEqual([
+    const k = take(base(), nonRt, 0, 'rq->lock');
+    interrupt(k, nonRt, 0, 'nmi', 'nmi');
+    expect(lock(k, nonRt, 0, 'rq->lock')).toBe(false);
+    expect(selfDeadlocks(k)).toEqual([
       'self-deadlock: cpu0 nmi spins on rq->lock (raw_spinlock_t), held by cpu0 task (t0) below it on the same CPU, which cannot run until the waiter returns',
     ]);
   });
 
   it('waiting on a lock held by another CPU is not a self-deadlock', () => {
-    const r = lock(take(base(2), nonRt, 0, 'rq->lock'), nonRt, 1, 'rq->lock');
-    expect(selfDeadlocks(r.k)).toEqual([]);
+    const k = take(base(2), nonRt, 0, 'rq->lock');
+    lock(k, nonRt, 1, 'rq->lock');
+    expect(selfDeadlocks(k)).toEqual([]);
   });
 });
 
 describe('wait-context rule (lockdep)', () => {
   it('spinlock_t inside raw_spinlock_t: Invalid wait context naming the chain, on both configs', () => {
     for (const cfg of [nonRt, rt]) {
-      const k = lock(take(base(), cfg, 0, 'rq->lock'), cfg, 0, 'zone->lock').k;
-      expect(k.splats.map((s) => s.kind).toArray()).toContain('invalid-wait-context');
+      const k = take(base(), cfg, 0, 'rq->lock');
+      lock(k, cfg, 0, 'zone->lock');
+      expect(k.splats.map((s) => s.kind)).toContain('invalid-wait-context');
       const msg = k.splats.find((s) => s.kind === 'invalid-wait-context')!.message;
       expect(msg).toContain('BUG: Invalid wait context: cpu0 task (t0) is trying to lock zone->lock (spinlock_t) {CONFIG}');
       expect(msg).toContain('#0: rq->lock (raw_spinlock_t) {SPIN} held by cpu0 task (t0)');
@@ -100,71 +108,85 @@ describe('wait-context rule (lockdep)', () => {
   });
 
   it('spinlock_t in a non-threaded hardirq is invalid; raw_spinlock_t there is fine', () => {
-    const irq = interrupt(base(), nonRt, 0, 'hardirq', 'irq');
-    expect(lock(irq, nonRt, 0, 'zone->lock').k.splats.first()?.kind).toBe('invalid-wait-context');
-    expect(lock(irq, nonRt, 0, 'rq->lock').k.splats.size).toBe(0);
+    const irq = base();
+    interrupt(irq, nonRt, 0, 'hardirq', 'irq');
+    expect(locked(irq, nonRt, 0, 'zone->lock').splats[0]?.kind).toBe('invalid-wait-context');
+    expect(locked(irq, nonRt, 0, 'rq->lock').splats.length).toBe(0);
   });
 
   it('raw inside spinlock_t is fine; mutex inside spinlock_t is not', () => {
     const k = take(base(), nonRt);
-    expect(lock(k, nonRt, 0, 'rq->lock').k.splats.size).toBe(0);
-    expect(lock(k, nonRt, 0, 'mutex').k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
+    expect(locked(k, nonRt, 0, 'rq->lock').splats.length).toBe(0);
+    expect(locked(k, nonRt, 0, 'mutex').splats.map((s) => s.kind)).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
   });
 
   it('locks held by the interrupted task do not count inside an NMI (lockdep checks one irq context)', () => {
-    const k = interrupt(take(base(), nonRt, 0, 'zone->lock'), nonRt, 0, 'hardirq', 'irq');
-    expect(lock(k, nonRt, 0, 'rq->lock').k.splats.size).toBe(0);
+    const k = take(base(), nonRt, 0, 'zone->lock');
+    interrupt(k, nonRt, 0, 'hardirq', 'irq');
+    lock(k, nonRt, 0, 'rq->lock');
+    expect(k.splats.length).toBe(0);
   });
 
   it('trylocks are exempt, except a sleeping lock trylocked from NMI/hardirq on RT', () => {
     const raw = take(base(), nonRt, 0, 'rq->lock');
-    expect(trylock(raw, nonRt, 0, 'zone->lock').k.splats.size).toBe(0);
-    const nmi = interrupt(base(), rt, 0, 'nmi', 'nmi');
-    const r = trylock(nmi, rt, 0, 'zone->lock');
-    expect(r.k.splats.first()?.message).toContain('cpu0 nmi calls spin_trylock (rt_mutex)(zone->lock) on a sleeping lock (spinlock_t) from NMI');
-    expect(trylock(interrupt(base(), nonRt, 0, 'nmi', 'nmi'), nonRt, 0, 'zone->lock').k.splats.size).toBe(0);
+    trylock(raw, nonRt, 0, 'zone->lock');
+    expect(raw.splats.length).toBe(0);
+    const nmi = base();
+    interrupt(nmi, rt, 0, 'nmi', 'nmi');
+    expect(canTrylock(nmi, rt, 0, 'zone->lock')).toBe(true);
+    expect(trylock(nmi, rt, 0, 'zone->lock')).toBe(true);
+    expect(nmi.splats[0]?.message).toContain('cpu0 nmi calls spin_trylock (rt_mutex)(zone->lock) on a sleeping lock (spinlock_t) from NMI');
+    const nonRtNmi = base();
+    interrupt(nonRtNmi, nonRt, 0, 'nmi', 'nmi');
+    trylock(nonRtNmi, nonRt, 0, 'zone->lock');
+    expect(nonRtNmi.splats.length).toBe(0);
+  });
+
+  it('a trylock of a held lock fails and changes nothing but splats', () => {
+    const k = take(base(2), nonRt, 0);
+    expect(canTrylock(k, nonRt, 1, 'zone->lock')).toBe(false);
+    expect(after(k, (d) => expect(trylock(d, nonRt, 1, 'zone->lock')).toBe(false))).toEqual(k);
   });
 });
 
 describe('might sleep', () => {
   it('spinlock_t may sleep on RT: with preemption disabled that is sleep-in-atomic', () => {
-    const k = lock(preemptDisable(base(), 0), rt, 0, 'zone->lock').k;
-    expect(k.splats.map((s) => s.kind).toArray()).toEqual(['sleep-in-atomic']);
-    expect(k.splats.first()!.message).toBe(
+    const k = base();
+    preemptDisable(k, 0);
+    expect(locked(k, rt, 0, 'zone->lock').splats.map((s) => s.kind)).toEqual(['sleep-in-atomic']);
+    expect(locked(k, rt, 0, 'zone->lock').splats[0].message).toBe(
       'BUG: sleeping function called from invalid context: cpu0 task (t0) calls rt_spin_lock(zone->lock) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
     );
-    expect(lock(preemptDisable(base(), 0), nonRt, 0, 'zone->lock').k.splats.size).toBe(0);
+    expect(locked(k, nonRt, 0, 'zone->lock').splats.length).toBe(0);
   });
 
   it('mutex in task context is fine', () => {
-    expect(lock(base(), nonRt, 0, 'mutex').k.splats.size).toBe(0);
+    expect(locked(base(), nonRt, 0, 'mutex').splats.length).toBe(0);
   });
 });
 
 describe('unlock', () => {
   it('releasing a lock the frame does not hold is a bad-unlock splat', () => {
     const k = take(base(2), nonRt, 0);
-    expect(unlock(k, nonRt, 1, 'zone->lock').splats.first()?.kind).toBe('bad-unlock');
+    unlock(k, nonRt, 1, 'zone->lock');
+    expect(k.splats[0]?.kind).toBe('bad-unlock');
   });
 });
 
 describe('waiting and the scheduler', () => {
   // cpu0's task t0 (with a parked task p) waits for a lock that cpu1's task holds.
-  function waiting(cfg: typeof rt, name: string): Kernel {
-    let k = declareLocks(
-      initKernel([
-        { task: 't0', parked: [{ task: 'p', pc: 'start' }], budget: { nmi: 1, hardirq: 1, hook: 1 } },
-        { task: 't1', budget: { nmi: 1, hardirq: 1, hook: 1 } },
-      ]),
-      [
-        { name: 'rq->lock', type: 'raw_spinlock_t' },
-        { name: 'zone->lock', type: 'spinlock_t' },
-      ],
-    );
-    k = take(k, cfg, 1, name);
-    const r = lock(k, cfg, 0, name);
-    expect(r.acquired).toBe(false);
-    return r.k;
+  function waiting(cfg: KernelConfig, name: string): KernelDraft {
+    const k = initKernel([
+      { task: 't0', parked: [{ task: 'p', pc: 'start' }], budget: { nmi: 1, hardirq: 1, hook: 1 } },
+      { task: 't1', budget: { nmi: 1, hardirq: 1, hook: 1 } },
+    ]);
+    declareLocks(k, [
+      { name: 'rq->lock', type: 'raw_spinlock_t' },
+      { name: 'zone->lock', type: 'spinlock_t' },
+    ]);
+    take(k, cfg, 1, name);
+    expect(lock(k, cfg, 0, name)).toBe(false);
+    return k;
   }
 
   it('a task blocked on a sleeping lock is scheduled out; a spinner keeps its CPU', () => {

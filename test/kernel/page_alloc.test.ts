@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initKernel, interrupt, kernelConfig, lock, localIrqSave, declareLocks, holdersOf, top, type Kernel } from '../../src/kernel/index.ts';
+import { declareLocks, holdersOf, initKernel, interrupt, kernelConfig, localIrqSave, lock, top, type Kernel, type KernelConfig, type KernelDraft } from '../../src/kernel/index.ts';
 import {
   allocBegin,
   allocSteps,
@@ -9,29 +9,43 @@ import {
   ZONE_LOCK,
   type AllocMode,
   type AllocOp,
-  type AllocStep,
   type PageAlloc,
+  type PageAllocDraft,
 } from '../../src/kernel/page_alloc.ts';
+import { after } from './after.ts';
 
 const NRT = kernelConfig({ rt: false });
 const RT = kernelConfig({ rt: true });
 
-function kernel(cpus = 1, zoneLock: 'spinlock_t' | 'raw_spinlock_t' = 'spinlock_t'): Kernel {
+function kernel(cpus = 1, zoneLock: 'spinlock_t' | 'raw_spinlock_t' = 'spinlock_t'): KernelDraft {
   const k = initKernel(Array.from({ length: cpus }, (_, i) => ({ task: `t${i}`, budget: { hardirq: 1, nmi: 1 } })));
-  return declarePageAllocLocks(declareLocks(k, [{ name: 'krcp->lock', type: 'raw_spinlock_t' }]), { zoneLock });
+  declareLocks(k, [{ name: 'krcp->lock', type: 'raw_spinlock_t' }]);
+  declarePageAllocLocks(k, { zoneLock });
+  return k;
 }
 
-/** Steps an allocation alone to the end (or until it blocks); returns the steps taken. */
-function run(k: Kernel, pa: PageAlloc, mode: AllocMode, opts: { cpu?: number; rt?: boolean; hold?: number } = {}) {
+/** `k` after the running frame of `cpu` took `name`. */
+function holding(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, irqsave = true): KernelDraft {
+  return after(k, (d) => void lock(d, cfg, cpu, name, { irqsave }));
+}
+
+/**
+ * Steps an allocation alone to the end (or until it blocks), on copies of `k` and `pa`; returns
+ * the steps taken, each with the kernel after it, and where it ended.
+ */
+function run(k0: Kernel, pa0: PageAlloc, mode: AllocMode, opts: { cpu?: number; rt?: boolean; hold?: number } = {}) {
   const cfg = opts.rt ? RT : NRT;
+  const k = structuredClone(k0) as KernelDraft;
+  const pa = structuredClone(pa0) as PageAllocDraft;
   let op: AllocOp = allocBegin(mode, opts.cpu ?? 0);
-  const steps: AllocStep[] = [];
+  const steps: { what: string; k: Kernel }[] = [];
   for (;;) {
     const next = allocSteps(k, cfg, pa, op, { zoneHoldSteps: opts.hold });
     if (next.length === 0) return { k, pa, op, steps, whats: steps.map((s) => s.what) };
     expect(next).toHaveLength(1);
-    steps.push(next[0]);
-    ({ k, pa, op } = next[0]);
+    next[0].apply(k, pa);
+    op = next[0].op;
+    steps.push({ what: next[0].what, k: structuredClone(k) });
   }
 }
 
@@ -40,16 +54,16 @@ describe('page allocator', () => {
     const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0, pcpPages: 1 }), 'atomic');
     expect(r.whats).toEqual(['pcp_spin_trylock()', 'page from pcp list; pcp_spin_unlock()']);
     expect(r.op.page).toBe(true);
-    expect(r.pa.pcp.get(0)).toBe(0);
-    expect(holdersOf(r.k, 'pcp->lock@cpu0').size).toBe(0);
-    expect(r.k.splats.size).toBe(0);
+    expect(r.pa.pcp[0]).toBe(0);
+    expect(holdersOf(r.k, 'pcp->lock@cpu0').length).toBe(0);
+    expect(r.k.splats.length).toBe(0);
   });
 
   it('an atomic allocation falls through to zone->lock and returns NULL when the zone is empty', () => {
     const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'atomic');
     expect(r.whats).toEqual(['pcp_spin_trylock()', 'pcp list empty; pcp_spin_unlock()', 'spin_lock_irqsave(zone->lock)', 'zone empty: NULL']);
     expect(r.op).toMatchObject({ pc: 'done', page: false });
-    expect(holdersOf(r.k, ZONE_LOCK).size).toBe(0);
+    expect(holdersOf(r.k, ZONE_LOCK).length).toBe(0);
     expect(top(r.k, 0).irqsOff).toBe(false);
   });
 
@@ -61,7 +75,7 @@ describe('page allocator', () => {
       'rmqueue_bulk() under zone->lock (2/3)',
       'page from zone; spin_unlock_irqrestore(zone->lock)',
     ]);
-    expect(r.steps[3].k.cpus.get(0)!.frames.get(0)!.irqsOff).toBe(true);
+    expect(r.steps[3].k.cpus[0].frames[0].irqsOff).toBe(true);
     expect(r.op.page).toBe(true);
   });
 
@@ -69,7 +83,7 @@ describe('page allocator', () => {
     for (const pcpPages of [0, 1])
       for (const zonePages of [0, 1]) {
         const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages, pcpPages }), 'lockless');
-        expect(r.steps.every((s) => holdersOf(s.k, ZONE_LOCK).isEmpty())).toBe(true);
+        expect(r.steps.every((s) => holdersOf(s.k, ZONE_LOCK).length === 0)).toBe(true);
         expect(r.whats.some((w) => /zone/.test(w))).toBe(false);
         expect(r.op.page).toBe(pcpPages > 0);
         expect(r.pa.zoneFree).toBe(zonePages);
@@ -77,29 +91,31 @@ describe('page allocator', () => {
   });
 
   it('under a raw spinlock: GFP_NOWAIT takes zone->lock (Invalid wait context; on RT also sleep in atomic), lockless does not', () => {
-    const under = (rt: boolean) => lock(kernel(), rt ? RT : NRT, 0, 'krcp->lock', { irqsave: true }).k;
+    const under = (rt: boolean) => holding(kernel(), rt ? RT : NRT, 0, 'krcp->lock');
     const pa = pageAllocInit({ cpus: 1, zonePages: 1 });
     const nrt = run(under(false), pa, 'atomic');
-    expect(nrt.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context']);
-    expect(nrt.k.splats.get(0)!.message).toMatch(/trying to lock zone->lock \(spinlock_t\) \{CONFIG\} .*\(krcp->lock \(raw_spinlock_t\) held/);
+    expect(nrt.k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context']);
+    expect(nrt.k.splats[0].message).toMatch(/trying to lock zone->lock \(spinlock_t\) \{CONFIG\} .*\(krcp->lock \(raw_spinlock_t\) held/);
     const rt = run(under(true), pa, 'atomic', { rt: true });
-    expect(rt.k.splats.map((s) => s.kind).toArray()).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
-    for (const rtc of [false, true]) expect(run(under(rtc), pa, 'lockless', { rt: rtc }).k.splats.size).toBe(0);
+    expect(rt.k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
+    for (const rtc of [false, true]) expect(run(under(rtc), pa, 'lockless', { rt: rtc }).k.splats.length).toBe(0);
     // Option A: a raw zone->lock nests under the raw krcp->lock without a splat.
-    const raw = lock(kernel(1, 'raw_spinlock_t'), RT, 0, 'krcp->lock', { irqsave: true }).k;
-    expect(run(raw, pa, 'atomic', { rt: true }).k.splats.size).toBe(0);
+    const raw = holding(kernel(1, 'raw_spinlock_t'), RT, 0, 'krcp->lock');
+    expect(run(raw, pa, 'atomic', { rt: true }).k.splats.length).toBe(0);
   });
 
   it('trylock failure: lockless returns NULL, atomic falls back to zone->lock', () => {
     // cpu0's task holds the pcp lock (it is between trylock and take) when an NMI allocates.
-    const k0 = kernel();
-    const held = allocSteps(k0, NRT, pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 }), allocBegin('atomic', 0))[0];
-    expect(holdersOf(held.k, 'pcp->lock@cpu0').size).toBe(1);
-    const inNmi = interrupt(held.k, NRT, 0, 'nmi', 'alloc');
-    const lockless = run(inNmi, held.pa, 'lockless');
+    const k = kernel();
+    const pa = pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 });
+    const [held] = allocSteps(k, NRT, pa, allocBegin('atomic', 0));
+    held.apply(k, pa);
+    expect(holdersOf(k, 'pcp->lock@cpu0').length).toBe(1);
+    interrupt(k, NRT, 0, 'nmi', 'alloc');
+    const lockless = run(k, pa, 'lockless');
     expect(lockless.whats).toEqual(['pcp_spin_trylock() fails (held by cpu0 task (t0))']);
     expect(lockless.op.page).toBe(false);
-    const atomic = run(inNmi, held.pa, 'atomic');
+    const atomic = run(k, pa, 'atomic');
     expect(atomic.whats).toEqual([
       'pcp_spin_trylock() fails (held by cpu0 task (t0))',
       'spin_lock_irqsave(zone->lock)',
@@ -109,14 +125,15 @@ describe('page allocator', () => {
   });
 
   it('on RT a lockless allocation in hardirq returns NULL without trying the rt_mutex', () => {
-    const k = interrupt(kernel(), RT, 0, 'hardirq', 'alloc');
+    const k = kernel();
+    interrupt(k, RT, 0, 'hardirq', 'alloc');
     const r = run(k, pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 }), 'lockless', { rt: true });
     expect(r.whats).toEqual(['NMI/hardirq on PREEMPT_RT: NULL']);
-    expect(r.k.splats.size).toBe(0);
+    expect(r.k.splats.length).toBe(0);
   });
 
   it('waits on zone->lock held by another CPU', () => {
-    const k = lock(kernel(2), NRT, 1, ZONE_LOCK).k;
+    const k = holding(kernel(2), NRT, 1, ZONE_LOCK, false);
     const r = run(k, pageAllocInit({ cpus: 2, zonePages: 1 }), 'atomic');
     expect(r.op.pc).toBe('zone-lock');
     expect(r.whats).toEqual(['pcp_spin_trylock()', 'pcp list empty; pcp_spin_unlock()', 'spin_lock_irqsave(zone->lock) waits (held by cpu1 task (t1))']);
@@ -127,7 +144,7 @@ describe('page allocator', () => {
     const r = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'may-sleep');
     expect(r.op.pc).toBe('reclaim');
     expect(r.whats.at(-1)).toBe('zone empty: direct reclaim (sleeps)');
-    const woke = allocSteps(r.k, NRT, freePage(r.pa), r.op);
+    const woke = allocSteps(r.k, NRT, after(r.pa, freePage), r.op);
     expect(woke.map((s) => s.what)).toEqual(['reclaim wakes']);
     const noretry = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'noretry');
     expect(noretry.whats.slice(-2)).toEqual(['zone empty: direct reclaim (sleeps)', 'reclaim found nothing: NULL (__GFP_NORETRY)']);
@@ -135,9 +152,10 @@ describe('page allocator', () => {
   });
 
   it('GFP_KERNEL with irqs off is a sleep in atomic context at the call', () => {
-    const k = localIrqSave(kernel(), 0);
+    const k = kernel();
+    localIrqSave(k, 0);
     const r = run(k, pageAllocInit({ cpus: 1, zonePages: 0, pcpPages: 1 }), 'may-sleep');
-    expect(r.k.splats.map((s) => s.kind).toArray()).toEqual(['sleep-in-atomic']);
-    expect(r.k.splats.get(0)!.message).toMatch(/calls __get_free_page\(GFP_KERNEL\) while irqs disabled/);
+    expect(r.k.splats.map((s) => s.kind)).toEqual(['sleep-in-atomic']);
+    expect(r.k.splats[0].message).toMatch(/calls __get_free_page\(GFP_KERNEL\) while irqs disabled/);
   });
 });

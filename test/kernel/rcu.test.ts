@@ -1,6 +1,5 @@
-import { List, Record } from 'immutable';
 import { describe, expect, it } from 'vitest';
-import { anyModel, defineModel, explore, invariant, type Transition } from '../../src/index.ts';
+import { anyModel, defineModel, explore, invariant, t, type Draft, type StateOf, type Transition } from '../../src/index.ts';
 import {
   callRcu,
   canEndGp,
@@ -12,27 +11,36 @@ import {
   readUnlock,
   readyCallback,
   rcuInit,
+  rcuType,
   startGp,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
   synchronizeRcuProblem,
   takeCallback,
-  type Rcu,
+  type RcuDraft,
 } from '../../src/kernel/rcu.ts';
-import { access, allocate, free, faultsOf, leaked, memoryInit, publish, rcuDereference } from '../../src/kernel/memory.ts';
+import { access, allocate, free, faultsOf, leaked, memoryInit, memoryType, publish, rcuDereference } from '../../src/kernel/memory.ts';
+
+/** A fresh RCU state after `effects`, in order. */
+function rcuAfter(...effects: ((r: RcuDraft) => void)[]): RcuDraft {
+  const r = rcuInit();
+  for (const e of effects) e(r);
+  return r;
+}
 
 describe('rcu readers', () => {
   it('nest per context and kind; the context stays a reader until its last section ends', () => {
-    let r = readLock(rcuInit(), 'cpu0/task');
-    r = readLock(r, 'cpu0/task');
-    r = readLock(r, 'cpu0/task', 'irqs-off');
-    r = readUnlock(r, 'cpu0/task');
-    r = readUnlock(r, 'cpu0/task');
+    const r = rcuInit();
+    readLock(r, 'cpu0/task');
+    readLock(r, 'cpu0/task');
+    readLock(r, 'cpu0/task', 'irqs-off');
+    readUnlock(r, 'cpu0/task');
+    readUnlock(r, 'cpu0/task');
     expect(isReader(r, 'cpu0/task')).toBe(true);
-    r = readUnlock(r, 'cpu0/task', 'irqs-off');
+    readUnlock(r, 'cpu0/task', 'irqs-off');
     expect(isReader(r, 'cpu0/task')).toBe(false);
-    expect(r.equals(rcuInit())).toBe(true);
+    expect(r).toEqual(rcuInit());
   });
   it('refuse an unlock without a lock', () => {
     expect(() => readUnlock(rcuInit(), 'cpu0/task')).toThrow(/cpu0\/task leaves a rcu_read_lock reader section it is not in/);
@@ -44,110 +52,165 @@ describe('grace periods', () => {
     expect(canStartGp(rcuInit())).toBe(false);
   });
   it('do not end while a reader that was running at their start runs', () => {
-    let r = callRcu(readLock(rcuInit(), 'cpu0/task'), 'free a');
-    r = startGp(r);
+    const r = rcuAfter(
+      (x) => readLock(x, 'cpu0/task'),
+      (x) => callRcu(x, 'free a'),
+      startGp,
+    );
     expect(canEndGp(r)).toBe(false);
     expect(() => endGp(r)).toThrow(/waits for cpu0\/task/);
-    r = readUnlock(r, 'cpu0/task');
+    readUnlock(r, 'cpu0/task');
     expect(canEndGp(r)).toBe(true);
-    expect(readyCallback(endGp(r))?.name).toBe('free a');
+    endGp(r);
+    expect(readyCallback(r)?.name).toBe('free a');
   });
   it('cover an implied reader (hardirq, NMI) the same way', () => {
     for (const kind of ['hardirq', 'nmi', 'irqs-off', 'preempt-off'] as const) {
-      const r = startGp(callRcu(readLock(rcuInit(), 'cpu1/x', kind), 'cb'));
+      const r = rcuAfter(
+        (x) => readLock(x, 'cpu1/x', kind),
+        (x) => callRcu(x, 'cb'),
+        startGp,
+      );
       expect(canEndGp(r)).toBe(false);
-      expect(canEndGp(readUnlock(r, 'cpu1/x', kind))).toBe(true);
+      readUnlock(r, 'cpu1/x', kind);
+      expect(canEndGp(r)).toBe(true);
     }
   });
   it('do not wait for a reader that started after them', () => {
-    const r = readLock(startGp(callRcu(rcuInit(), 'cb')), 'cpu0/task');
+    const r = rcuAfter(
+      (x) => callRcu(x, 'cb'),
+      startGp,
+      (x) => readLock(x, 'cpu0/task'),
+    );
     expect(canEndGp(r)).toBe(true);
   });
   it('a callback queued during a running grace period needs the next one', () => {
-    let r = startGp(callRcu(rcuInit(), 'first'));
-    r = callRcu(r, 'second');
-    r = endGp(r);
+    const r = rcuAfter(
+      (x) => callRcu(x, 'first'),
+      startGp,
+      (x) => callRcu(x, 'second'),
+      endGp,
+    );
     expect(readyCallback(r)?.name).toBe('first');
-    r = takeCallback(r);
+    takeCallback(r);
     expect(readyCallback(r)).toBeUndefined();
     expect(canStartGp(r)).toBe(true);
-    r = endGp(startGp(r));
+    startGp(r);
+    endGp(r);
     expect(readyCallback(r)?.name).toBe('second');
   });
 });
 
 describe('synchronize_rcu', () => {
   it('returns only after a full grace period', () => {
-    let r = synchronizeRcuBegin(readLock(rcuInit(), 'cpu1/task'), 'cpu0/task');
+    const r = rcuAfter(
+      (x) => readLock(x, 'cpu1/task'),
+      (x) => synchronizeRcuBegin(x, 'cpu0/task'),
+    );
     expect(synchronizeRcuDone(r, 'cpu0/task')).toBe(false);
-    r = startGp(r);
+    startGp(r);
     expect(() => synchronizeRcuEnd(r, 'cpu0/task')).toThrow(/returns before its grace period ended/);
-    r = endGp(readUnlock(r, 'cpu1/task'));
-    expect(synchronizeRcuEnd(r, 'cpu0/task').sync.size).toBe(0);
+    readUnlock(r, 'cpu1/task');
+    endGp(r);
+    synchronizeRcuEnd(r, 'cpu0/task');
+    expect(r.sync.size).toBe(0);
   });
   it('is illegal in atomic context and inside the caller\'s own reader', () => {
     expect(synchronizeRcuProblem(rcuInit(), 'cpu0/task', false)).toBeUndefined();
     expect(synchronizeRcuProblem(rcuInit(), 'cpu0/hardirq', true)).toBe('synchronize_rcu() in atomic context (cpu0/hardirq): it sleeps');
-    expect(synchronizeRcuProblem(readLock(rcuInit(), 'cpu0/task'), 'cpu0/task', false)).toBe(
+    expect(synchronizeRcuProblem(rcuAfter((x) => readLock(x, 'cpu0/task')), 'cpu0/task', false)).toBe(
       "synchronize_rcu() inside cpu0/task's own RCU reader (rcu_read_lock): the grace period waits for the caller",
     );
   });
   it('inside the caller\'s own reader, the grace period it waits for never ends', () => {
-    const r = startGp(synchronizeRcuBegin(readLock(rcuInit(), 'cpu0/task'), 'cpu0/task'));
+    const r = rcuAfter(
+      (x) => readLock(x, 'cpu0/task'),
+      (x) => synchronizeRcuBegin(x, 'cpu0/task'),
+      startGp,
+    );
     expect(canEndGp(r)).toBe(false);
   });
 });
 
 // Exhaustive: two readers (each enters and leaves a section twice) and an updater that
 // retires an object and frees it after synchronize_rcu(). Every interleaving: no use after free.
-const Sys = Record({ rcu: rcuInit(), mem: memoryInit(), pc: List<number>([0, 0, 0]), ref: List<string | null>([null, null]), ended: 0 }, 'Sys');
-type Sys = ReturnType<typeof Sys>;
+const sysSchema = () =>
+  t.struct({
+    rcu: rcuType({ contexts: 3, callbacks: 1 }),
+    mem: memoryType({ objects: 1, slots: 1 }),
+    pc: t.array(t.int(0, 6), 3),
+    ref: t.array(t.optional(t.text()), 2),
+  });
+type Sys = StateOf<typeof sysSchema>;
 function readerModel(sync: boolean) {
   return defineModel({
     name: 'rcu-readers',
     params: {},
-    init: () => Sys({ mem: publish(allocate(memoryInit(), 'a'), 'gp', 'a') }),
+    state: sysSchema,
+    init: (_p, d) => {
+      allocate(d.mem, 'a');
+      publish(d.mem, 'gp', 'a');
+    },
     transitions: (s: Sys) => {
       const out: Transition<Sys>[] = [];
       for (let i = 0; i < 2; i++) {
         const ctx = `cpu${i}/task`;
-        const pc = s.pc.get(i)!;
+        const pc = s.pc[i];
         const lane = `cpu${i}`;
-        if (pc === 0 || pc === 3) out.push({ lane, label: `${ctx}: rcu_read_lock`, apply: () => s.set('rcu', readLock(s.rcu, ctx)).setIn(['pc', i], pc + 1) });
+        if (pc === 0 || pc === 3)
+          out.push({
+            lane,
+            label: `${ctx}: rcu_read_lock`,
+            apply: (d) => {
+              readLock(d.rcu, ctx);
+              d.pc[i] = pc + 1;
+            },
+          });
         if (pc === 1 || pc === 4)
           out.push({
             lane,
             label: `${ctx}: p = rcu_dereference(gp)`,
-            apply: () => {
-              const d = rcuDereference(s.mem, s.rcu, 'gp', ctx);
-              return s.set('mem', d.mem).setIn(['ref', i], d.obj).setIn(['pc', i], pc + 1);
+            apply: (d) => {
+              d.ref[i] = rcuDereference(d.mem, s.rcu, 'gp', ctx);
+              d.pc[i] = pc + 1;
             },
           });
         if (pc === 2 || pc === 5)
           out.push({
             lane,
             label: `${ctx}: use p; rcu_read_unlock`,
-            apply: () => {
-              const p = s.ref.get(i);
-              const mem = p ? access(s.mem, p, ctx) : s.mem;
-              return s.set('mem', mem).set('rcu', readUnlock(s.rcu, ctx)).setIn(['ref', i], null).setIn(['pc', i], pc + 1);
+            apply: (d) => {
+              const p = s.ref[i];
+              if (p) access(d.mem, p, ctx);
+              readUnlock(d.rcu, ctx);
+              d.ref[i] = null;
+              d.pc[i] = pc + 1;
             },
           });
       }
       const u = 'cpu2/task';
-      const upc = s.pc.get(2)!;
-      if (upc === 0) out.push({ lane: 'cpu2', label: `${u}: rcu_assign_pointer(gp, NULL)`, apply: () => s.set('mem', publish(s.mem, 'gp', null)).setIn(['pc', 2], 1) });
-      if (upc === 1 && sync) out.push({ lane: 'cpu2', label: `${u}: synchronize_rcu`, apply: () => s.set('rcu', synchronizeRcuBegin(s.rcu, u)).setIn(['pc', 2], 2) });
-      if (upc === 1 && !sync) out.push({ lane: 'cpu2', label: `${u}: skip synchronize_rcu`, apply: () => s.setIn(['pc', 2], 3) });
-      if (upc === 2 && synchronizeRcuDone(s.rcu, u)) out.push({ lane: 'cpu2', label: `${u}: synchronize_rcu returns`, apply: () => s.set('rcu', synchronizeRcuEnd(s.rcu, u)).setIn(['pc', 2], 3) });
-      if (upc === 3) out.push({ lane: 'cpu2', label: `${u}: kfree(a)`, apply: () => s.set('mem', free(s.mem, 'a', u)).setIn(['pc', 2], 4) });
-      out.push(...gpTransitions(s, (x) => x.rcu, (x, r: Rcu) => x.set('rcu', r)));
+      const upc = s.pc[2];
+      const step = (label: string, effect: (d: Draft<Sys>) => void, to: number) =>
+        out.push({
+          lane: 'cpu2',
+          label: `${u}: ${label}`,
+          apply: (d) => {
+            effect(d);
+            d.pc[2] = to;
+          },
+        });
+      if (upc === 0) step('rcu_assign_pointer(gp, NULL)', (d) => publish(d.mem, 'gp', null), 1);
+      if (upc === 1 && sync) step('synchronize_rcu', (d) => synchronizeRcuBegin(d.rcu, u), 2);
+      if (upc === 1 && !sync) step('skip synchronize_rcu', () => {}, 3);
+      if (upc === 2 && synchronizeRcuDone(s.rcu, u)) step('synchronize_rcu returns', (d) => synchronizeRcuEnd(d.rcu, u), 3);
+      if (upc === 3) step('kfree(a)', (d) => free(d.mem, 'a', u), 4);
+      out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
       return out;
     },
     isEndState: (s: Sys) => s.pc.every((p, i) => p === (i === 2 ? 4 : 6)),
     properties: [
-      invariant<Sys>('no-uaf', 'no reader uses a freed object', (s) => faultsOf(s.mem, 'use-after-free').size === 0 || 'use after free'),
-      invariant<Sys>('no-leak', 'a is freed at the end', (s) => s.pc.get(2) !== 4 || leaked(s.mem).length === 0),
+      invariant<Sys>('no-uaf', 'no reader uses a freed object', (s) => faultsOf(s.mem, 'use-after-free').length === 0 || 'use after free'),
+      invariant<Sys>('no-leak', 'a is freed at the end', (s) => s.pc[2] !== 4 || leaked(s.mem).length === 0),
     ],
   });
 }
@@ -175,14 +238,21 @@ describe('rcu with objects, exhaustively', () => {
 
 describe('memory', () => {
   it('records a double free and a dereference outside a reader', () => {
-    let m = free(free(allocate(memoryInit(), 'x'), 'x', 'c'), 'x', 'c');
-    expect(faultsOf(m, 'double-free').toJS()).toEqual([{ kind: 'double-free', ctx: 'c', obj: 'x' }]);
-    m = publish(allocate(m, 'y'), 's', 'y');
-    expect(faultsOf(rcuDereference(m, rcuInit(), 's', 'c').mem, 'deref-outside-reader').size).toBe(1);
+    const m = memoryInit();
+    allocate(m, 'x');
+    free(m, 'x', 'c');
+    free(m, 'x', 'c');
+    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'c', obj: 'x' }]);
+    allocate(m, 'y');
+    publish(m, 's', 'y');
+    expect(rcuDereference(m, rcuInit(), 's', 'c')).toBe('y');
+    expect(faultsOf(m, 'deref-outside-reader').length).toBe(1);
   });
   it('counts unpublished and retired objects as leaked, published and owned ones not', () => {
-    let m = publish(allocate(allocate(allocate(memoryInit(), 'a'), 'b'), 'c'), 's', 'a');
-    m = publish(m, 's', 'b');
+    const m = memoryInit();
+    for (const o of ['a', 'b', 'c']) allocate(m, o);
+    publish(m, 's', 'a');
+    publish(m, 's', 'b');
     expect(leaked(m)).toEqual(['a', 'c']);
     expect(leaked(m, new Set(['c']))).toEqual(['a']);
   });

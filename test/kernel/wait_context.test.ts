@@ -1,26 +1,25 @@
-import { Record } from 'immutable';
 import { describe, expect, it } from 'vitest';
-import { anyModel, bool, defineModel, explore, type Transition } from '../../src/index.ts';
+import { anyModel, bool, defineModel, explore, t, type StateOf, type Transition } from '../../src/index.ts';
 import {
+  canAcquire,
+  canInterrupt,
   declareLocks,
   initKernel,
   interrupt,
-  canInterrupt,
   kernelConfig,
+  kernelType,
   lock,
-  canAcquire,
   returnFromFrame,
+  setPc,
   top,
   unlock,
   waitContextProperties,
-  setPc,
-  Kernel,
 } from '../../src/kernel/index.ts';
 
 // One CPU: the task takes rq->lock (raw), an NMI or hardirq may arrive anywhere and takes
-// `lock` (raw or spinlock_t, per parameter), then returns.
-const S = Record({ kernel: Kernel() }, 'S');
-type S = ReturnType<typeof S>;
+// `lock` (raw or spinlock_t, per parameter), then returns. Frames have no locals (always null).
+const schema = () => t.struct({ kernel: kernelType({ cpus: 1, maxNesting: 2, locals: t.optional(t.bool()), locks: 2 }) });
+type S = StateOf<typeof schema>;
 
 const model = defineModel({
   name: 'wait-context-demo',
@@ -29,13 +28,14 @@ const model = defineModel({
     rt: bool(false, 'PREEMPT_RT'),
     irqsave: bool(true, 'the task takes rq->lock with raw_spin_lock_irqsave'),
   },
-  init: () =>
-    S({
-      kernel: declareLocks(initKernel([{ task: 't0', pc: 'lock', budget: { hardirq: 1 } }]), [
-        { name: 'rq->lock', type: 'raw_spinlock_t' },
-        { name: 'zone->lock', type: 'spinlock_t' },
-      ]),
-    }),
+  state: schema,
+  init: (_p, draft) => {
+    draft.kernel = initKernel<boolean | null>([{ task: 't0', pc: 'lock', budget: { hardirq: 1 } }]);
+    declareLocks(draft.kernel, [
+      { name: 'rq->lock', type: 'raw_spinlock_t' },
+      { name: 'zone->lock', type: 'spinlock_t' },
+    ]);
+  },
   transitions: (s, p) => {
     const cfg = kernelConfig({ rt: p.rt });
     const k = s.kernel;
@@ -47,15 +47,21 @@ const model = defineModel({
       out.push({
         lane: 'cpu0',
         label: `${who} takes ${name}`,
-        apply: () => {
-          const r = lock(k, cfg, 0, name, { irqsave: fr.kind === 'task' && p.irqsave });
-          return s.set('kernel', r.acquired ? setPc(r.k, 0, 'unlock') : r.k);
+        apply: (d) => {
+          if (lock(d.kernel, cfg, 0, name, { irqsave: fr.kind === 'task' && p.irqsave })) setPc(d.kernel, 0, 'unlock');
         },
       });
-    if (fr.pc === 'unlock') out.push({ lane: 'cpu0', label: `${who} releases ${name}`, apply: () => s.set('kernel', setPc(unlock(k, cfg, 0, name), 0, 'done')) });
-    if (fr.pc === 'done' && fr.kind === 'hardirq') out.push({ lane: 'cpu0', label: 'cpu0: hardirq returns', apply: () => s.set('kernel', returnFromFrame(k, 0)) });
-    if (canInterrupt(k, cfg, 0, 'hardirq'))
-      out.push({ lane: 'cpu0', label: 'cpu0: hardirq enters', apply: () => s.set('kernel', interrupt(k, cfg, 0, 'hardirq', 'lock')) });
+    if (fr.pc === 'unlock')
+      out.push({
+        lane: 'cpu0',
+        label: `${who} releases ${name}`,
+        apply: (d) => {
+          unlock(d.kernel, cfg, 0, name);
+          setPc(d.kernel, 0, 'done');
+        },
+      });
+    if (fr.pc === 'done' && fr.kind === 'hardirq') out.push({ lane: 'cpu0', label: 'cpu0: hardirq returns', apply: (d) => returnFromFrame(d.kernel, 0) });
+    if (canInterrupt(k, cfg, 0, 'hardirq')) out.push({ lane: 'cpu0', label: 'cpu0: hardirq enters', apply: (d) => interrupt(d.kernel, cfg, 0, 'hardirq', 'lock') });
     return out;
   },
   isEndState: (s) => top(s.kernel, 0).pc === 'done' && top(s.kernel, 0).kind === 'task',
