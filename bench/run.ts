@@ -1,15 +1,17 @@
-// `npm run bench [-- --quick] [-- --only <model>] [-- --ten-million]`: runs mc and SPIN 6.5.2 on the same models
-// (bench/models/*.ts and their Promela twins *.pml), one after the other in one run, and prints a
-// table of distinct states, transitions, seconds, states/second, peak memory and the mc/SPIN
-// ratios. SPIN's verifier is compiled with full state vectors and no partial-order reduction
-// (-O2 -DNOREDUCE -DSAFETY), so both must find exactly the same distinct states.
+// `npm run bench [-- --quick] [-- --only <model>] [-- --runs N] [-- --hundred-million] [-- --kernel]`:
+// runs mc and SPIN 6.5.2 on the same models (bench/models/*.ts and their Promela twins *.pml) in
+// one run and prints a table of distinct states, transitions, seconds, states/second, peak
+// memory and the mc/SPIN ratios. SPIN's verifier is compiled with full state vectors and no
+// partial-order reduction (-O2 -DNOREDUCE -DSAFETY), so both must find exactly the same
+// distinct states. The machine is shared and noisy: each mc setting and SPIN run alternately,
+// `--runs` times (default 3), and the table gives medians.
 // Installs spin and gcc with apt-get when they are missing. Not a test: nothing here asserts
 // a speed; a state-count mismatch is reported and makes the exit code 1.
-// mc runs each model exact, with fingerprints, and exact with 2 worker threads; models marked
-// `reductions` also with --symmetry, --por and both (those rows compare with SPIN's unreduced
-// count and are expected to differ). --ten-million runs only the 10-million-state setting
-// (nmi-percpu with 3 CPUs, 3 rounds, 3 NMIs: 10,648,000 states), exact and fingerprint, one
-// worker, and SPIN on its twin.
+// mc runs each model exact, with fingerprints, and exact and fingerprint with 2 workers; models
+// marked `reductions` also with --symmetry, --por and both (those rows compare with SPIN's
+// unreduced count and are expected to differ). --hundred-million runs only the
+// 125-million-state setting (nmi-percpu with 3 CPUs, 7 rounds, 3 NMIs), mc with fingerprints
+// and SPIN on its twin; --kernel runs the kernel models (no Promela twins: states/s only).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,7 @@ interface Case {
   readonly model: string;
   /** The mc model file and its parameters. */
   readonly mc: string;
-  readonly params: Record<string, string | number>;
+  readonly params: Record<string, string | number | boolean>;
   /** mc properties to check (default: all). */
   readonly properties?: readonly string[];
   /** The Promela twin and its -D defines; extra pan flags (-E: deadlocks are expected). */
@@ -36,23 +38,35 @@ interface Case {
   readonly settings?: readonly Setting[];
 }
 
-type Setting = 'exact' | 'fingerprint' | 'workers=2' | 'symmetry' | 'por' | 'symmetry+por' | 'symmetry+por workers=2';
+type Setting = 'exact' | 'fingerprint' | 'workers=2' | 'fingerprint workers=2' | 'symmetry' | 'por' | 'symmetry+por' | 'symmetry+por workers=2';
 const REDUCED: readonly Setting[] = ['symmetry', 'por', 'symmetry+por', 'symmetry+por workers=2'];
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const tenMillion = process.argv.includes('--ten-million');
+const hundredMillion = process.argv.includes('--hundred-million');
+const kernel = process.argv.includes('--kernel');
+const runs = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 3;
 
 const big: Case[] = [
   {
-    // 220 states per CPU, cubed: 10,648,000 states.
-    model: 'nmi-percpu 3 cpus r=3 nmi=3',
+    // 500 states per CPU, cubed: 125,000,000 states.
+    model: 'nmi-percpu 3 cpus r=7 nmi=3',
     mc: 'bench/models/nmi_percpu.ts',
-    params: { cpus: 3, rounds: 3, nmis: 3 },
+    params: { cpus: 3, rounds: 7, nmis: 3 },
     pml: 'bench/models/nmi_percpu.pml',
-    defines: { NCPU: 3, ROUNDS: 3, NMIS: 3 },
-    settings: ['exact', 'fingerprint'],
+    defines: { NCPU: 3, ROUNDS: 7, NMIS: 3 },
+    // 2^27 hash slots: SPIN's default 2^24 chains eight states a slot here.
+    panFlags: ['-w27'],
+    settings: ['fingerprint'],
   },
+];
+
+/** The kernel models at the settings of BENCHMARKS.md's before/after table: mc only. */
+const kernelCases: { readonly model: string; readonly mc: string; readonly params: Record<string, string | number | boolean> }[] = [
+  { model: 'kfree_nolock 3 cpus RT', mc: 'models/kfree_nolock.ts', params: { cpus: 3, rt: true } },
+  { model: 'kvfree_rcu_headless atomic-wrapper calls=2', mc: 'models/kvfree_rcu_headless.ts', params: { variant: 'atomic-wrapper', calls: 2 } },
+  { model: 'kfree_rcu_bulk workqueue-refill 3 cpus', mc: 'models/kfree_rcu_bulk.ts', params: { variant: 'workqueue-refill', cpus: 3 } },
+  { model: 'rcu_page_reserve rcu-head-fallback 3 cpus', mc: 'models/rcu_page_reserve.ts', params: { variant: 'rcu-head-fallback', cpus: 3 } },
 ];
 
 const usual: Case[] = [
@@ -90,7 +104,7 @@ const usual: Case[] = [
     settings: ['exact'],
   },
 ];
-const cases = tenMillion ? big : usual;
+const cases = hundredMillion ? big : usual;
 
 interface Run {
   readonly states: number;
@@ -125,11 +139,11 @@ function timed(cmd: string, args: readonly string[], cwd: string): { stdout: str
   return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', peakMiB: m ? Number(m[1]) / 1024 : undefined, status: r.status };
 }
 
-function runMc(c: Case, setting: Setting): Run {
+function runMc(c: Pick<Case, 'mc' | 'params' | 'properties'>, setting: Setting): Run {
   const args = ['bin/mc.js', 'verify', c.mc, '--json', '--quiet', '--out', join(tmpdir(), 'mc-bench-out')];
   for (const [k, v] of Object.entries(c.params)) args.push('--param', `${k}=${v}`);
   for (const p of c.properties ?? []) args.push('--property', p);
-  if (setting === 'fingerprint') args.push('--fingerprint');
+  if (setting.startsWith('fingerprint')) args.push('--fingerprint');
   if (setting.endsWith('workers=2')) args.push('--workers', '2');
   if (setting.startsWith('symmetry')) args.push('--symmetry');
   if (setting === 'por' || setting.startsWith('symmetry+por')) args.push('--por');
@@ -191,19 +205,52 @@ function runSpin(c: Case): Run {
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 const rate = (r: Run): number => (r.seconds > 0 ? r.states / r.seconds : NaN);
 
+/** The run with the median time of `runs` (alternated by the caller). */
+function median(rs: readonly Run[]): Run {
+  const sorted = [...rs].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** Wall seconds of a whole `mc verify` of a 32-state model: start-up, loading and report. */
+function startup(): number {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['bin/mc.js', 'verify', 'test/fixtures/peterson.ts', '--quiet', '--out', join(tmpdir(), 'mc-bench-out')], { cwd: root });
+  return (performance.now() - t0) / 1000;
+}
+
+function table(header: readonly string[], rows: readonly string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
 function main(): number {
   ensureTools();
   const spinVersion = execFileSync('spin', ['-V'], { encoding: 'utf8' }).trim();
-  console.log(`mc vs ${spinVersion}; node ${process.version}; SPIN: gcc -O2 -DNOREDUCE -DSAFETY; mc: one worker, BFS\n`);
-  const header = ['model', 'setting', 'states mc / SPIN', 'transitions mc / SPIN', 's mc / SPIN', 'states/s mc / SPIN', 'peak MiB mc / SPIN', 'B/state mc / SPIN', 'speed mc/SPIN', 'B/state mc/SPIN'];
+  console.log(`mc vs ${spinVersion}; node ${process.version}; SPIN: gcc -O2 -DNOREDUCE -DSAFETY; mc: BFS; medians of ${runs} alternated runs\n`);
+  const starts = Array.from({ length: Math.max(3, runs) }, startup).sort((a, b) => a - b);
+  console.log(`start-up: mc verify of a 32-state model takes ${fmt(starts[Math.floor((starts.length - 1) / 2)], 2)} s wall (median of ${starts.length})\n`);
+  if (kernel) return kernelTable();
+  const header = ['model', 'setting', 'states mc / SPIN', 'transitions mc / SPIN', 's mc / SPIN', 'states/s mc / SPIN', 'peak MiB mc / SPIN', 'B/state mc / SPIN', 'speed mc/SPIN', 'B/state mc/SPIN', 'vs 1 thread'];
   const rows: string[][] = [];
   let mismatch = false;
   for (const c of cases) {
     if (only && !c.model.startsWith(only)) continue;
-    const spin = runSpin(c);
-    const settings: Setting[] = [...(c.settings ?? ['exact', 'fingerprint', 'workers=2']), ...(c.reductions ? REDUCED : [])];
+    const settings: Setting[] = [...(c.settings ?? ['exact', 'fingerprint', 'workers=2', 'fingerprint workers=2']), ...(c.reductions ? REDUCED : [])];
+    // Alternate: SPIN, then every mc setting, `runs` times.
+    const spinRuns: Run[] = [];
+    const mcRuns = new Map<Setting, Run[]>(settings.map((x) => [x, []]));
+    for (let r = 0; r < runs; r++) {
+      spinRuns.push(runSpin(c));
+      for (const setting of settings) mcRuns.get(setting)!.push(runMc(c, setting));
+      console.error(`  done: ${c.model} run ${r + 1} of ${runs}`);
+    }
+    const spin = median(spinRuns);
+    const one = (setting: Setting) => median(mcRuns.get(setting.includes('fingerprint') ? 'fingerprint' : 'exact') ?? mcRuns.get(setting)!);
     for (const setting of settings) {
-      const mc = runMc(c, setting);
+      const mc = median(mcRuns.get(setting)!);
       const reduced = REDUCED.includes(setting);
       if (mc.states !== spin.states && !reduced) mismatch = true;
       rows.push([
@@ -217,17 +264,32 @@ function main(): number {
         `${fmt(mc.bytesPerState, 1)} / ${fmt(spin.bytesPerState, 1)}`,
         `${fmt(rate(mc) / rate(spin), 2)}x`,
         `${fmt(mc.bytesPerState / spin.bytesPerState, 2)}x`,
+        setting.includes('workers') ? `${fmt(one(setting).seconds / mc.seconds, 2)}x` : '',
       ]);
-      console.error(`  done: ${c.model} ${setting}`);
     }
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  table(header, rows);
   if (mismatch) console.log('\nstate counts differ between mc and SPIN: the models are not twins');
   return mismatch ? 1 : 0;
+}
+
+/** The kernel models: states, seconds and states/s, one thread and two workers. */
+function kernelTable(): number {
+  const rows: string[][] = [];
+  for (const c of kernelCases) {
+    if (only && !c.model.startsWith(only)) continue;
+    const ones: Run[] = [];
+    const twos: Run[] = [];
+    for (let r = 0; r < runs; r++) {
+      ones.push(runMc(c, 'exact'));
+      twos.push(runMc(c, 'workers=2'));
+    }
+    const [one, two] = [median(ones), median(twos)];
+    rows.push([c.model, String(one.states), fmt(one.seconds, 2), fmt(rate(one)), fmt(one.bytesPerState, 1), fmt(two.seconds, 2), `${fmt(one.seconds / two.seconds, 2)}x`]);
+    console.error(`  done: ${c.model}`);
+  }
+  table(['model', 'states', 's', 'states/s', 'B/state', 's, 2 workers', '2 workers vs 1'], rows);
+  return 0;
 }
 
 process.exitCode = main();

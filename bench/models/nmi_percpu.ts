@@ -25,6 +25,10 @@ const schema = (p: { cpus: number; rounds: number; nmis: number }) => {
 };
 type State = StateOf<typeof schema>;
 
+/** Each CPU's labels, built once (a template string per state and transition is a noticeable part of a run this small). */
+const LABELS = ['local_lock', 'tmp = count', 'count = tmp + 1', 'local_unlock', 'nmi enters', 'nmi: local_lock_is_locked, defer', 'nmi: ntmp = count', 'nmi: count = ntmp + 1, exits'] as const;
+const labelsOf = Array.from({ length: 4 }, (_, i) => LABELS.map((l) => `cpu${i}: ${l}`));
+
 export default defineModel({
   name: 'nmi-percpu',
   description: 'a per-CPU counter under local_lock with NMIs that check local_lock_is_locked()',
@@ -44,26 +48,27 @@ export default defineModel({
     for (let i = 0; i < s.cpus.length; i++) {
       const c = s.cpus[i];
       const lane = `cpu${i}`;
+      const L = labelsOf[i];
       // The task runs only while no NMI is on its CPU.
       if (!c.inNmi) {
-        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, local, label: `cpu${i}: local_lock`, apply: (d) => ((d.cpus[i].pc = 1), (d.cpus[i].locked = true)) });
-        if (c.pc === 1) out.push({ lane, local, label: `cpu${i}: tmp = count`, apply: (d) => ((d.cpus[i].pc = 2), (d.cpus[i].tmp = c.count)) });
-        if (c.pc === 2) out.push({ lane, local, label: `cpu${i}: count = tmp + 1`, apply: (d) => ((d.cpus[i].pc = 3), (d.cpus[i].count = c.tmp + 1), (d.cpus[i].tmp = 0)) });
+        if (c.pc === 0 && c.round < p.rounds) out.push({ lane, local, label: L[0], apply: (d) => ((d.cpus[i].pc = 1), (d.cpus[i].locked = true)) });
+        if (c.pc === 1) out.push({ lane, local, label: L[1], apply: (d) => ((d.cpus[i].pc = 2), (d.cpus[i].tmp = c.count)) });
+        if (c.pc === 2) out.push({ lane, local, label: L[2], apply: (d) => ((d.cpus[i].pc = 3), (d.cpus[i].count = c.tmp + 1), (d.cpus[i].tmp = 0)) });
         if (c.pc === 3)
-          out.push({ lane, local, label: `cpu${i}: local_unlock`, apply: (d) => ((d.cpus[i].pc = 0), (d.cpus[i].locked = false), (d.cpus[i].round = c.round + 1)) });
+          out.push({ lane, local, label: L[3], apply: (d) => ((d.cpus[i].pc = 0), (d.cpus[i].locked = false), (d.cpus[i].round = c.round + 1)) });
       }
       if (c.nmiPc === 0 && c.nmis < p.nmis)
-        out.push({ lane, local, label: `cpu${i}: nmi enters`, apply: (d) => ((d.cpus[i].nmiPc = 1), (d.cpus[i].inNmi = true), (d.cpus[i].nmis = c.nmis + 1)) });
+        out.push({ lane, local, label: L[4], apply: (d) => ((d.cpus[i].nmiPc = 1), (d.cpus[i].inNmi = true), (d.cpus[i].nmis = c.nmis + 1)) });
       if (c.nmiPc === 1) {
         if (p.variant === 'checks-lock' && c.locked)
-          out.push({ lane, local, label: `cpu${i}: nmi: local_lock_is_locked, defer`, apply: (d) => ((d.cpus[i].nmiPc = 0), (d.cpus[i].inNmi = false)) });
-        if (p.variant === 'no-check' || !c.locked) out.push({ lane, local, label: `cpu${i}: nmi: ntmp = count`, apply: (d) => ((d.cpus[i].nmiPc = 2), (d.cpus[i].ntmp = c.count)) });
+          out.push({ lane, local, label: L[5], apply: (d) => ((d.cpus[i].nmiPc = 0), (d.cpus[i].inNmi = false)) });
+        if (p.variant === 'no-check' || !c.locked) out.push({ lane, local, label: L[6], apply: (d) => ((d.cpus[i].nmiPc = 2), (d.cpus[i].ntmp = c.count)) });
       }
       if (c.nmiPc === 2)
         out.push({
           lane,
           local,
-          label: `cpu${i}: nmi: count = ntmp + 1, exits`,
+          label: L[7],
           apply: (d) => {
             const x = d.cpus[i];
             x.nmiPc = 0;

@@ -10,6 +10,14 @@ const schema = (p: { n: number }) => {
 };
 type State = StateOf<typeof schema>;
 
+/** Each philosopher's four labels, built once per n (see nmi_percpu.ts). */
+const labels = new Map<number, string[][]>();
+const labelsFor = (n: number): string[][] => {
+  let l = labels.get(n);
+  if (!l) labels.set(n, (l = Array.from({ length: n }, (_, i) => [`ph${i}: take fork ${i}`, `ph${i}: take fork ${(i + 1) % n}`, `ph${i}: put fork ${i}`, `ph${i}: put fork ${(i + 1) % n}`])));
+  return l;
+};
+
 export default defineModel({
   name: 'philosophers',
   params: { n: int(10, { min: 2, max: 16, doc: 'philosophers (and forks)' }) },
@@ -17,15 +25,16 @@ export default defineModel({
   init: () => {},
   transitions: (s, p) => {
     const out: Transition<State>[] = [];
+    const L = labelsFor(p.n);
     for (let i = 0; i < p.n; i++) {
       const pc = s.pc[i];
       const left = i;
       const right = (i + 1) % p.n;
       const lane = `ph${i}`;
-      if (pc === 0 && !s.fork[left]) out.push({ lane, label: `ph${i}: take fork ${left}`, apply: (d) => ((d.pc[i] = 1), (d.fork[left] = true)) });
-      if (pc === 1 && !s.fork[right]) out.push({ lane, label: `ph${i}: take fork ${right}`, apply: (d) => ((d.pc[i] = 2), (d.fork[right] = true)) });
-      if (pc === 2) out.push({ lane, label: `ph${i}: put fork ${left}`, apply: (d) => ((d.pc[i] = 3), (d.fork[left] = false)) });
-      if (pc === 3) out.push({ lane, label: `ph${i}: put fork ${right}`, apply: (d) => ((d.pc[i] = 0), (d.fork[right] = false)) });
+      if (pc === 0 && !s.fork[left]) out.push({ lane, label: L[i][0], apply: (d) => ((d.pc[i] = 1), (d.fork[left] = true)) });
+      if (pc === 1 && !s.fork[right]) out.push({ lane, label: L[i][1], apply: (d) => ((d.pc[i] = 2), (d.fork[right] = true)) });
+      if (pc === 2) out.push({ lane, label: L[i][2], apply: (d) => ((d.pc[i] = 3), (d.fork[left] = false)) });
+      if (pc === 3) out.push({ lane, label: L[i][3], apply: (d) => ((d.pc[i] = 0), (d.fork[right] = false)) });
     }
     return out;
   },

@@ -16,6 +16,9 @@ import { schemaFormat } from '../core/schema_format.ts';
 import { diffShown, renderShown, type StateFormat } from '../core/show.ts';
 import { immutableFormat } from '../core/value.ts';
 
+/** States of at least this many bytes are packed and restored by difference (SchemaSpace). */
+const BY_DIFFERENCE_FROM = 64;
+
 /** At most this many interchangeable lanes: canonicalization tries all n! permutations. */
 export const MAX_SYMMETRIC_LANES = 6;
 
@@ -167,6 +170,12 @@ class SchemaSpace implements Space {
   /** The bytes the draft holds after the last successor (packed), while `draftHolds`: restoring it from them is cheaper than unpacking. */
   private readonly draftBytes: Uint8Array;
   private draftHolds = false;
+  /**
+   * Whether successors are packed and the draft restored by difference (diffPack, restore):
+   * that saves most of the work on large states (a kernel's: hundreds of bytes in lists and
+   * maps) and costs more than it saves on small ones (measured: 20-byte states 13% slower).
+   */
+  private readonly byDifference: boolean;
   private ts: readonly AnyTransition[] = [];
   private readonly check: Uint8Array;
   private readonly permute?: (src: Uint8Array, s: number, dst: Uint8Array, d: number, perm: readonly number[]) => void;
@@ -199,6 +208,7 @@ class SchemaSpace implements Space {
     this.stride = this.schema.size;
     this.stateBytes = new Uint8Array(this.stride);
     this.draftBytes = new Uint8Array(this.stride);
+    this.byDifference = this.stride >= BY_DIFFERENCE_FROM;
     this.check = new Uint8Array(this.stride);
     this.best = new Uint8Array(this.stride);
     this.trial = new Uint8Array(this.stride);
@@ -250,9 +260,9 @@ class SchemaSpace implements Space {
   successor(i: number, out: ByteWriter): unknown {
     const t = this.ts[i];
     const d = this.draft;
-    // The draft becomes a copy of the expanded state: restored from the last successor where
-    // it holds one, else unpacked.
-    if (this.draftHolds) this.schema.restore(this.stateBytes, 0, this.draftBytes, d);
+    // The draft becomes a copy of the expanded state: a large one is restored from the last
+    // successor (where the draft holds one), a small one unpacked.
+    if (this.draftHolds && this.byDifference) this.schema.restore(this.stateBytes, 0, this.draftBytes, d);
     else this.schema.unpack(this.stateBytes, 0, d);
     this.draftHolds = false;
     try {
@@ -260,11 +270,14 @@ class SchemaSpace implements Space {
     } catch (e) {
       throw modelFailure(`transition "${t?.label}" threw from state {${this.render(this.state)}}`, e);
     }
-    // Packed by difference from the expanded state: its bytes first, then what apply changed.
+    // A large state is packed by difference from the expanded one: its bytes first, then what
+    // apply changed; a small one whole.
     const db = this.draftBytes;
-    db.set(this.stateBytes);
     try {
-      this.schema.diffPack(d, this.state, db, 0);
+      if (this.byDifference) {
+        db.set(this.stateBytes);
+        this.schema.diffPack(d, this.state, db, 0);
+      } else this.schema.pack(d, db, 0);
     } catch (e) {
       throw modelFailure(`transition "${t.label}" from state {${this.render(this.state)}} made a state that does not fit the schema`, e);
     }
