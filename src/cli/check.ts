@@ -5,12 +5,13 @@ import { judge, settingsOf, type Setting } from '../core/expectations.ts';
 import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
-import { explore } from '../explore/explore.ts';
+import { exploreAsync } from '../explore/explore.ts';
 import { formatCheckRows, formatCheckSummary, formatCoverageNote, type CheckRow } from '../report/check.ts';
 import { coverageOf } from '../core/coverage.ts';
 import { checkJunit } from '../report/junit.ts';
 import { loadModel } from './load.ts';
-import { writeCounterexamples } from './outputs.ts';
+import { OutputError, settingDir, writeCounterexamples } from './outputs.ts';
+import { watchSignals, type Signals } from './signals.ts';
 import { progressReporter, type ProgressFlags } from './progress.ts';
 import type { IO } from './io.ts';
 import { EXIT } from './io.ts';
@@ -67,17 +68,12 @@ export function reproduceCommand(file: string, setting: Setting, property?: stri
   return words.map(shellWord).join(' ');
 }
 
-/** A folder name for a setting: its label with characters that are awkward in paths replaced. */
-export function settingSlug(setting: Setting): string {
-  return setting.label.replace(/ /g, ',').replace(/[^\w.,=+-]/g, '_');
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
 /** Runs one setting and turns each checked property into a row. */
-async function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[]): Promise<CheckRow[]> {
+async function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[], signals: Signals): Promise<CheckRow[]> {
   if (setting.properties.length === 0)
     return [{ file, model: model.name, setting: setting.label, status: 'skip', why: 'every property is declared unchecked: nothing to check' }];
   const b = setting.bounds ?? {};
@@ -85,7 +81,8 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
   let outcome: Outcome;
   const progress = progressReporter(io, flags, `${model.name} [${setting.label}]`);
   try {
-    outcome = explore(model, setting.params, {
+    outcome = await exploreAsync(model, setting.params, {
+      interrupted: signals.interrupted,
       properties: setting.properties,
       maxStates: b.maxStates,
       maxDepth: b.maxDepth,
@@ -99,12 +96,20 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
   } finally {
     progress.done();
   }
-  const coverage = coverageOf(model, setting.params, outcome.fired ?? []);
-  if (coverage.neverFired.length > 0 || coverage.undeclared.length > 0) notes.push(formatCoverageNote(`${model.name} [${setting.label}]`, coverage, outcome.complete));
-  const written = await writeCounterexamples(model, outcome, join(flags.out, model.name, settingSlug(setting)), file, reproduceCommand(file, setting), {
-    svg: flags.svg,
-    html: flags.html,
-  });
+  if (outcome.stoppedBy?.kind === 'interrupted')
+    return [{ file, model: model.name, setting: setting.label, status: 'skip', why: `interrupted by ${signals.signal()} after ${outcome.stats.states} states` }];
+  let written: Awaited<ReturnType<typeof writeCounterexamples>>;
+  try {
+    const coverage = coverageOf(model, setting.params, outcome.fired ?? []);
+    if (coverage.neverFired.length > 0 || coverage.undeclared.length > 0) notes.push(formatCoverageNote(`${model.name} [${setting.label}]`, coverage, outcome.complete));
+    written = await writeCounterexamples(model, outcome, settingDir(flags.out, model, setting.params), file, reproduceCommand(file, setting), {
+      svg: flags.svg,
+      html: flags.html,
+    });
+  } catch (e) {
+    if (!(e instanceof ModelError || e instanceof OutputError)) throw e;
+    return [{ file, model: model.name, setting: setting.label, status: 'error', why: errorText(e), details: [`reproduce: ${reproduceCommand(file, setting)}`] }];
+  }
   return outcome.properties.map((p) => {
     const j = judge(setting, p, outcome);
     const files = written.files[p.name] ?? [];
@@ -133,7 +138,39 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
 export async function check(args: readonly string[], flags: CheckFlags, io: IO): Promise<number> {
   const files = findModelFiles(args.length > 0 ? args : ['models']);
   const rows: CheckRow[] = [];
+  const signals = watchSignals();
+  /** Model name → the file that declared it: two files of one name would write over each other's counterexamples. */
+  const names = new Map<string, string>();
+  // An internal error still gets the summary and the JUnit file of what ran before it.
+  let internal: unknown;
+  try {
+    await checkFiles(files, flags, io, rows, names, signals);
+  } catch (e) {
+    internal = e;
+  } finally {
+    signals.dispose();
+  }
+  io.out(`${formatCheckSummary(rows)}${signals.signal() ? ` (interrupted by ${signals.signal()}: the settings after it did not run)` : ''}\n`);
+  if (flags.junit) {
+    try {
+      mkdirSync(dirname(flags.junit), { recursive: true });
+      writeFileSync(flags.junit, checkJunit(rows));
+      io.out(`junit: ${flags.junit}\n`);
+    } catch (e) {
+      io.err(`mc: cannot write the JUnit file ${flags.junit}: ${errorText(e)}\n`);
+      return EXIT.usage;
+    }
+  }
+  if (internal !== undefined) throw internal;
+  if (signals.exitCode() !== undefined) return signals.exitCode()!;
+  if (rows.some((r) => r.status === 'error')) return EXIT.usage;
+  if (rows.some((r) => r.status === 'fail')) return EXIT.violated;
+  return EXIT.holds;
+}
+
+async function checkFiles(files: readonly string[], flags: CheckFlags, io: IO, rows: CheckRow[], names: Map<string, string>, signals: Signals): Promise<void> {
   for (const file of files) {
+    if (signals.interrupted()) return;
     const shown = relative(process.cwd(), file) || file;
     let model: AnyModel;
     try {
@@ -145,22 +182,24 @@ export async function check(args: readonly string[], flags: CheckFlags, io: IO):
       io.out(`${formatCheckRows([row])}\n`);
       continue;
     }
+    const other = names.get(model.name);
+    if (other !== undefined) {
+      const row: CheckRow = { file: shown, model: model.name, setting: '', status: 'error', why: `model "${model.name}" is also declared by ${other}: two models of one name would write over each other's counterexamples in ${join(flags.out, model.name)}; rename one` };
+      rows.push(row);
+      io.out(`${formatCheckRows([row])}\n`);
+      continue;
+    }
+    names.set(model.name, shown);
     const settings = settingsOf(model);
     const block: CheckRow[] = [];
     if (settings.length === 0)
       block.push({ file: shown, model: model.name, setting: '', status: 'skip', why: 'no expectations declared: nothing to check (add `expectations` to the model)' });
     const notes: string[] = [];
-    for (const s of settings) block.push(...(await checkSetting(shown, model, s, flags, io, notes)));
+    for (const s of settings) {
+      if (signals.interrupted()) break;
+      block.push(...(await checkSetting(shown, model, s, flags, io, notes, signals)));
+    }
     rows.push(...block);
     io.out(`${formatCheckRows(block)}\n${notes.map((n) => `${n}\n`).join('')}`);
   }
-  io.out(`${formatCheckSummary(rows)}\n`);
-  if (flags.junit) {
-    mkdirSync(dirname(flags.junit), { recursive: true });
-    writeFileSync(flags.junit, checkJunit(rows));
-    io.out(`junit: ${flags.junit}\n`);
-  }
-  if (rows.some((r) => r.status === 'error')) return EXIT.usage;
-  if (rows.some((r) => r.status === 'fail')) return EXIT.violated;
-  return EXIT.holds;
 }

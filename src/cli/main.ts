@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ModelError, UsageError } from '../core/errors.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
-import { explore, type ExploreOptions } from '../explore/explore.ts';
+import { exploreAsync, type ExploreOptions } from '../explore/explore.ts';
 import { exploreParallel } from '../explore/parallel.ts';
 import { outcomeJson } from '../report/json.ts';
 import { formatCounterexample, formatCoverage, formatHeader, formatResults, formatSummary } from '../report/text.ts';
@@ -11,7 +10,8 @@ import { coverageOf } from '../core/coverage.ts';
 import { check, type CheckFlags } from './check.ts';
 import { EXIT, processIO, type IO } from './io.ts';
 import { loadModel } from './load.ts';
-import { fileKind, writeCounterexamples } from './outputs.ts';
+import { fileKind, modelLanes, OutputError, settingDir, writeCounterexamples, type Written } from './outputs.ts';
+import { watchSignals } from './signals.ts';
 import { progressReporter } from './progress.ts';
 import { replayCommand, type ReplayFlags } from './replay.ts';
 import { parseSeed, simulateCommand, type SimulateFlags } from './simulate.ts';
@@ -83,28 +83,43 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     por: flags.por,
   };
   const progress = progressReporter(io, flags);
+  const signals = watchSignals();
   let outcome: Outcome;
   try {
-    const run = { ...options, onProgress: progress.onProgress, coverage: true };
-    outcome = flags.workers > 1 ? await exploreParallel(file, model, params, { ...run, workers: flags.workers }) : explore(model, params, run);
+    const run = { ...options, onProgress: progress.onProgress, coverage: true, interrupted: signals.interrupted };
+    outcome = flags.workers > 1 ? await exploreParallel(file, model, params, { ...run, workers: flags.workers }) : await exploreAsync(model, params, run);
   } finally {
     progress.done();
+    signals.dispose();
   }
+  if (outcome.stoppedBy?.kind === 'interrupted') outcome = { ...outcome, stoppedBy: { kind: 'interrupted', signal: signals.signal() } };
+  const code = signals.exitCode() ?? exitCode(outcome);
   const reproduce = ['mc verify', file, ...flags.param.map((a) => `--param ${a}`)].join(' ');
-  const written = await writeCounterexamples(model, outcome, join(flags.out, model.name), file, reproduce, { svg: flags.svg, html: flags.html });
   const coverage = coverageOf(model, params, outcome.fired ?? []);
-  if (flags.json) {
-    io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
-    return exitCode(outcome);
+  // The verdict is printed even when the counterexample files cannot be written.
+  let written: Written = { files: {}, text: {} };
+  let failed: string | undefined;
+  try {
+    written = await writeCounterexamples(model, outcome, settingDir(flags.out, model, params), file, reproduce, { svg: flags.svg, html: flags.html });
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    failed = e.message;
   }
-  const lanes = model.lanes?.(params) ?? [];
-  io.out(`${formatHeader(outcome)}\n${formatResults(outcome)}\n`);
-  for (const p of outcome.properties) {
-    if (!p.violation) continue;
-    io.out(`\n${formatCounterexample(p, lanes)}\n${written.files[p.name].map((f) => `  ${fileKind(f)}: ${f}\n`).join('')}`);
+  const lanes = modelLanes(model, params);
+  if (flags.json) io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
+  else {
+    io.out(`${formatHeader(outcome)}\n${formatResults(outcome)}\n`);
+    for (const p of outcome.properties) {
+      if (!p.violation) continue;
+      io.out(`\n${formatCounterexample(p, lanes)}\n${(written.files[p.name] ?? []).map((f) => `  ${fileKind(f)}: ${f}\n`).join('')}`);
+    }
+    io.out(`\n${formatSummary(outcome)}\n${formatCoverage(coverage, outcome.complete, flags.coverage)}\n`);
   }
-  io.out(`\n${formatSummary(outcome)}\n${formatCoverage(coverage, outcome.complete, flags.coverage)}\n`);
-  return exitCode(outcome);
+  if (failed) {
+    io.err(`mc: ${failed}\n`);
+    return EXIT.usage;
+  }
+  return code;
 }
 
 async function list(file: string, io: IO): Promise<number> {

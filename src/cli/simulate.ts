@@ -6,7 +6,7 @@ import { simulate } from '../explore/simulate.ts';
 import { formatCounterexample } from '../report/text.ts';
 import { EXIT, type IO } from './io.ts';
 import { loadModel } from './load.ts';
-import { fileKind, writeCounterexamples } from './outputs.ts';
+import { fileKind, settingDir, writeCounterexamples } from './outputs.ts';
 
 export interface SimulateFlags {
   param: string[];
@@ -41,12 +41,13 @@ export async function simulateCommand(file: string, flags: SimulateFlags, io: IO
       `no violation in ${r.runs} runs (${r.steps} steps, ${r.ended} runs ended with no transition enabled, the others at depth ${flags.depth}), ${secs}; ` +
         `random runs prove nothing: use mc verify for a proof\nreproduce: ${command(seed, flags.runs)}\n`,
     );
-    return EXIT.holds;
+    // Not "holds": nothing was proven, as an incomplete verify (exit 3).
+    return EXIT.incomplete;
   }
   const v = r.violation;
   const lanes = model.lanes?.(params) ?? [];
   const reproduce = command(v.seed, 1);
-  const written = await writeCounterexamples(model, { params, properties: [v.result] }, join(flags.out, model.name, 'simulate'), file, reproduce, {
+  const written = await writeCounterexamples(model, { params, properties: [v.result] }, join(settingDir(flags.out, model, params), 'simulate'), file, reproduce, {
     svg: flags.svg,
     html: flags.html,
   });

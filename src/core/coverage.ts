@@ -39,7 +39,12 @@ export function coverageOf(model: AnyModel, params: AnyParams, fired: readonly F
     const a = actionName(f.label, f.lane, f.action);
     counts.set(a, (counts.get(a) ?? 0) + f.count);
   }
-  const decl = model.actions === undefined ? undefined : typeof model.actions === 'function' ? model.actions(params) : model.actions;
+  let decl: readonly string[] | undefined;
+  try {
+    decl = model.actions === undefined ? undefined : typeof model.actions === 'function' ? model.actions(params) : model.actions;
+  } catch (e) {
+    throw new ModelError(`model "${model.name}": actions() threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
   if (decl !== undefined && (!Array.isArray(decl) || decl.some((a) => typeof a !== 'string')))
     throw new ModelError(`model "${model.name}": actions must be a list of action names (strings)`);
   if (!decl) return { declared: false, actions: [...counts].map(([action, count]) => ({ action, count })), neverFired: [], undeclared: [] };

@@ -12,3 +12,11 @@ export class UsageError extends Error {
 export class ModelError extends Error {
   override name = 'ModelError';
 }
+
+/**
+ * A resource of the search ran out (the state store, a shared table, the text table): the run
+ * ends as incomplete with its counts, not as an error.
+ */
+export class CapacityError extends Error {
+  override name = 'CapacityError';
+}

@@ -212,7 +212,8 @@ export function anyModel<S, P extends ParamSpecs>(m: Model<S, P>): AnyModel {
   return m as unknown as AnyModel;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+/** What a model or property name may be: it names output folders and files. */
+export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 /**
  * Declares a model: the default export of a model file. Checks the definition once, here, so

@@ -103,7 +103,8 @@ export function resolveParams(specs: ParamSpecs, assignments: readonly string[],
     const eq = a.indexOf('=');
     if (eq <= 0) throw new UsageError(`bad --param "${a}": expected name=value; parameters of "${modelName}": ${valid()}`);
     const name = a.slice(0, eq).trim();
-    const spec = specs[name];
+    // Own parameters only: `constructor`, `toString` and `__proto__` are not parameters.
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) throw new UsageError(`unknown parameter "${name}" for model "${modelName}"; available: ${valid()}`);
     values[name] = parseParamText(name, spec, a.slice(eq + 1).trim());
   }

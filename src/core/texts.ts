@@ -1,4 +1,4 @@
-import { ModelError } from './errors.ts';
+import { CapacityError, ModelError } from './errors.ts';
 
 /**
  * The texts a schema's `t.text()` fields hold, numbered as they first appear: a state keeps a
@@ -58,7 +58,7 @@ export class TextTable {
 
   private add(text: string): number {
     const id = this.texts.length;
-    if (id >= 2 ** 32 - 1) throw new ModelError('more than 2^32 distinct texts in t.text() fields');
+    if (id >= 2 ** 32 - 1) throw new CapacityError('more than 2^32 distinct texts in t.text() fields');
     this.texts.push(text);
     this.ids.set(text, id);
     return id;
@@ -81,9 +81,9 @@ export class TextTable {
   private publish(text: string): number {
     const meta = this.meta!;
     const id = Atomics.load(meta, 1);
-    if (id >= MAX_TEXTS) throw new ModelError(`more than ${MAX_TEXTS} distinct texts in t.text() fields under --workers`);
+    if (id >= MAX_TEXTS) throw new CapacityError(`the shared text table holds ${MAX_TEXTS} texts, the most it can (t.text() fields under --workers)`);
     const at = meta[2];
-    if (at + text.length > this.units!.length) throw new ModelError('the shared text table is full (t.text() fields under --workers)');
+    if (at + text.length > this.units!.length) throw new CapacityError(`the shared text table is full (${this.units!.length} characters of t.text() fields under --workers)`);
     for (let k = 0; k < text.length; k++) this.units![at + k] = text.charCodeAt(k);
     meta[HEAD + id] = at;
     meta[HEAD + id + 1] = at + text.length;

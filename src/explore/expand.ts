@@ -97,13 +97,14 @@ export class Expander {
     this.samples = options.sample ? new Samples(space, this.model, this.invariants, this.finals, this.steps, options.por) : undefined;
   }
 
-  private record(p: Property<unknown, AnyParams>, c: Check, stateId: number, action: number): void {
+  /** Records what property `p` answered on `state` (a check that returned something else is the model's error). */
+  private record(p: Property<unknown, AnyParams>, c: Check, stateId: number, action: number, state: unknown): void {
     if (c === true || this.findings.has(p.name)) return;
     let v;
     try {
       v = violationOf(c);
     } catch (e) {
-      throw new ModelError(`property "${p.name}": ${(e as Error).message}`);
+      throw new ModelError(`property "${p.name}": ${(e as Error).message}, on state {${this.space.render(state)}}`);
     }
     if (v) this.findings.record(p, stateId, action, v);
   }
@@ -118,7 +119,7 @@ export class Expander {
       } catch (e) {
         throw modelFailure(`property "${p.name}" threw on state {${this.space.render(value)}}`, e);
       }
-      this.record(p, c, id, -1);
+      this.record(p, c, id, -1, value);
     }
   }
 
@@ -186,6 +187,10 @@ export class Expander {
     const stepChecks = this.steps;
     for (let i = from; i < to; i++) {
       const t = ts[i];
+      if (typeof t?.label !== 'string' || typeof t.lane !== 'string' || typeof t.apply !== 'function')
+        throw new ModelError(
+          `model "${this.model.name}": transition ${i + 1} of state {${space.render(space.state)}} is not { label, lane, apply }: label ${JSON.stringify(t?.label)}, lane ${JSON.stringify(t?.lane)}, apply ${typeof t?.apply}`,
+        );
       let next: unknown;
       let stored = false;
       if (ample) {
@@ -206,7 +211,7 @@ export class Expander {
         } catch (e) {
           throw modelFailure(`property "${p.name}" threw on transition "${t.label}"`, e);
         }
-        this.record(p, c, id, i);
+        this.record(p, c, id, i, space.state);
       }
       if (!stored) visit(i, next);
     }
@@ -238,7 +243,7 @@ export class Expander {
       } catch (e) {
         throw modelFailure(`property "${p.name}" threw on state {${space.render(space.state)}}`, e);
       }
-      this.record(p, c, id, -1);
+      this.record(p, c, id, -1, space.state);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import { UsageError } from '../core/errors.ts';
+import { CapacityError, UsageError } from '../core/errors.ts';
 import type { AnyModel, Property } from '../core/model.ts';
 import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
@@ -8,7 +8,7 @@ import { Expander, FirstFindings, type Found } from './expand.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns, SpillFile } from './growable.ts';
 import { spaceOf } from './space.ts';
-import { collisionOdds, exactStoreFor, FingerprintStore, StoreFull, type StateStore } from './store.ts';
+import { collisionOdds, exactStoreFor, FingerprintStore, type StateStore } from './store.ts';
 
 export interface Progress {
   readonly states: number;
@@ -151,6 +151,31 @@ export function mib(bytes: number): string {
  * selected properties, and returns what it found. No I/O: the caller prints.
  */
 export function explore(model: AnyModel, params: AnyParams, options: ExploreOptions = {}): Outcome {
+  const run = search(model, params, options);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * `explore` that lets the event loop run now and then (every YIELD_MS of search), so that a
+ * signal handler can ask it to stop (`options.interrupted`): what the CLI runs.
+ */
+export async function exploreAsync(model: AnyModel, params: AnyParams, options: ExploreOptions = {}): Promise<Outcome> {
+  const run = search(model, params, options);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+    await new Promise((ok) => setImmediate(ok));
+  }
+}
+
+/** How long the search runs between two chances for the event loop (exploreAsync). */
+const YIELD_MS = 50;
+
+/** The search: yields when the event loop may run, returns the outcome. */
+function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): Generator<void, Outcome> {
   const o = resolve(model, options);
   const space = spaceOf(model, params, { symmetry: options.symmetry === true });
   const findings = new FirstFindings();
@@ -170,6 +195,7 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
   let maxDepthSeen = 0;
   let expansions = 0;
   let lastProgress = started;
+  let lastYield = started;
   /** BFS: the id of the first state stored at each depth (ids grow with depth), for --por's proviso. */
   const firstAtDepth: number[] = [0];
 
@@ -233,13 +259,17 @@ export function explore(model: AnyModel, params: AnyParams, options: ExploreOpti
         lastProgress = now;
         options.onProgress({ states: store.size, transitions: expander.transitions, queued: frontier.size, depth: maxDepthSeen, elapsedMs: now - started });
       }
+      if (now - lastYield >= YIELD_MS) {
+        yield;
+        lastYield = performance.now();
+      }
     }
     // Expand it: each successor is checked and, when new, stored and queued (visit).
     const { bytes, start, end } = store.exact ? store.bytesOf(id) : frontier;
     try {
       expander.expand(id, bytes, start, end, store, depth < o.maxDepth, proviso, visit);
     } catch (e) {
-      if (!(e instanceof StoreFull || e instanceof RangeError)) throw e;
+      if (!(e instanceof CapacityError || e instanceof RangeError)) throw e;
       // The store or a column could not grow: end with the counts so far.
       stoppedBy = { kind: 'memory', limit: memoryInUse(), detail: e.message };
       break search;

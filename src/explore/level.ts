@@ -6,6 +6,7 @@
  * that key, which is the order the one-thread BFS stores them in: states get the same ids, the
  * same parents and the same shortest counterexamples.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Property } from '../core/model.ts';
 import type { FiredLabel } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
@@ -71,6 +72,10 @@ export interface LevelReport {
   readonly abandoned: readonly (readonly [number, number])[];
   /** Stopped at a chunk boundary because the table must grow or the search must stop. */
   readonly paused: boolean;
+  /** Stopped at a chunk boundary because `between` asked for the event loop to run: call run again. */
+  readonly yielded: boolean;
+  /** This thread's V8 heap in use (for --max-memory). */
+  readonly heapUsed: number;
 }
 
 /** The findings of one thread during one level (see Candidate). */
@@ -111,9 +116,10 @@ export class LevelWorker {
   /**
    * Works on `task` until its chunks are taken (done), the table asks to grow, or the search is
    * stopped (paused). `redo` are chunks this thread abandoned before; `between` runs after each
-   * chunk (the coordinator checks the clock there).
+   * chunk (the coordinator checks the clock there) and returns true to have run() return early
+   * (yielded), so that the event loop can run.
    */
-  run(task: LevelTask, redo: readonly (readonly [number, number])[], between?: () => void): LevelReport {
+  run(task: LevelTask, redo: readonly (readonly [number, number])[], between?: () => boolean): LevelReport {
     const expander = this.expander;
     const store = this.store;
     const findings = this.expander.findings as LevelFindings;
@@ -243,6 +249,7 @@ export class LevelWorker {
     };
 
     let paused = false;
+    let yielded = false;
     const inserted0 = store.inserted;
     for (const [from, to] of redo) if (!chunk(from, to)) paused = true;
     while (!paused) {
@@ -253,10 +260,13 @@ export class LevelWorker {
       const from = Atomics.add(control, C.NEXT, CHUNK);
       if (from >= task.count) break;
       if (!chunk(from, Math.min(task.count, from + CHUNK))) paused = true;
-      between?.();
+      if (between?.()) {
+        yielded = true;
+        break;
+      }
     }
     // Done with the level: the next one's indices start past every reservation.
-    if (!paused) store.release();
+    if (!paused && !yielded) store.release();
     return {
       inserted: store.inserted - inserted0,
       transitions,
@@ -267,6 +277,8 @@ export class LevelWorker {
       others: [...findings.others.values()],
       abandoned,
       paused,
+      yielded,
+      heapUsed: getHeapStatistics().used_heap_size,
     };
   }
 }

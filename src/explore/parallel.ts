@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { ModelError, UsageError } from '../core/errors.ts';
+import { CapacityError, ModelError, UsageError } from '../core/errors.ts';
 import type { AnyModel } from '../core/model.ts';
 import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
@@ -14,7 +14,6 @@ import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from '.
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
 import { spaceOf } from './space.ts';
 import { TextTable } from '../core/texts.ts';
-import { StoreFull } from './store.ts';
 
 /** What a worker thread is started with (worker.ts). */
 export interface WorkerSetup {
@@ -37,9 +36,11 @@ export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'report'; readonly report: LevelReport }
   | { readonly type: 'rehashed' }
-  | { readonly type: 'error'; readonly message: string; readonly model: boolean };
+  | { readonly type: 'error'; readonly message: string; readonly kind: 'model' | 'capacity' | 'internal' };
 
 const HEAP_STOP = 0.9;
+/** How long this thread works on its chunks between two chances for the event loop (a signal handler). */
+const YIELD_MS = 50;
 /** Slots of the first shared table; it grows by GROWTH at a time (the threads stop while it grows). */
 const FIRST_TABLE = 1 << 18;
 const GROWTH = 4;
@@ -155,9 +156,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const nextReply = (k: number) => new Promise<FromWorker>((ok) => (replies[k] = ok));
   const fail = (e: Error) => {
     failed ??= e;
-    for (const r of replies) r?.({ type: 'error', message: e.message, model: e instanceof ModelError });
+    for (const r of replies) r?.({ type: 'error', message: e.message, kind: e instanceof ModelError ? 'model' : 'internal' });
   };
-  const errorOf = (m: FromWorker & { type: 'error' }) => (failed && !(failed instanceof ModelError) ? failed : m.model ? new ModelError(m.message) : new Error(`a worker failed: ${m.message}`));
+  const errorOf = (m: FromWorker & { type: 'error' }) =>
+    failed && !(failed instanceof ModelError) ? failed : m.kind === 'model' ? new ModelError(m.message) : m.kind === 'capacity' ? new CapacityError(m.message) : new Error(`a worker failed: ${m.message}`);
   for (let k = 0; k < n - 1; k++) {
     const w = new Worker(new URL('worker-boot.mjs', import.meta.url), { workerData: wsetup });
     ready.push(false);
@@ -181,15 +183,20 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     return got;
   };
 
-  const between = (): void => {
+  /** The workers' heaps as they last reported them (for --max-memory). */
+  let workerHeaps = 0;
+  let lastYield = started;
+  /** After each chunk of this thread: the clock, the memory, the user; true when the event loop should run. */
+  const between = (): boolean => {
     const now = performance.now();
     const heapUsed = getHeapStatistics().used_heap_size;
-    const inUse = store.tableBytes + store.count * stride + paths.byteSize + order.byteSize;
+    const inUse = store.tableBytes + store.count * stride + paths.byteSize + order.byteSize + heapUsed + workerHeaps;
     let why: StopReason | undefined;
     if (options.interrupted?.()) why = { kind: 'interrupted' };
     else if (now - started > o.timeLimitMs) why = { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
     else if (heapUsed > HEAP_STOP * heapLimit) why = { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
-    else if (heapUsed + inUse > o.maxMemoryBytes) why = { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, levels and heap reached ${mib(heapUsed + inUse)} (this thread's heap; the workers' are not counted)` };
+    else if (inUse > o.maxMemoryBytes)
+      why = { kind: 'memory', limit: o.maxMemoryBytes, detail: `the shared store, the levels and the heaps of all threads reached ${mib(inUse)} (the workers' heaps as of the last level)` };
     if (why) {
       stoppedBy ??= why;
       Atomics.store(control, C.STOP, STOP_REQUESTED);
@@ -198,6 +205,17 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       lastProgress = now;
       options.onProgress({ states, transitions, queued: level.length, depth: maxDepthSeen, elapsedMs: now - started });
     }
+    return now - lastYield >= YIELD_MS;
+  };
+  /** This thread's share of the level: run() again after each pause for the event loop (a signal may come). */
+  const mainRun = async (task: LevelTask, redo: readonly (readonly [number, number])[]): Promise<LevelReport[]> => {
+    const rs = [main.run(task, redo, between)];
+    while (rs[rs.length - 1].yielded) {
+      await new Promise((ok) => setImmediate(ok));
+      lastYield = performance.now();
+      rs.push(main.run(task, [], between));
+    }
+    return rs;
   };
 
   try {
@@ -232,8 +250,10 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
       };
       Atomics.store(control, C.NEXT, 0);
       const theirs = ask(active, () => ({ type: 'level', task }));
-      let mine = main.run(task, [], between);
       const reports: LevelReport[] = [];
+      let mines = await mainRun(task, []);
+      let mine = mines[mines.length - 1];
+      reports.push(...mines.slice(0, -1));
       let answers = (await theirs).map((a) => (a as { report: LevelReport }).report);
       // The table asked to grow: every thread stopped at a chunk boundary. All rehash a part
       // of it into a bigger one, then go on, first with the chunks they abandoned.
@@ -247,12 +267,15 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
         Atomics.store(control, C.GROW, 0);
         reports.push(mine, ...answers);
         const resumed = ask(active, (k) => ({ type: 'resume', redo: answers[active.indexOf(k)].abandoned }));
-        mine = main.run(task, mine.abandoned, between);
+        mines = await mainRun(task, mine.abandoned);
+        mine = mines[mines.length - 1];
+        reports.push(...mines.slice(0, -1));
         answers = (await resumed).map((a) => (a as { report: LevelReport }).report);
       }
       reports.push(mine, ...answers);
       const code = Atomics.load(control, C.STOP);
       if (code === STOP_MAX_STATES) stoppedBy ??= { kind: 'max-states', limit: o.maxStates };
+      workerHeaps = answers.reduce((a, r) => a + r.heapUsed, 0);
       for (const r of reports) {
         states += r.inserted;
         transitions += r.transitions;
@@ -295,7 +318,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     }
     if (level.length > 0 && Atomics.load(control, C.STOP) === 0 && found.size > 0 && options.stopOnFirst) stoppedBy ??= { kind: 'first-violation' };
   } catch (e) {
-    if (!(e instanceof StoreFull)) throw failed instanceof ModelError ? failed : e;
+    if (!(e instanceof CapacityError)) throw failed instanceof ModelError ? failed : e;
     stoppedBy ??= { kind: 'memory', limit: store.tableBytes + store.count * stride, detail: e.message };
   } finally {
     stopping = true;

@@ -6,6 +6,7 @@
  * that two different states share a fingerprint and the second one is wrongly taken as visited.
  */
 
+import { CapacityError } from '../core/errors.ts';
 import { prefixedSize, putPrefixed, readPrefixed } from './growable.ts';
 
 /** MurmurHash3 (x86, 32-bit) of `b[from, from + n)`. */
@@ -55,7 +56,7 @@ export interface StoredBytes {
 }
 
 /** Raised when the store cannot grow further; the explorer ends the run as incomplete. */
-export class StoreFull extends Error {}
+export class StoreFull extends CapacityError {}
 
 export interface StateStore {
   /** Distinct states stored; ids are 0 … size-1 in the order of `add`. */

@@ -3,7 +3,7 @@
 // level it is sent (level.ts) over the shared store, until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../cli/load.ts';
-import { ModelError } from '../core/errors.ts';
+import { CapacityError, ModelError } from '../core/errors.ts';
 import { Expander } from './expand.ts';
 import { selectProperties } from './explore.ts';
 import { LevelWorker, type LevelTask } from './level.ts';
@@ -14,7 +14,11 @@ import { spaceOf } from './space.ts';
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(m);
-const failure = (e: unknown): FromWorker => ({ type: 'error', message: e instanceof Error ? e.message : String(e), model: e instanceof ModelError });
+const failure = (e: unknown): FromWorker => ({
+  type: 'error',
+  message: e instanceof Error ? e.message : String(e),
+  kind: e instanceof ModelError ? 'model' : e instanceof CapacityError ? 'capacity' : 'internal',
+});
 
 try {
   const model = await loadModel(setup.file);

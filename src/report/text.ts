@@ -63,7 +63,7 @@ export function formatSummary(outcome: Outcome): string {
   const violated = outcome.properties.filter((p) => p.verdict === 'violated').length;
   const head =
     outcome.verdict === 'violated'
-      ? `violated (${violated} of ${outcome.properties.length} properties)`
+      ? `violated (${violated} of ${outcome.properties.length} properties${outcome.stoppedBy ? `; ${describeStop(outcome.stoppedBy)}` : ''})`
       : outcome.verdict === 'incomplete'
         ? `incomplete (${outcome.stoppedBy ? describeStop(outcome.stoppedBy) : 'not every state was explored'})`
         : `holds (${outcome.properties.length} properties)`;

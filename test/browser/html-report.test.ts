@@ -43,14 +43,14 @@ describe.skipIf(!present)('HTML counterexample report in a real browser', () => 
     const out = mkdtempSync(join(tmpdir(), 'mc-html-'));
     const v = await mc('verify', 'test/fixtures/peterson.ts', '--param', 'variant=turn-first', '--out', out, '--html', '--quiet');
     expect(v.code).toBe(1);
-    const file = join(out, 'peterson', 'mutual-exclusion.html');
+    const file = join(out, 'peterson', 'variant=turn-first', 'mutual-exclusion.html');
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(pathToFileURL(resolve(file)).href);
 
     expect(await page.title()).toBe('peterson: mutual-exclusion violated');
     expect(await page.locator('#verdict').innerText()).toContain('mutual-exclusion violated: 2 processes in the critical section');
     expect(await page.locator('#reproduce').innerText()).toBe('mc verify test/fixtures/peterson.ts --param variant=turn-first');
-    expect(await page.locator('#replay').innerText()).toBe(`mc replay ${join(out, 'peterson', 'mutual-exclusion.itf.json')} test/fixtures/peterson.ts`);
+    expect(await page.locator('#replay').innerText()).toBe(`mc replay ${join(out, 'peterson', 'variant=turn-first', 'mutual-exclusion.itf.json')} test/fixtures/peterson.ts`);
 
     // One column per lane, in the model's order.
     expect(await page.locator('th.lane').allInnerTexts()).toEqual(['p0', 'p1']);

@@ -11,7 +11,7 @@ async function petersonTrace(): Promise<string> {
   const out = tmp();
   const v = await mc('verify', 'test/fixtures/peterson.ts', '--param', 'variant=turn-first', '--out', out, '--quiet');
   expect(v.code).toBe(1);
-  const file = join(out, 'peterson', 'mutual-exclusion.itf.json');
+  const file = join(out, 'peterson', 'variant=turn-first', 'mutual-exclusion.itf.json');
   expect(v.out).toContain(`  trace: ${file}\n`);
   return file;
 }
@@ -103,7 +103,7 @@ describe('verify → ITF → replay', () => {
   it('reproduces a violation at quiescence, checked once the replay reaches a state with nothing enabled', async () => {
     const out = tmp();
     expect((await mc('verify', 'test/fixtures/lost_update.ts', '--param', 'threads=2', '--out', out, '--quiet')).code).toBe(1);
-    const r = await mc('replay', join(out, 'lost-update', 'no-lost-update.itf.json'), 'test/fixtures/lost_update.ts');
+    const r = await mc('replay', join(out, 'lost-update', 'threads=2', 'no-lost-update.itf.json'), 'test/fixtures/lost_update.ts');
     expect(r.code).toBe(1);
     expect(r.out.split('\n').slice(-5)).toEqual([
       '  4  t1    t1: x = tmp + 1   ✗ no-lost-update: x = 1 after 2 increments',

@@ -28,7 +28,7 @@ describe('mc verify', () => {
     expect(r.stdout).toContain('Counterexample for no-lost-update');
     expect(r.stdout).toMatch(/ {2}3 {2}t0 {4}t0: x = tmp \+ 1\n {11}x: 0 → 1\n {11}pc: \[1, 1\] → \[2, 1\]\n {2}4 {2}t1 {4}t1: x = tmp \+ 1\n {11}pc: \[2, 1\] → \[2, 2\]\n/);
     expect(r.stdout).toMatch(/violated: at quiescence \(no transition enabled\): x = 1 after 2 increments/);
-    const file = join(out, 'lost-update', 'no-lost-update.dot');
+    const file = join(out, 'lost-update', 'threads=2', 'no-lost-update.dot');
     expect(r.stdout).toContain(`graph: ${file}`);
     const dot = readFileSync(file, 'utf8');
     expect(dot).toContain('subgraph "cluster_0"');
@@ -48,7 +48,7 @@ describe('mc verify', () => {
     const me = o.properties.find((p: { name: string }) => p.name === 'mutual-exclusion');
     expect(me.violation.trace.steps).toHaveLength(8);
     expect(me.violation.trace.steps[7].state.ncs).toBe(2);
-    expect(me.violation.graph).toBe(join(out, 'peterson', 'mutual-exclusion.dot'));
+    expect(me.violation.graph).toBe(join(out, 'peterson', 'variant=turn-first', 'mutual-exclusion.dot'));
   });
 
   it('exit 3 when a bound stops the run, with the counts so far', () => {

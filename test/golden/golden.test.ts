@@ -29,8 +29,8 @@ function stable(text: string, out: string): string {
 }
 
 const cases = [
-  { name: 'peterson-turn-first', file: 'test/fixtures/peterson.ts', args: ['--param', 'variant=turn-first'], model: 'peterson', property: 'mutual-exclusion' },
-  { name: 'lost-update-2', file: 'test/fixtures/lost_update.ts', args: ['--param', 'threads=2'], model: 'lost-update', property: 'no-lost-update' },
+  { name: 'peterson-turn-first', file: 'test/fixtures/peterson.ts', args: ['--param', 'variant=turn-first'], model: 'peterson', setting: 'variant=turn-first', property: 'mutual-exclusion' },
+  { name: 'lost-update-2', file: 'test/fixtures/lost_update.ts', args: ['--param', 'threads=2'], model: 'lost-update', setting: 'threads=2', property: 'no-lost-update' },
 ];
 
 describe('golden outputs of mc verify', () => {
@@ -43,8 +43,8 @@ describe('golden outputs of mc verify', () => {
       const json = await mc('verify', c.file, ...c.args, '--out', out, '--quiet', '--json');
       expect(json.code).toBe(1);
       golden(`${c.name}.json`, stable(json.out, out));
-      golden(`${c.name}.itf.json`, readFileSync(join(out, c.model, `${c.property}.itf.json`), 'utf8'));
-      golden(`${c.name}.dot`, readFileSync(join(out, c.model, `${c.property}.dot`), 'utf8'));
+      golden(`${c.name}.itf.json`, readFileSync(join(out, c.model, c.setting, `${c.property}.itf.json`), 'utf8'));
+      golden(`${c.name}.dot`, readFileSync(join(out, c.model, c.setting, `${c.property}.dot`), 'utf8'));
     });
   }
 });

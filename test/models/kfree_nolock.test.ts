@@ -91,7 +91,7 @@ describe('kfree_nolock: no-is-locked-check', () => {
     try {
       const r = mcBin(['verify', 'models/kfree_nolock.ts', '--param', 'variant=no-is-locked-check', '--out', dir]);
       expect(r.code).toBe(1);
-      const dot = readFileSync(join(dir, 'kfree-nolock', 'freelist-integrity.dot'), 'utf8');
+      const dot = readFileSync(join(dir, 'kfree-nolock', 'cpus=2,rt=false,variant=no-is-locked-check', 'freelist-integrity.dot'), 'utf8');
       const at = (text: string) => dot.indexOf(text);
       expect(at('cpu0: A: local_lock_irqsave(kmalloc-64)')).toBeGreaterThan(0);
       expect(at('cpu0: nmi enters')).toBeGreaterThan(at('cpu0: A: local_lock_irqsave(kmalloc-64)'));

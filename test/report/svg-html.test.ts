@@ -9,7 +9,7 @@ describe('SVG and HTML counterexamples', () => {
     const out = mkdtempSync(join(tmpdir(), 'mc-svg-'));
     const r = await mc('verify', 'test/fixtures/lost_update.ts', '--param', 'threads=2', '--out', out, '--svg', '--html', '--quiet');
     expect(r.code).toBe(1);
-    const base = join(out, 'lost-update', 'no-lost-update');
+    const base = join(out, 'lost-update', 'threads=2', 'no-lost-update');
     expect(r.out).toContain(`  svg: ${base}.svg\n  report: ${base}.html\n`);
     const svg = readFileSync(`${base}.svg`, 'utf8');
     expect(svg).toMatch(/^<\?xml[^]*<svg /);
