@@ -654,67 +654,89 @@ function touches(n: Node, u: Universe): boolean {
  * bits. What does not mention `u` is copied.
  */
 export function permuter(schema: Schema, u: Universe): (src: Uint8Array, s: number, dst: Uint8Array, d: number, perm: readonly number[]) => void {
-  const walk = (n: Node, src: Uint8Array, s: number, dst: Uint8Array, d: number, perm: readonly number[]): void => {
-    if (!touches(n, u)) {
-      for (let k = sizeOf(n) - 1; k >= 0; k--) dst[d + k] = src[s + k];
-      return;
-    }
+  const mapped = (n: Node): boolean =>
+    n.kind === 'map' || n.kind === 'keys' ? touches(n, u) : n.kind === 'struct' ? n.fields.some(([, f]) => mapped(f)) : n.kind === 'optional' ? mapped(n.inner) : 'elem' in n ? mapped(n.elem) : false;
+  if (mapped(schema.root)) throw new ModelError(`symmetry over universe "${u.name}": a t.map has keys or values of that universe, which mc cannot rename (its entries are ordered by key); use a t.record or t.array over the universe`);
+  /** The renaming of one node, built once: what does not mention `u` is a copy of its bytes. */
+  const compile = (n: Node): Permute => {
+    const size = sizeOf(n);
+    if (!touches(n, u))
+      return (src, s, dst, d) => {
+        for (let k = 0; k < size; k++) dst[d + k] = src[s + k];
+      };
     switch (n.kind) {
       case 'member':
-        dst[d] = perm[src[s]];
-        return;
-      case 'optional':
-        if (sharesCode(n)) {
-          const c = src[s];
-          dst[d] = c === 0 ? 0 : perm[c - 1] + 1;
-        } else {
+        return (src, s, dst, d, perm) => {
+          dst[d] = perm[src[s]];
+        };
+      case 'optional': {
+        if (sharesCode(n))
+          return (src, s, dst, d, perm) => {
+            const c = src[s];
+            dst[d] = c === 0 ? 0 : perm[c - 1] + 1;
+          };
+        const inner = compile(n.inner);
+        const innerSize = sizeOf(n.inner);
+        return (src, s, dst, d, perm) => {
           dst[d] = src[s];
-          if (src[s] === 0) for (let k = sizeOf(n.inner); k >= 1; k--) dst[d + k] = 0;
-          else walk(n.inner, src, s + 1, dst, d + 1, perm);
-        }
-        return;
-      case 'set': {
-        const bytes = sizeOf(n);
-        for (let k = 0; k < bytes; k++) dst[d + k] = 0;
-        for (let i = 0; i < u.size; i++) if ((src[s + (i >>> 3)] >>> (i & 7)) & 1) dst[d + (perm[i] >>> 3)] |= 1 << (perm[i] & 7);
-        return;
+          if (src[s] === 0) for (let k = 1; k <= innerSize; k++) dst[d + k] = 0;
+          else inner(src, s + 1, dst, d + 1, perm);
+        };
       }
+      case 'set':
+        return (src, s, dst, d, perm) => {
+          for (let k = 0; k < size; k++) dst[d + k] = 0;
+          for (let i = 0; i < u.size; i++) if ((src[s + (i >>> 3)] >>> (i & 7)) & 1) dst[d + (perm[i] >>> 3)] |= 1 << (perm[i] & 7);
+        };
       case 'struct': {
+        const parts: Permute[] = [];
+        const offsets: number[] = [];
         let at = 0;
         for (const [, f] of n.fields) {
-          walk(f, src, s + at, dst, d + at, perm);
+          parts.push(compile(f));
+          offsets.push(at);
           at += sizeOf(f);
         }
-        return;
+        return (src, s, dst, d, perm) => {
+          for (let i = 0; i < parts.length; i++) parts[i](src, s + offsets[i], dst, d + offsets[i], perm);
+        };
       }
       case 'array':
       case 'record': {
         const count = n.kind === 'array' ? n.length : n.universe.size;
         const moves = n.kind === 'array' ? n.index === u : n.universe === u;
-        const size = sizeOf(n.elem);
-        for (let i = 0; i < count; i++) walk(n.elem, src, s + i * size, dst, d + (moves ? perm[i] : i) * size, perm);
-        return;
+        const elem = compile(n.elem);
+        const es = sizeOf(n.elem);
+        return (src, s, dst, d, perm) => {
+          for (let i = 0; i < count; i++) elem(src, s + i * es, dst, d + (moves ? perm[i] : i) * es, perm);
+        };
       }
       case 'list': {
-        const size = sizeOf(n.elem);
-        dst[d] = src[s];
-        for (let i = 0; i < n.capacity; i++) {
-          if (i < src[s]) walk(n.elem, src, s + 1 + i * size, dst, d + 1 + i * size, perm);
-          else for (let k = 0; k < size; k++) dst[d + 1 + i * size + k] = 0;
-        }
-        return;
+        // Only the first src[s] elements are renamed: the free places stay zero.
+        const elem = compile(n.elem);
+        const es = sizeOf(n.elem);
+        const capacity = n.capacity;
+        return (src, s, dst, d, perm) => {
+          const length = src[s];
+          dst[d] = length;
+          for (let i = 0; i < capacity; i++) {
+            if (i < length) elem(src, s + 1 + i * es, dst, d + 1 + i * es, perm);
+            else for (let k = 0; k < es; k++) dst[d + 1 + i * es + k] = 0;
+          }
+        };
       }
       default:
-        return;
+        // A t.map or t.setOf over `u` is refused above; nothing else can mention it.
+        throw new Error(`permuter: a ${n.kind} node mentions universe "${u.name}"`);
     }
   };
-  const mapped = (n: Node): boolean =>
-    n.kind === 'map' || n.kind === 'keys' ? touches(n, u) : n.kind === 'struct' ? n.fields.some(([, f]) => mapped(f)) : n.kind === 'optional' ? mapped(n.inner) : 'elem' in n ? mapped(n.elem) : false;
-  if (mapped(schema.root)) throw new ModelError(`symmetry over universe "${u.name}": a t.map has keys or values of that universe, which mc cannot rename (its entries are ordered by key); use a t.record or t.array over the universe`);
-  const root = schema.root;
+  const root = compile(schema.root);
   const used = schema.used;
+  const size = schema.size;
   return (src, s, dst, d, perm) => {
-    walk(root, src, s, dst, d, perm);
-    for (let k = used; k < schema.size; k++) dst[d + k] = 0;
+    root(src, s, dst, d, perm);
+    for (let k = used; k < size; k++) dst[d + k] = 0;
   };
 }
+
+type Permute = (src: Uint8Array, s: number, dst: Uint8Array, d: number, perm: readonly number[]) => void;
