@@ -330,34 +330,61 @@ export const t = {
 };
 
 /** The default value of a node, as a fresh mutable value: false, the smallest int (0 when in range), the first name, member 0, null, empty. */
-export function defaultValue(n: Node, path = ''): unknown {
+export function defaultValue(n: Node): unknown {
+  let make = creators.get(n);
+  if (!make) {
+    make = creator(n, '');
+    creators.set(n, make);
+  }
+  return make();
+}
+
+/** Each node's `creator`, built once: states, drafts and the sampled checks' trees are created often. */
+const creators = new WeakMap<Node, () => unknown>();
+
+/** A function that returns a fresh default value of `n`, its field paths (for MemberSet's messages) worked out beforehand. */
+function creator(n: Node, path: string): () => unknown {
   switch (n.kind) {
     case 'bool':
-      return false;
-    case 'int':
-      return n.min <= 0 && n.max >= 0 ? 0 : n.min;
-    case 'enum':
-      return n.names[0];
+      return () => false;
+    case 'int': {
+      const v = n.min <= 0 && n.max >= 0 ? 0 : n.min;
+      return () => v;
+    }
+    case 'enum': {
+      const v = n.names[0];
+      return () => v;
+    }
     case 'member':
-      return 0;
+      return () => 0;
     case 'text':
-      return '';
+      return () => '';
     case 'optional':
-      return null;
+      return () => null;
     case 'struct':
-      return Object.fromEntries(n.fields.map(([k, f]) => [k, defaultValue(f, join(path, k))]));
-    case 'array':
-      return Array.from({ length: n.length }, (_, i) => defaultValue(n.elem, `${path}[${i}]`));
-    case 'record':
-      return Object.fromEntries(n.universe.members.map((m) => [m, defaultValue(n.elem, memberPath(path, m))]));
+    case 'record': {
+      const keys = n.kind === 'struct' ? n.fields.map(([k]) => k) : n.universe.members;
+      const parts = n.kind === 'struct' ? n.fields.map(([k, f]) => creator(f, join(path, k))) : keys.map((m) => creator(n.elem, memberPath(path, m)));
+      return () => {
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < keys.length; i++) o[keys[i]] = parts[i]();
+        return o;
+      };
+    }
+    case 'array': {
+      const parts = Array.from({ length: n.length }, (_, i) => creator(n.elem, `${path}[${i}]`));
+      return () => parts.map((make) => make());
+    }
     case 'list':
-      return [];
+      return () => [];
     case 'map':
-      return new Map();
+      return () => new Map();
     case 'keys':
-      return new Set();
-    case 'set':
-      return new MemberSet(n.universe, path);
+      return () => new Set();
+    case 'set': {
+      const u = n.universe;
+      return () => new MemberSet(u, path);
+    }
   }
 }
 
@@ -445,7 +472,7 @@ export class Schema {
    * sampled expansions (src/explore/samples.ts).
    */
   create(): unknown {
-    return defaultValue(this.root, '');
+    return defaultValue(this.root);
   }
 
   /** Writes tree `w` as bytes at b[o, o + size), checking every value against its domain. */
