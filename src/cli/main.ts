@@ -196,7 +196,7 @@ function program(io: IO, run: (p: Promise<number>) => void): Command {
   prog
     .command('replay')
     .description('re-check a saved ITF trace (.itf.json) against a model, step by step, and say where it stops matching')
-    .argument('<trace-file>', 'an ITF trace, such as out/peterson/mutual-exclusion.itf.json')
+    .argument('<trace-file>', 'an ITF trace, such as out/peterson/variant=turn-first/mutual-exclusion.itf.json')
     .argument('<model-file>', 'the model file to replay it against')
     .option('--param <name=value>', "set a model parameter (repeatable); default: the trace's own", collect, [])
     .option('--property <name>', 'check only this property (repeatable); default: all', collect, [])
