@@ -187,10 +187,6 @@ export class Expander {
     const stepChecks = this.steps;
     for (let i = from; i < to; i++) {
       const t = ts[i];
-      if (typeof t?.label !== 'string' || typeof t.lane !== 'string' || typeof t.apply !== 'function')
-        throw new ModelError(
-          `model "${this.model.name}": transition ${i + 1} of state {${space.render(space.state)}} is not { label, lane, apply }: label ${JSON.stringify(t?.label)}, lane ${JSON.stringify(t?.lane)}, apply ${typeof t?.apply}`,
-        );
       let next: unknown;
       let stored = false;
       if (ample) {

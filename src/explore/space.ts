@@ -36,7 +36,8 @@ export interface Space {
   initialStates(): { readonly value: unknown; readonly bytes: Uint8Array }[];
   /**
    * Makes the state at b[start, end) the one being expanded (its bytes are copied: `b` may be
-   * reused meanwhile) and returns its enabled transitions, checked to be an array.
+   * reused meanwhile) and returns its enabled transitions, checked to be an array of
+   * { label, lane, apply }.
    */
   expand(b: Uint8Array, start: number, end: number): readonly AnyTransition[];
   /** The value of the state being expanded. */
@@ -130,6 +131,13 @@ function checkedTransitions(model: AnyModel, params: AnyParams, state: unknown, 
     throw modelFailure(`transitions() threw in state {${space.render(state)}}`, e);
   }
   if (!Array.isArray(ts)) throw new ModelError(`transitions() returned ${ts === null ? 'null' : typeof ts}, expected an array, in state {${space.render(state)}}`);
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i];
+    if (typeof t?.label !== 'string' || typeof t.lane !== 'string' || typeof t.apply !== 'function')
+      throw new ModelError(
+        `model "${model.name}": transition ${i + 1} of state {${space.render(state)}} is not { label, lane, apply }: label ${JSON.stringify(t?.label)}, lane ${JSON.stringify(t?.lane)}, apply ${typeof t?.apply}`,
+      );
+  }
   return ts;
 }
 
