@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { ModelError, UsageError } from '../core/errors.ts';
+import { errorMessage, ModelError, UsageError } from '../core/errors.ts';
 import { judge, settingsOf, type Setting } from '../core/expectations.ts';
 import type { AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
@@ -68,10 +68,6 @@ export function reproduceCommand(file: string, setting: Setting, property?: stri
   return words.map(shellWord).join(' ');
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** Runs one setting and turns each checked property into a row. */
 async function checkSetting(file: string, model: AnyModel, setting: Setting, flags: CheckFlags, io: IO, notes: string[], signals: Signals): Promise<CheckRow[]> {
   if (setting.properties.length === 0)
@@ -92,7 +88,7 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
     });
   } catch (e) {
     if (!(e instanceof ModelError || e instanceof UsageError)) throw e;
-    return [{ file, model: model.name, setting: setting.label, status: 'error', why: errorText(e), details: [`reproduce: ${reproduceCommand(file, setting)}`] }];
+    return [{ file, model: model.name, setting: setting.label, status: 'error', why: errorMessage(e), details: [`reproduce: ${reproduceCommand(file, setting)}`] }];
   } finally {
     progress.done();
   }
@@ -108,7 +104,7 @@ async function checkSetting(file: string, model: AnyModel, setting: Setting, fla
     });
   } catch (e) {
     if (!(e instanceof ModelError || e instanceof OutputError)) throw e;
-    return [{ file, model: model.name, setting: setting.label, status: 'error', why: errorText(e), details: [`reproduce: ${reproduceCommand(file, setting)}`] }];
+    return [{ file, model: model.name, setting: setting.label, status: 'error', why: errorMessage(e), details: [`reproduce: ${reproduceCommand(file, setting)}`] }];
   }
   return outcome.properties.map((p) => {
     const j = judge(setting, p, outcome);
@@ -157,7 +153,7 @@ export async function check(args: readonly string[], flags: CheckFlags, io: IO):
       writeFileSync(flags.junit, checkJunit(rows));
       io.out(`junit: ${flags.junit}\n`);
     } catch (e) {
-      io.err(`mc: cannot write the JUnit file ${flags.junit}: ${errorText(e)}\n`);
+      io.err(`mc: cannot write the JUnit file ${flags.junit}: ${errorMessage(e)}\n`);
       return EXIT.usage;
     }
   }
@@ -177,7 +173,7 @@ async function checkFiles(files: readonly string[], flags: CheckFlags, io: IO, r
       model = await loadModel(file);
     } catch (e) {
       if (!(e instanceof ModelError || e instanceof UsageError)) throw e;
-      const row: CheckRow = { file: shown, model: shown, setting: '', status: 'error', why: errorText(e) };
+      const row: CheckRow = { file: shown, model: shown, setting: '', status: 'error', why: errorMessage(e) };
       rows.push(row);
       io.out(`${formatCheckRows([row])}\n`);
       continue;

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ModelError, UsageError } from '../core/errors.ts';
+import { errorMessage, ModelError, UsageError } from '../core/errors.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { exploreAsync, type ExploreOptions } from '../explore/explore.ts';
@@ -239,7 +239,7 @@ export async function main(argv: readonly string[], io: IO = processIO): Promise
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT.usage;
     }
     const known = e instanceof UsageError || e instanceof ModelError;
-    io.err(`mc: ${known ? '' : 'internal error: '}${e instanceof Error ? e.message : String(e)}\n`);
+    io.err(`mc: ${known ? '' : 'internal error: '}${errorMessage(e)}\n`);
     if (debug && e instanceof Error) io.err(`${e.stack}\n${e.cause instanceof Error ? `caused by: ${e.cause.stack}\n` : ''}`);
     else if (!known) io.err('mc: run again with --debug for the stack trace\n');
     return EXIT.usage;

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ModelError } from '../core/errors.ts';
+import { errorMessage, ModelError, modelFailure } from '../core/errors.ts';
 import { NAME, type AnyModel } from '../core/model.ts';
 import type { Outcome } from '../core/outcome.ts';
 import { formatParams, type AnyParams, type ParamSpecs } from '../core/params.ts';
@@ -52,7 +52,7 @@ function reason(e: unknown): string {
     case 'EROFS':
       return 'the file system is read-only';
     default:
-      return e instanceof Error ? e.message : String(e);
+      return errorMessage(e);
   }
 }
 
@@ -156,7 +156,7 @@ export function modelLanes(model: AnyModel, params: AnyParams): readonly string[
   try {
     return model.lanes?.(params) ?? [];
   } catch (e) {
-    throw new ModelError(`model "${model.name}": lanes() threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw modelFailure(`model "${model.name}": lanes() threw`, e);
   }
 }
 

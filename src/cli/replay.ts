@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ModelError, UsageError } from '../core/errors.ts';
+import { errorMessage, ModelError, modelFailure, UsageError } from '../core/errors.ts';
 import { parseItf, type ItfTrace } from '../core/itf.ts';
 import { checkParamValue, formatParams, resolveParams, type AnyParams } from '../core/params.ts';
 import { replay } from '../explore/replay.ts';
@@ -17,7 +17,7 @@ function readTrace(file: string): ItfTrace {
   try {
     return parseItf(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UsageError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new UsageError(`${file}: ${errorMessage(e)}`);
   }
 }
 
@@ -46,7 +46,7 @@ export async function replayCommand(traceFile: string, modelFile: string, flags:
     result = replay(model, params, trace, flags.property.length > 0 ? flags.property : undefined);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ModelError) throw e;
-    throw new ModelError(`model "${model.name}" threw while replaying: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw modelFailure(`model "${model.name}" threw while replaying`, e);
   }
   const recordedProperty = typeof trace.meta.property === 'string' && model.properties.some((p) => p.name === trace.meta.property) ? trace.meta.property : undefined;
   const header = `mc replay ${traceFile}: ${model.name} [${formatParams(params, model.params)}], ${trace.states.length} states`;

@@ -1,4 +1,4 @@
-import { ModelError } from './errors.ts';
+import { ModelError, modelFailure } from './errors.ts';
 import type { AnyModel } from './model.ts';
 import type { FiredLabel } from './outcome.ts';
 import type { AnyParams } from './params.ts';
@@ -43,7 +43,7 @@ export function coverageOf(model: AnyModel, params: AnyParams, fired: readonly F
   try {
     decl = model.actions === undefined ? undefined : typeof model.actions === 'function' ? model.actions(params) : model.actions;
   } catch (e) {
-    throw new ModelError(`model "${model.name}": actions() threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw modelFailure(`model "${model.name}": actions() threw`, e);
   }
   if (decl !== undefined && (!Array.isArray(decl) || decl.some((a) => typeof a !== 'string')))
     throw new ModelError(`model "${model.name}": actions must be a list of action names (strings)`);

@@ -20,3 +20,16 @@ export class ModelError extends Error {
 export class CapacityError extends Error {
   override name = 'CapacityError';
 }
+
+/** What was thrown, as text: an Error's message, anything else as a string. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Wraps what a model's code threw, with where it happened (`model "x": lanes() threw`); a
+ * resource that ran out (CapacityError) stays what it is.
+ */
+export function modelFailure(what: string, e: unknown): Error {
+  return e instanceof CapacityError ? e : new ModelError(`${what}: ${errorMessage(e)}`, { cause: e });
+}

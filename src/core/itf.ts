@@ -1,4 +1,5 @@
 import { isList, isMap, isOrderedMap, isOrderedSet, isRecord, isSet, isStack } from 'immutable';
+import { errorMessage } from './errors.ts';
 
 /**
  * Values in the Informal Trace Format (ITF, Apalache ADR-015, also read and written by Quint):
@@ -157,7 +158,7 @@ export function parseItf(text: string): ItfTrace {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new Error(`not JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`not JSON: ${errorMessage(e)}`);
   }
   if (!isObject(doc)) throw new Error('not an ITF trace: expected a JSON object with "vars" and "states"');
   const states = doc.states;

@@ -5,13 +5,13 @@
  * same code, so they take the same decisions.
  */
 import { ByteWriter } from '../core/codec.ts';
-import { ModelError } from '../core/errors.ts';
+import { ModelError, modelFailure } from '../core/errors.ts';
 import { DEADLOCK_MESSAGE, DEADLOCK_PROPERTY, violationOf, type AnyTransition, type Check, type Property } from '../core/model.ts';
 import type { FiredLabel } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { ampleTransition } from './reduce.ts';
 import { Samples } from './samples.ts';
-import { modelFailure, type Space } from './space.ts';
+import type { Space } from './space.ts';
 
 /** A property's first violation: the state (and, for a step property, the transition out of it). */
 export interface Found {

@@ -4,11 +4,11 @@
  * Counterexample replay checks every step of its path as well (counterexample.ts).
  */
 import { bytesKey, ByteWriter } from '../core/codec.ts';
-import { ModelError } from '../core/errors.ts';
+import { ModelError, modelFailure } from '../core/errors.ts';
 import { violationOf, type AnyTransition, type Check, type Property } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { LocalCheck } from './local.ts';
-import { modelFailure, sameBytes, type Space } from './space.ts';
+import { sameBytes, type Space } from './space.ts';
 
 const PREFIX = 2000;
 const EVERY = 64;

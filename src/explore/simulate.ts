@@ -1,9 +1,10 @@
 import { ByteWriter } from '../core/codec.ts';
+import { modelFailure } from '../core/errors.ts';
 import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type Check, type Property } from '../core/model.ts';
 import type { PropertyResult, TraceStep } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { selectProperties } from './explore.ts';
-import { modelFailure, spaceOf } from './space.ts';
+import { spaceOf } from './space.ts';
 
 export interface SimulateOptions {
   /** The seed of the first run; run i uses seed + i, so a violation found in run i replays alone with that seed. */

@@ -7,7 +7,7 @@
  * replay use only this interface, so both kinds get the same engine.
  */
 import { ByteWriter, StateCodec } from '../core/codec.ts';
-import { CapacityError, ModelError, UsageError } from '../core/errors.ts';
+import { ModelError, modelFailure, UsageError } from '../core/errors.ts';
 import type { AnyModel, AnyTransition, Symmetry } from '../core/model.ts';
 import type { AnyParams } from '../core/params.ts';
 import { permuter, Schema, type Universe } from '../core/schema.ts';
@@ -102,14 +102,6 @@ export function permutations(n: number): number[][] {
   return all;
 }
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Wraps what a model's code threw, with where it happened; a resource that ran out (CapacityError) stays what it is. */
-export function modelFailure(what: string, e: unknown): Error {
-  return e instanceof CapacityError ? e : new ModelError(`${what}: ${message(e)}`, { cause: e });
-}
 
 function symmetryOf(model: AnyModel, params: AnyParams): Symmetry<unknown> | string {
   if (!model.symmetry) throw new UsageError(`--symmetry: model "${model.name}" declares no interchangeable lanes (symmetry); run without --symmetry`);

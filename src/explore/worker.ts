@@ -3,7 +3,7 @@
 // level it is sent (level.ts) over the shared store, until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../cli/load.ts';
-import { CapacityError, ModelError } from '../core/errors.ts';
+import { CapacityError, errorMessage, ModelError } from '../core/errors.ts';
 import { Expander } from './expand.ts';
 import { selectProperties } from './explore.ts';
 import { LevelWorker, type LevelTask } from './level.ts';
@@ -16,7 +16,7 @@ const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(m);
 const failure = (e: unknown): FromWorker => ({
   type: 'error',
-  message: e instanceof Error ? e.message : String(e),
+  message: errorMessage(e),
   kind: e instanceof ModelError ? 'model' : e instanceof CapacityError ? 'capacity' : 'internal',
 });
 
