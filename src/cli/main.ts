@@ -105,9 +105,9 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
     if (!(e instanceof OutputError)) throw e;
     failed = e.message;
   }
-  const lanes = modelLanes(model, params);
   if (flags.json) io.out(`${JSON.stringify(outcomeJson(outcome, written.files, coverage), null, 2)}\n`);
   else {
+    const lanes = modelLanes(model, params);
     io.out(`${formatHeader(outcome)}\n${formatResults(outcome)}\n`);
     for (const p of outcome.properties) {
       if (!p.violation) continue;

@@ -6,7 +6,7 @@ import { simulate } from '../explore/simulate.ts';
 import { formatCounterexample } from '../report/text.ts';
 import { EXIT, type IO } from './io.ts';
 import { loadModel } from './load.ts';
-import { fileKind, settingDir, writeCounterexamples } from './outputs.ts';
+import { fileKind, modelLanes, settingDir, writeCounterexamples } from './outputs.ts';
 
 export interface SimulateFlags {
   param: string[];
@@ -45,7 +45,7 @@ export async function simulateCommand(file: string, flags: SimulateFlags, io: IO
     return EXIT.incomplete;
   }
   const v = r.violation;
-  const lanes = model.lanes?.(params) ?? [];
+  const lanes = modelLanes(model, params);
   const reproduce = command(v.seed, 1);
   const written = await writeCounterexamples(model, { params, properties: [v.result] }, join(settingDir(flags.out, model, params), 'simulate'), file, reproduce, {
     svg: flags.svg,

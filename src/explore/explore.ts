@@ -1,3 +1,4 @@
+import { setImmediate as eventLoopTurn } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { CapacityError, UsageError } from '../core/errors.ts';
 import type { AnyModel, Property } from '../core/model.ts';
@@ -167,12 +168,12 @@ export async function exploreAsync(model: AnyModel, params: AnyParams, options: 
   for (;;) {
     const r = run.next();
     if (r.done) return r.value;
-    await new Promise((ok) => setImmediate(ok));
+    await eventLoopTurn();
   }
 }
 
-/** How long the search runs between two chances for the event loop (exploreAsync). */
-const YIELD_MS = 50;
+/** How long a search runs between two chances for the event loop (a signal handler): here and in parallel.ts. */
+export const YIELD_MS = 50;
 
 /** The search: yields when the event loop may run, returns the outcome. */
 function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): Generator<void, Outcome> {

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { setImmediate as eventLoopTurn } from 'node:timers/promises';
 import { resolve as resolvePath } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
@@ -8,7 +9,7 @@ import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, type Found } from './expand.ts';
-import { explore, mib, outcomeOf, resolve, storageStats, type ExploreOptions } from './explore.ts';
+import { explore, mib, outcomeOf, resolve, storageStats, YIELD_MS, type ExploreOptions } from './explore.ts';
 import { Int32Column, PathColumns, SpillFile } from './growable.ts';
 import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
@@ -39,8 +40,6 @@ export type FromWorker =
   | { readonly type: 'error'; readonly message: string; readonly kind: 'model' | 'capacity' | 'internal' };
 
 const HEAP_STOP = 0.9;
-/** How long this thread works on its chunks between two chances for the event loop (a signal handler). */
-const YIELD_MS = 50;
 /** Slots of the first shared table; it grows by GROWTH at a time (the threads stop while it grows). */
 const FIRST_TABLE = 1 << 18;
 const GROWTH = 4;
@@ -211,7 +210,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   const mainRun = async (task: LevelTask, redo: readonly (readonly [number, number])[]): Promise<LevelReport[]> => {
     const rs = [main.run(task, redo, between)];
     while (rs[rs.length - 1].yielded) {
-      await new Promise((ok) => setImmediate(ok));
+      await eventLoopTurn();
       lastYield = performance.now();
       rs.push(main.run(task, [], between));
     }
@@ -224,7 +223,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
     const done = () => found.size > 0 && (options.stopOnFirst === true || found.size === o.selected.length);
     while (level.length > 0 && !done() && Atomics.load(control, C.STOP) === 0) {
       // Let the workers that finished loading join this level.
-      await new Promise((ok) => setImmediate(ok));
+      await eventLoopTurn();
       if (failed) throw failed;
       const active = workers.map((_, k) => k).filter((k) => ready[k]);
       const count = level.length;
