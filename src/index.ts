@@ -1,7 +1,7 @@
 /**
  * The public API that model files import. A model file default-exports `defineModel({...})`.
  */
-export { defineModel, invariant, atQuiescence, onStep, isModel, anyModel, DEADLOCK_PROPERTY } from './core/model.ts';
+export { defineModel, invariant, atQuiescence, onStep, eventually, leadsTo, alwaysEventually, isLiveness, isModel, anyModel, DEADLOCK_PROPERTY } from './core/model.ts';
 export type {
   Model,
   AnyModel,
@@ -15,6 +15,11 @@ export type {
   InvariantProperty,
   FinalProperty,
   StepProperty,
+  EventuallyProperty,
+  LeadsToProperty,
+  AlwaysEventuallyProperty,
+  LivenessProperty,
+  Fairness,
   Expectation,
   ExpectationBounds,
   Symmetry,

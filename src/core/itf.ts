@@ -146,6 +146,8 @@ export interface ItfTrace {
   readonly meta: Readonly<Record<string, unknown>>;
   readonly vars: readonly string[];
   readonly states: readonly ItfState[];
+  /** A lasso: the index of the state that follows the last one (the rest repeats forever). */
+  readonly loop?: number;
 }
 
 /**
@@ -165,7 +167,11 @@ export function parseItf(text: string): ItfTrace {
   if (!Array.isArray(states) || states.length === 0) throw new Error('not an ITF trace: "states" must be a non-empty array');
   const meta = isObject(doc['#meta']) ? doc['#meta'] : {};
   const vars = Array.isArray(doc.vars) ? doc.vars.filter((v): v is string => typeof v === 'string' && !v.startsWith('mbt::')) : [];
+  const loop = doc.loop;
+  if (loop !== undefined && (typeof loop !== 'number' || !Number.isInteger(loop) || loop < 0 || loop >= states.length))
+    throw new Error(`"loop" must be the index of one of the ${states.length} states (0 … ${states.length - 1}), got ${JSON.stringify(loop)}`);
   return {
+    ...(loop !== undefined ? { loop } : {}),
     meta,
     vars: [...new Set(vars)],
     states: states.map((s, i) => {

@@ -99,12 +99,78 @@ export interface DeadlockProperty extends PropertyBase {
   readonly kind: 'deadlock';
 }
 
-export type Property<S, P = AnyParams> = InvariantProperty<S, P> | FinalProperty<S, P> | StepProperty<S, P> | DeadlockProperty;
+/**
+ * Liveness: every fair run (see Fairness) from an initial state reaches a state where `goal`
+ * holds. A run that ends (no lane can step) without reaching one violates it too.
+ */
+export interface EventuallyProperty<S, P> extends PropertyBase {
+  readonly kind: 'eventually';
+  readonly goal: (state: S, params: P) => boolean;
+}
+
+/** Liveness: on every fair run, every state where `trigger` holds is followed, then or later, by one where `goal` holds. */
+export interface LeadsToProperty<S, P> extends PropertyBase {
+  readonly kind: 'leadsTo';
+  readonly trigger: (state: S, params: P) => boolean;
+  readonly goal: (state: S, params: P) => boolean;
+}
+
+/** Liveness: on every fair run `goal` holds again and again (infinitely often; a run that ends must end in it). */
+export interface AlwaysEventuallyProperty<S, P> extends PropertyBase {
+  readonly kind: 'alwaysEventually';
+  readonly goal: (state: S, params: P) => boolean;
+}
+
+export type LivenessProperty<S, P = AnyParams> = EventuallyProperty<S, P> | LeadsToProperty<S, P> | AlwaysEventuallyProperty<S, P>;
+
+export type Property<S, P = AnyParams> = InvariantProperty<S, P> | FinalProperty<S, P> | StepProperty<S, P> | DeadlockProperty | LivenessProperty<S, P>;
+
+export function isLiveness<S, P>(p: Property<S, P>): p is LivenessProperty<S, P> {
+  return p.kind === 'eventually' || p.kind === 'leadsTo' || p.kind === 'alwaysEventually';
+}
+
+/**
+ * Which infinite runs count for liveness properties. A run that breaks these assumptions is not
+ * a counterexample: a property that fails only through an unfair run holds.
+ */
+export interface Fairness {
+  /**
+   * `weak` (the default): weak fairness per lane: a lane that can step in every state from some
+   * point on eventually steps (a CPU is not stopped forever while it could run). `none`: any
+   * infinite run counts, and a lane may be starved.
+   */
+  readonly lanes?: 'weak' | 'none';
+  /**
+   * Actions (Transition.action names) under strong fairness, per lane: if a lane's instance of
+   * one is enabled again and again, that lane eventually takes it. The kernel's "a spinning CPU
+   * eventually gets the lock while its holder keeps releasing it" is strong fairness on the
+   * acquire.
+   */
+  readonly strong?: readonly string[];
+  /**
+   * Actions that happen only finitely often on a fair run: the environment's, such as an
+   * interrupt or an NMI arriving. They may be taken on the way, never forever; they do not
+   * count as a lane being able to step.
+   */
+  readonly finite?: readonly string[];
+}
 export type PropertyKind = Property<unknown>['kind'];
 
 export const DEADLOCK_PROPERTY = 'no-deadlock';
 /** What a deadlock violation says, wherever it is found (search, workers, simulation, replay). */
 export const DEADLOCK_MESSAGE = 'no transition is enabled and this is not an accepted end state';
+
+export function eventually<S, P = AnyParams>(name: string, description: string, goal: (state: S, params: P) => boolean): EventuallyProperty<S, P> {
+  return { kind: 'eventually', name, description, goal };
+}
+
+export function leadsTo<S, P = AnyParams>(name: string, description: string, trigger: (state: S, params: P) => boolean, goal: (state: S, params: P) => boolean): LeadsToProperty<S, P> {
+  return { kind: 'leadsTo', name, description, trigger, goal };
+}
+
+export function alwaysEventually<S, P = AnyParams>(name: string, description: string, goal: (state: S, params: P) => boolean): AlwaysEventuallyProperty<S, P> {
+  return { kind: 'alwaysEventually', name, description, goal };
+}
 
 export function invariant<S, P = AnyParams>(name: string, description: string, check: (state: S, params: P) => Check): InvariantProperty<S, P> {
   return { kind: 'invariant', name, description, check };
@@ -179,6 +245,8 @@ export interface ModelDefinition<S, P extends ParamSpecs> {
    * universe whose members are interchangeable (`'cpu'`), for an Immutable model a Symmetry.
    */
   readonly symmetry?: (params: ParamValues<P>) => Symmetry<S> | string | undefined;
+  /** Which infinite runs count for the liveness properties. Default: weak fairness per lane. */
+  readonly fairness?: Fairness | ((params: ParamValues<P>) => Fairness);
 }
 
 const MODEL_BRAND = Symbol.for('mc.model');
@@ -205,6 +273,7 @@ export interface AnyModel {
   readonly expectations: readonly Expectation<AnyParams>[];
   readonly actions?: readonly string[] | ((params: AnyParams) => readonly string[]);
   readonly symmetry?: (params: AnyParams) => Symmetry<unknown> | string | undefined;
+  readonly fairness?: Fairness | ((params: AnyParams) => Fairness);
 }
 
 /** Erases a model's types, for code that handles any model (tests, the CLI). */
@@ -260,9 +329,28 @@ export function defineModel<S, const P extends ParamSpecs>(def: ModelDefinition<
     for (const n of [...(e.violated ?? []), ...(e.unchecked ?? [])])
       if (!names.has(n)) throw new ModelError(`${where}: expectation ${i + 1} names unknown property "${n}"; properties: ${[...names].join(', ')}`);
   });
+  for (const p of properties) {
+    const fns = p.kind === 'leadsTo' ? [p.trigger, p.goal] : p.kind === 'eventually' || p.kind === 'alwaysEventually' ? [p.goal] : p.kind === 'deadlock' ? [] : [p.check];
+    if (!fns.every((f) => typeof f === 'function')) throw new ModelError(`${where}: property "${p.name}" (${p.kind}) needs ${p.kind === 'leadsTo' ? 'trigger and goal functions' : p.kind === 'eventually' || p.kind === 'alwaysEventually' ? 'a goal function' : 'a check function'}`);
+  }
+  if (def.fairness !== undefined && typeof def.fairness !== 'function') checkFairness(where, def.fairness);
   if (def.actions !== undefined && typeof def.actions !== 'function' && (!Array.isArray(def.actions) || def.actions.some((a) => typeof a !== 'string')))
     throw new ModelError(`${where}: actions must be a list of action names, or a function of the parameters that returns one`);
   return { ...def, params, properties, expectations, [MODEL_BRAND]: true };
+}
+
+/** Throws a ModelError naming what is wrong with a fairness declaration. */
+export function checkFairness(where: string, f: unknown): Fairness {
+  const bad = (what: string) => new ModelError(`${where}: fairness ${what}; valid: { lanes?: 'weak' | 'none', strong?: [action names], finite?: [action names] }`);
+  if (typeof f !== 'object' || f === null) throw bad(`is ${JSON.stringify(f)}`);
+  for (const k of Object.keys(f)) if (!['lanes', 'strong', 'finite'].includes(k)) throw bad(`has unknown key "${k}"`);
+  const x = f as Fairness;
+  if (x.lanes !== undefined && x.lanes !== 'weak' && x.lanes !== 'none') throw bad(`lanes is ${JSON.stringify(x.lanes)}`);
+  for (const k of ['strong', 'finite'] as const)
+    if (x[k] !== undefined && (!Array.isArray(x[k]) || x[k]!.some((a) => typeof a !== 'string'))) throw bad(`${k} is not a list of action names`);
+  const both = (x.strong ?? []).filter((a) => (x.finite ?? []).includes(a));
+  if (both.length > 0) throw bad(`names "${both[0]}" both strong and finite`);
+  return x;
 }
 
 export function isModel(x: unknown): x is AnyModel {

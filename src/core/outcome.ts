@@ -15,6 +15,11 @@ export interface Trace<S = unknown> {
   readonly steps: readonly TraceStep<S>[];
   /** How the trace's states are shown and exported (from the model's schema, or its Immutable values). */
   readonly format: StateFormat;
+  /**
+   * A liveness counterexample is a lasso: the steps after state `loop` repeat forever (the last
+   * step returns to state `loop`), or, when `loop` is the last state, the run stays there forever.
+   */
+  readonly loop?: number;
 }
 
 export interface Violation<S = unknown> {
@@ -62,6 +67,11 @@ export interface Stats {
   readonly workers?: number;
   /** Fingerprint storage: bytes of the path columns kept in a temporary file instead of memory. */
   readonly pathBytesOnDisk?: number;
+  /**
+   * Liveness properties: the full graph they were decided on (no reduction applies to it), its
+   * edges, and the time to build it and search it for fair cycles.
+   */
+  readonly liveness?: { readonly states: number; readonly edges: number; readonly elapsedMs: number };
 }
 
 /** Why a run ended before it had explored every reachable state. */

@@ -1,13 +1,14 @@
 import { setImmediate as eventLoopTurn } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { CapacityError, UsageError } from '../core/errors.ts';
-import type { AnyModel, Property } from '../core/model.ts';
+import { isLiveness, type AnyModel, type LivenessProperty, type Property } from '../core/model.ts';
 import type { FiredLabel, Outcome, PropertyResult, Stats, StopReason, Strategy, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, FirstFindings, type Found } from './expand.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns, SpillFile } from './growable.ts';
+import { buildGraph, livenessViolations } from './liveness.ts';
 import { spaceOf } from './space.ts';
 import { collisionOdds, exactStoreFor, FingerprintStore, type StateStore } from './store.ts';
 
@@ -123,24 +124,97 @@ export function outcomeOf(
   violation: (p: Property<unknown, AnyParams>, f: Found) => Violation,
   fired: Iterable<FiredLabel> | undefined,
   stats: Stats,
+  live?: LiveResults,
 ): Outcome {
   const properties: PropertyResult[] = selected.map((p) => {
-    const f = found.get(p.name);
     const base = { name: p.name, kind: p.kind, description: p.description };
+    if (isLiveness(p)) {
+      const v = live?.violations.get(p.name);
+      if (v) return { ...base, verdict: 'violated', violation: v };
+      return { ...base, verdict: live?.complete ? 'holds' : 'unknown' };
+    }
+    const f = found.get(p.name);
     if (f) return { ...base, verdict: 'violated', violation: violation(p, f) };
     return { ...base, verdict: complete ? 'holds' : 'unknown' };
   });
+  const violated = properties.some((p) => p.verdict === 'violated');
   return {
     model: model.name,
     params,
     strategy,
-    verdict: found.size > 0 ? 'violated' : complete ? 'holds' : 'incomplete',
+    verdict: violated ? 'violated' : complete && properties.every((p) => p.verdict === 'holds') ? 'holds' : 'incomplete',
     complete,
     stoppedBy,
     stats,
     properties,
     ...(fired ? { fired: [...fired] } : {}),
   };
+}
+
+/** What the liveness search found: each violated property's lasso, and whether the graph was whole. */
+export interface LiveResults {
+  readonly violations: ReadonlyMap<string, Violation>;
+  readonly complete: boolean;
+  readonly stoppedBy?: StopReason;
+  readonly states: number;
+  readonly edges: number;
+  readonly transitions: number;
+  readonly maxDepth: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Decides the selected liveness properties on the model's full graph (liveness.ts); a
+ * generator that yields when the event loop may run. `stop` is asked now and then.
+ */
+export function* checkLiveness(model: AnyModel, params: AnyParams, props: readonly LivenessProperty<unknown, AnyParams>[], o: Resolved, stop: () => StopReason | undefined): Generator<void, LiveResults> {
+  const started = performance.now();
+  const run = yield* buildGraph(model, params, props, { maxStates: o.maxStates, maxDepth: o.maxDepth, stop, yieldMs: YIELD_MS });
+  const violations = livenessViolations(model, run, props);
+  return {
+    violations,
+    complete: run.stoppedBy === undefined,
+    stoppedBy: run.stoppedBy,
+    states: run.graph.states,
+    edges: run.graph.target.length,
+    transitions: run.transitions,
+    maxDepth: run.maxDepth,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+/**
+ * --workers: the safety outcome of a parallel search completed with the selected liveness
+ * properties, decided on one thread (the graph search is not parallel).
+ */
+export async function withLiveness(safe: Outcome | undefined, model: AnyModel, params: AnyParams, options: ExploreOptions): Promise<Outcome> {
+  const o = resolve(model, options);
+  const liveness = o.selected.filter(isLiveness);
+  const started = performance.now();
+  const stop = (): StopReason | undefined =>
+    options.interrupted?.() ? { kind: 'interrupted' } : performance.now() - started > o.timeLimitMs ? { kind: 'time-limit', limit: o.timeLimitMs / 1000 } : undefined;
+  // As one thread does: no liveness search after a safety search that stopped short.
+  const skip = safe !== undefined && (safe.stoppedBy !== undefined || (options.stopOnFirst === true && safe.verdict === 'violated'));
+  let live: LiveResults = { violations: new Map(), complete: false, states: 0, edges: 0, transitions: 0, maxDepth: 0, elapsedMs: 0 };
+  if (!skip) {
+    const run = checkLiveness(model, params, liveness, o, stop);
+    let r = run.next();
+    while (!r.done) {
+      await eventLoopTurn();
+      r = run.next();
+    }
+    live = r.value;
+  }
+  const byName = new Map(safe?.properties.map((p) => [p.name, p]) ?? []);
+  const found = new Map<string, Found>();
+  const outcome = outcomeOf(model, params, 'bfs', o.selected, found, (safe?.complete ?? true) && live.complete, safe?.stoppedBy ?? live.stoppedBy, () => undefined as never, safe?.fired, {
+    ...(safe?.stats ?? { initialStates: 0, states: live.states, transitions: live.transitions, maxDepth: live.maxDepth, elapsedMs: 0, storage: 'exact', bytesPerState: 0 }),
+    elapsedMs: (safe?.stats.elapsedMs ?? 0) + live.elapsedMs,
+    liveness: { states: live.states, edges: live.edges, elapsedMs: live.elapsedMs },
+  }, live);
+  const properties = outcome.properties.map((p) => byName.get(p.name) ?? p);
+  const violated = properties.some((p) => p.verdict === 'violated');
+  return { ...outcome, properties, verdict: violated ? 'violated' : outcome.complete && properties.every((p) => p.verdict === 'holds') ? 'holds' : 'incomplete' };
 }
 
 export function mib(bytes: number): string {
@@ -180,8 +254,12 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   const o = resolve(model, options);
   const space = spaceOf(model, params, { symmetry: options.symmetry === true });
   const findings = new FirstFindings();
-  const expander = new Expander(space, model, o.selected, { por: options.por === true, coverage: options.coverage === true, sample: true }, findings);
-  const done = (): boolean => findings.found.size > 0 && (options.stopOnFirst === true || findings.found.size === o.selected.length);
+  // Safety properties are checked by the search below, liveness ones on the full graph after it.
+  const safety = o.selected.filter((p) => !isLiveness(p));
+  const liveness = o.selected.filter(isLiveness);
+  const searchNeeded = safety.length > 0 || liveness.length === 0 || options.coverage === true;
+  const expander = new Expander(space, model, safety, { por: options.por === true, coverage: options.coverage === true, sample: true }, findings);
+  const done = (): boolean => !searchNeeded || (findings.found.size > 0 && (options.stopOnFirst === true || findings.found.size === safety.length));
   const store: StateStore = options.fingerprint ? new FingerprintStore() : exactStoreFor(space.stride);
   const frontier = new Frontier(o.strategy, !store.exact);
   // Fingerprints keep no state bytes; the paths go to disk too, so that a state costs its fingerprint's slot.
@@ -192,6 +270,15 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   const started = performance.now();
   const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize;
   let stoppedBy: StopReason | undefined;
+  /** A reason to stop now (the user, the clock, the memory), or undefined. */
+  const limits = (inUse: number): StopReason | undefined => {
+    const heapUsed = getHeapStatistics().used_heap_size;
+    if (options.interrupted?.()) return { kind: 'interrupted' };
+    if (performance.now() - started > o.timeLimitMs) return { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
+    if (heapUsed > HEAP_STOP * heapLimit) return { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
+    if (heapUsed + inUse > o.maxMemoryBytes) return { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, frontier and heap reached ${mib(heapUsed + inUse)}` };
+    return undefined;
+  };
   let cutByDepth = false;
   let maxDepthSeen = 0;
   let expansions = 0;
@@ -250,11 +337,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
     // Look at the clock, the memory and the user now and then.
     if (++expansions % CLOCK_EVERY === 0) {
       const now = performance.now();
-      const heapUsed = getHeapStatistics().used_heap_size;
-      if (options.interrupted?.()) stoppedBy = { kind: 'interrupted' };
-      else if (now - started > o.timeLimitMs) stoppedBy = { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
-      else if (heapUsed > HEAP_STOP * heapLimit) stoppedBy = { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
-      else if (heapUsed + memoryInUse() > o.maxMemoryBytes) stoppedBy = { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, frontier and heap reached ${mib(heapUsed + memoryInUse())}` };
+      stoppedBy = limits(memoryInUse());
       if (stoppedBy) break;
       if (options.onProgress && now - lastProgress >= o.progressMs) {
         lastProgress = now;
@@ -277,24 +360,45 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
     }
   }
 
-  const complete = frontier.size === 0 && !stoppedBy && !cutByDepth;
+  let complete = !searchNeeded || (frontier.size === 0 && !stoppedBy && !cutByDepth);
   if (!stoppedBy && cutByDepth) stoppedBy = { kind: 'max-depth', limit: o.maxDepth };
   if (!stoppedBy && !complete && options.stopOnFirst) stoppedBy = { kind: 'first-violation' };
+
+  // Liveness, unless the run already stopped or (--stop-on-first) found a violation.
+  let live: LiveResults | undefined;
+  if (liveness.length > 0 && !stoppedBy && !(options.stopOnFirst && findings.found.size > 0)) {
+    live = yield* checkLiveness(model, params, liveness, o, () => limits(0));
+    complete &&= live.complete;
+    stoppedBy = live.stoppedBy;
+  }
   const elapsedMs = performance.now() - started;
 
   // Counterexamples: the stored paths replayed (counterexample.ts).
   const violation = counterexampleOf(space.fork(), store, paths, initial);
-  const outcome = outcomeOf(model, params, o.strategy, o.selected, findings.found, complete, stoppedBy, violation, expander.fired?.values(), {
-    initialStates: initial.length,
-    states: store.size,
-    transitions: expander.transitions,
-    maxDepth: maxDepthSeen,
-    elapsedMs,
-    ...storageStats(store, paths.usedBytes, expander.transitions),
-    ...(space.perms ? { symmetry: true } : {}),
-    ...(options.por ? { por: { reducedStates: expander.reducedStates } } : {}),
-    ...(spill?.written ? { pathBytesOnDisk: spill.written } : {}),
-  });
+  const outcome = outcomeOf(
+    model,
+    params,
+    o.strategy,
+    o.selected,
+    findings.found,
+    complete,
+    stoppedBy,
+    violation,
+    expander.fired?.values(),
+    {
+      initialStates: initial.length,
+      states: searchNeeded ? store.size : (live?.states ?? store.size),
+      transitions: searchNeeded ? expander.transitions : (live?.transitions ?? 0),
+      maxDepth: searchNeeded ? maxDepthSeen : (live?.maxDepth ?? 0),
+      elapsedMs,
+      ...storageStats(store, paths.usedBytes, expander.transitions),
+      ...(space.perms ? { symmetry: true } : {}),
+      ...(options.por ? { por: { reducedStates: expander.reducedStates } } : {}),
+      ...(spill?.written ? { pathBytesOnDisk: spill.written } : {}),
+      ...(live ? { liveness: { states: live.states, edges: live.edges, elapsedMs: live.elapsedMs } } : {}),
+    },
+    live,
+  );
   spill?.dispose();
   return outcome;
 }

@@ -42,6 +42,11 @@ class Column<A extends IntArray> {
     return this.data[i];
   }
 
+  /** The values pushed so far, as a view (valid until the next push). */
+  get values(): A {
+    return this.data.subarray(0, this.length) as A;
+  }
+
   /** Bytes held, including spare capacity. */
   get byteSize(): number {
     return this.data.byteLength;

@@ -4,12 +4,12 @@ import { resolve as resolvePath } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { CapacityError, ModelError, UsageError } from '../core/errors.ts';
-import type { AnyModel } from '../core/model.ts';
+import { isLiveness, type AnyModel } from '../core/model.ts';
 import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, type Found } from './expand.ts';
-import { explore, mib, outcomeOf, resolve, storageStats, YIELD_MS, type ExploreOptions } from './explore.ts';
+import { explore, mib, outcomeOf, resolve, storageStats, withLiveness, YIELD_MS, type ExploreOptions } from './explore.ts';
 import { Int32Column, PathColumns, SpillFile } from './growable.ts';
 import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
@@ -73,6 +73,12 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
   if (!model.state) throw new UsageError(`--workers needs a model with a state schema (state: …); model "${model.name}" keeps Immutable values, which only one thread can read. Run without --workers`);
   const o = resolve(model, options);
+  // Liveness properties are decided on one thread after the parallel search of the safety ones.
+  if (o.selected.some(isLiveness)) {
+    const safety = o.selected.filter((p) => !isLiveness(p)).map((p) => p.name);
+    const safe = safety.length > 0 ? await exploreParallel(file, model, params, { ...options, properties: safety }) : undefined;
+    return withLiveness(safe, model, params, options);
+  }
   const texts = TextTable.shared();
   const space = spaceOf(model, params, { symmetry: options.symmetry === true, texts });
   const stride = space.stride!;

@@ -1,7 +1,8 @@
 import { ByteWriter } from '../core/codec.ts';
 import { ModelError } from '../core/errors.ts';
 import { canonicalItf, displayItf, itfFields, type ItfTrace } from '../core/itf.ts';
-import { DEADLOCK_MESSAGE, violationOf, type AnyModel, type AnyTransition, type Check } from '../core/model.ts';
+import { DEADLOCK_MESSAGE, isLiveness, violationOf, type AnyModel, type AnyTransition, type Check } from '../core/model.ts';
+import { lassoProblem } from './liveness.ts';
 import type { StateFormat } from '../core/show.ts';
 import { spaceOf } from './space.ts';
 import type { PropertyKind } from '../core/model.ts';
@@ -160,5 +161,35 @@ export function replay(model: AnyModel, params: AnyParams, trace: ItfTrace, prop
     }
   }
   if (steps.length + 1 !== trace.states.length && !mismatch) throw new ModelError('replay lost its place in the trace');
+  // A lasso: the cycle's last step (the trace's loopAction) must return to state `loop`; then
+  // each selected liveness property is violated if the lasso is a fair run that breaks it.
+  const loop = trace.loop;
+  if (loop !== undefined && !mismatch) {
+    const states = [initial.value, ...steps.map((s) => s.state)];
+    const lassoSteps: { label: string; lane: string }[] = [...steps];
+    const back = trace.meta.loopAction;
+    const last = trace.states.length - 1;
+    let end = last;
+    if (typeof back === 'string') {
+      const k = ts.findIndex((x) => x.label === back);
+      if (k < 0) mismatch = { index: last, reason: `the loop's step "${back}" is not enabled in state ${last}; enabled: ${ts.map((x) => `"${x.label}"`).join(', ') || '(none)'}`, diff: [] };
+      else {
+        const next = space.successor(k, out);
+        if (!same(next, trace.states[loop].vars)) mismatch = { index: loop, reason: `the loop's step "${back}" from state ${last} does not return to state ${loop}`, diff: diffOf(format, next, trace.states[loop].vars) };
+        else {
+          const b = out.copy();
+          states.push(space.read(b, 0, b.length));
+          lassoSteps.push({ label: back, lane: ts[k].lane });
+          end = last + 1;
+        }
+      }
+    } else if (loop !== last) mismatch = { index: last, reason: `the trace loops back to state ${loop} but names no loopAction in its #meta for the step back`, diff: [] };
+    if (!mismatch)
+      for (const p of selected)
+        if (isLiveness(p)) {
+          const problem = lassoProblem(space.fork(), model, p, states, lassoSteps, end === last ? last : loop);
+          if (!problem) record(p, loop, `violated by this fair run: ${end === last ? `it stays in state ${last} forever` : `steps ${loop + 1}–${end} repeat forever`}`);
+        }
+  }
   return { ...base, initial: space.read(initial.bytes, 0, initial.bytes.length), steps, mismatch, quiescent };
 }

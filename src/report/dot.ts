@@ -120,7 +120,15 @@ export function counterexampleDot(model: string, params: AnyParams, result: Prop
     else if (before !== s.index - 1) g.addEdge(`s${before}`, `s${s.index}`, { style: 'invis', weight: 8 });
     lastInLane.set(s.lane, s.index);
   }
-  if (!lastIsCulprit) {
+  const loop = v.trace.loop;
+  if (loop !== undefined) {
+    // A lasso: the last step returns to state `loop`, drawn as a red back edge; or the run stays in its last state.
+    if (loop < n) g.addEdge(`s${n}`, `s${loop}`, { color: RED, penwidth: 2, style: 'bold', constraint: false, label: quoted(`repeats forever (back to ${loop})`), fontcolor: RED, fontsize: 10 });
+    else {
+      g.addNode('end', { label: htmlLabel(`<font color="${RED}"><b>stays here forever</b></font>`, [esc(v.message)]), shape: 'octagon', color: RED, fillcolor: '#ffebee' });
+      g.addEdge(`s${n}`, 'end', { color: RED });
+    }
+  } else if (!lastIsCulprit) {
     const what = result.kind === 'deadlock' ? 'deadlock: no transition enabled' : 'quiescent: no transition enabled';
     g.addNode('end', {
       label: htmlLabel(`<font color="${RED}"><b>${what}</b></font>`, [...(result.kind === 'deadlock' ? [] : [esc(v.message)]), ...view.offending.map((f) => `<font color="${RED}">${esc(f.path)} = ${esc(f.value)}</font>`)]),

@@ -86,13 +86,21 @@ export function counterexampleHtml(input: HtmlReportInput): string {
       .join('');
     rows.push(`<tr class="${culprit ? 'culprit' : 'move'}" data-step="${s.index}" data-lane="${esc(s.lane)}"><td class="step">${s.index}</td>${cells}</tr>`);
   }
-  if (!lastIsCulprit) {
+  const loop = v.trace.loop;
+  if (loop !== undefined) {
+    const what = loop < n ? `↺ back to state ${loop}: steps ${loop + 1}–${n} repeat forever` : `the run stays in state ${n} forever`;
+    rows.push(`<tr class="end"><td class="step"></td><td class="cell" colspan="${lanes.length}">${esc(what)}: ${esc(v.message)}</td></tr>`);
+  } else if (!lastIsCulprit) {
     const what = result.kind === 'deadlock' ? 'deadlock: no transition is enabled' : 'at quiescence (no transition enabled)';
     rows.push(`<tr class="end"><td class="step"></td><td class="cell" colspan="${lanes.length}">${esc(what)}: ${esc(v.message)}</td></tr>`);
   }
 
   const why =
-    result.kind === 'deadlock'
+    loop !== undefined
+      ? loop < n
+        ? `A fair run that never satisfies the property: after state ${loop} (reached by a shortest path), steps ${loop + 1}–${n} repeat forever.`
+        : `A fair run that never satisfies the property: it stays in state ${n}, where no lane can step but by actions that happen only finitely often.`
+      : result.kind === 'deadlock'
       ? 'The last state has no enabled transition and the model does not accept it as an end state.'
       : result.kind === 'final'
         ? 'The last state has no enabled transition, and the property fails there.'

@@ -37,14 +37,24 @@ export function counterexampleItf(model: string, params: AnyParams, result: Prop
   });
 }
 
-/** Any trace as ITF with the given trace `#meta`, one state per line. */
+/**
+ * Any trace as ITF with the given trace `#meta`, one state per line. A lasso (trace.loop) has
+ * ITF's `loop`: the index of the state that follows the last one. A cycle's last step, which
+ * returns to that state, is not a state of its own: its label and lane are the trace `#meta`'s
+ * `loopAction` and `loopLane`, for `mc replay`.
+ */
 export function traceItf(trace: Trace, meta: Record<string, unknown>): string {
   const itf = (s: unknown): Record<string, ItfValue> => trace.format.itf(s);
   const first = itf(trace.initial);
   const vars = Object.keys(first);
+  const n = trace.steps.length;
+  const cycle = trace.loop !== undefined && trace.loop < n;
+  const shown = cycle ? trace.steps.slice(0, n - 1) : trace.steps;
   const states = [
     { '#meta': { index: 0 }, ...first },
-    ...trace.steps.map((s, i) => ({ '#meta': { index: i + 1, action: s.label, lane: s.lane }, ...itf(s.state) })),
+    ...shown.map((s, i) => ({ '#meta': { index: i + 1, action: s.label, lane: s.lane }, ...itf(s.state) })),
   ];
-  return `{\n  "#meta": ${JSON.stringify(meta)},\n  "vars": ${JSON.stringify(vars)},\n  "states": [\n${states.map((s) => `    ${JSON.stringify(s)}`).join(',\n')}\n  ]\n}\n`;
+  const back = cycle ? { loopAction: trace.steps[n - 1].label, loopLane: trace.steps[n - 1].lane } : {};
+  const loop = trace.loop !== undefined ? `,\n  "loop": ${trace.loop}` : '';
+  return `{\n  "#meta": ${JSON.stringify({ ...meta, ...back })},\n  "vars": ${JSON.stringify(vars)},\n  "states": [\n${states.map((s) => `    ${JSON.stringify(s)}`).join(',\n')}\n  ]${loop}\n}\n`;
 }

@@ -16,10 +16,13 @@ export function formatCounterexample(result: PropertyResult, lanes: readonly str
   const numWidth = String(n).length;
   const lines: string[] = [];
   lines.push(`Counterexample for ${result.name} (${result.description}): ${n} step${n === 1 ? '' : 's'}`);
-  lines.push(`  ${'0'.padStart(numWidth)}  ${'init'.padEnd(laneWidth)}  initial state`);
+  const loop = v.trace.loop;
+  const loopMark = (i: number) => (loop !== undefined && i === loop ? (loop === n ? '   ◀ stays here forever' : '   ◀ the cycle starts here') : '');
+  lines.push(`  ${'0'.padStart(numWidth)}  ${'init'.padEnd(laneWidth)}  initial state${loopMark(0)}`);
   for (const f of view.initial) lines.push(`  ${' '.repeat(numWidth + laneWidth + 4)}${f.path} = ${f.value}`);
   for (const s of view.steps) {
-    const mark = s.index === n && result.kind !== 'deadlock' && result.kind !== 'final' ? `   ✗ ${result.name}` : '';
+    const mark =
+      loop !== undefined ? (s.index === n && loop < n ? `   ↺ back to state ${loop}` : loopMark(s.index)) : s.index === n && result.kind !== 'deadlock' && result.kind !== 'final' ? `   ✗ ${result.name}` : '';
     lines.push(`  ${String(s.index).padStart(numWidth)}  ${s.lane.padEnd(laneWidth)}  ${s.label}${mark}`);
     for (const c of s.changes)
       lines.push(`  ${' '.repeat(numWidth + laneWidth + 4)}${c.path}: ${c.from ?? '-'} ${ARROW} ${c.to}${c.offending ? '   ◀' : ''}`);
@@ -27,6 +30,12 @@ export function formatCounterexample(result: PropertyResult, lanes: readonly str
   }
   const why =
     result.kind === 'deadlock' ? 'deadlock: ' : result.kind === 'final' ? 'at quiescence (no transition enabled): ' : result.kind === 'step' ? 'the last step violates it: ' : '';
+  if (loop !== undefined)
+    lines.push(
+      loop < n
+        ? `  a fair run: a shortest path to state ${loop}, then steps ${loop + 1}–${n} forever (the cycle is not always the shortest)`
+        : `  a fair run: a shortest path to state ${n}, where no lane can step but by actions that happen only finitely often`,
+    );
   lines.push(`  violated: ${why}${v.message}`);
   if (view.offending.length > 0) lines.push(`  offending: ${view.offending.map((f) => `${f.path} = ${f.value}`).join(', ')}`);
   return lines.join('\n');
@@ -74,7 +83,8 @@ export function formatSummary(outcome: Outcome): string {
     (s.symmetry ? '; symmetry: one state per orbit of interchangeable lanes' : '') +
     (s.por ? `; por: ${s.por.reducedStates} states expanded by one local transition` : '') +
     (s.workers ? `; ${s.workers} workers` : '') +
-    (s.pathBytesOnDisk ? `; paths: ${(s.pathBytesOnDisk / 2 ** 20).toFixed(0)} MiB on disk` : '')
+    (s.pathBytesOnDisk ? `; paths: ${(s.pathBytesOnDisk / 2 ** 20).toFixed(0)} MiB on disk` : '') +
+    (s.liveness ? `; liveness: ${s.liveness.states} states and ${s.liveness.edges} edges (the full graph), ${(s.liveness.elapsedMs / 1000).toFixed(2)} s` : '')
   );
 }
 
