@@ -121,7 +121,7 @@ import {
   type KernelConfig,
   type KernelDraft,
 } from '../src/kernel/index.ts';
-import { allocSucceedsOrNull, deferredDrained, freelistIntegrity, type ObjectPlace, type SlabCensus } from '../properties/slab.ts';
+import { allocSucceedsOrNull, deferredDrained, deferredFreed, freelistIntegrity, type ObjectPlace, type SlabCensus } from '../properties/slab.ts';
 
 const VARIANTS = ['upstream', 'no-is-locked-check', 'rt-nmi-trylock', 'no-deferred-drain', 'rt-assumes-unlocked'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -644,9 +644,9 @@ const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string;
   },
   {
     variant: 'no-deferred-drain',
-    nonRt: ['deferred-drained'],
+    nonRt: ['deferred-drained', 'deferred-freed'],
     nonRtNote: 'without the irq_work a deferred object is never freed',
-    rt: ['deferred-drained'],
+    rt: ['deferred-drained', 'deferred-freed'],
     rtNote: 'without the irq_work a deferred object is never freed',
   },
   {
@@ -681,6 +681,7 @@ export default defineModel({
     deferredDrained<State, P>((s) => s.pcpu.map((pc, c) => ({ owner: `cpu${c}`, objects: pc.deferred, field: `pcpu[${c}].deferred` })), {
       finished,
     }),
+    deferredFreed<State, P>((s) => s.pcpu.map((pc, c) => ({ owner: `cpu${c}`, objects: pc.deferred, field: `pcpu[${c}].deferred` }))),
     allocSucceedsOrNull<State, P>(allocReturn),
   ],
   expectations: [2, 3].flatMap((cpus) =>

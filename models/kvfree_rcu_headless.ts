@@ -63,7 +63,7 @@ import {
   type KernelConfig,
   type KernelDraft,
 } from '../src/kernel/index.ts';
-import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
+import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
 const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper'] as const;
 
@@ -358,14 +358,16 @@ export default defineModel({
     ...waitContextProperties<State, P>((s) => s.kernel),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
     noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: allDone }),
+    gracePeriodsEnd<State, P>((s) => s.rcu),
+    synchronizeRcuReturns<State, P>((s) => s.rcu),
   ],
   expectations: [
     {
       params: { variant: 'sync-fallback-anywhere', rt: false },
-      violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
-      note: "synchronize_rcu() from the hardirq sleeps in atomic context; inside the caller's reader the grace period waits for the caller forever",
+      violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note: "synchronize_rcu() from the hardirq sleeps in atomic context; inside the caller's reader the grace period waits for the caller forever, so neither it nor synchronize_rcu() ever ends",
     },
-    { params: { variant: 'sync-fallback-anywhere', rt: true }, violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'], note: 'same on RT' },
+    { params: { variant: 'sync-fallback-anywhere', rt: true }, violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'], note: 'same on RT' },
     { params: { variant: 'mightsleep-only', rt: false }, note: 'headless only where sleeping is legal; atomic callers fall back to their own rcu_head' },
     { params: { variant: 'mightsleep-only', rt: true }, note: 'same on RT' },
     {

@@ -71,7 +71,7 @@ import {
   type KernelConfig,
   type KernelDraft,
 } from '../src/kernel/index.ts';
-import { noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal } from '../properties/rcu.ts';
+import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
 const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
 
@@ -383,16 +383,18 @@ export default defineModel({
     atQuiescence<State, P>('reserve-restored', 'at the end every reserve page is back in the reserve', (s, p) =>
       !callersDone(s, p) || s.pool === p.reserve || { message: `the reserve has ${s.pool} of ${p.reserve} pages at the end`, fields: ['pool'] },
     ),
+    gracePeriodsEnd<State, P>((s) => s.rcu),
+    synchronizeRcuReturns<State, P>((s) => s.rcu),
   ],
   expectations: [
     {
       params: { variant: 'reserve-only', rt: false },
-      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
-      note: 'once the reserve is gone the free path takes pages beyond it; when none is left it can only wait for a grace period, which it may not (irqs off) and which waits for it (a reader)',
+      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note: 'once the reserve is gone the free path takes pages beyond it; when none is left it can only wait for a grace period, which it may not (irqs off) and which waits for it (a reader): neither ever ends',
     },
     {
       params: { variant: 'reserve-only', rt: true },
-      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock'],
+      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
       note: 'same on RT: call_rcu() cannot block on any kernel',
     },
     { params: { variant: 'rcu-head-fallback', rt: false }, note: 'the rcu_head channel needs no memory: nothing beyond the reserve, nothing blocks' },

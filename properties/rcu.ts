@@ -7,10 +7,12 @@
  *
  * `at` is the field path of the memory inside the state, used to point at the offending fields.
  */
-import { atQuiescence, invariant, type FinalProperty, type InvariantProperty } from '../src/index.ts';
+import { atQuiescence, invariant, leadsTo, type FinalProperty, type InvariantProperty, type LeadsToProperty } from '../src/index.ts';
 import {
   faultsOf,
+  inSynchronizeRcu,
   leaked,
+  pendingCallbacks,
   synchronizeRcuProblem,
   type Memory,
   type Rcu,
@@ -65,4 +67,29 @@ export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: st
     }
     return true;
   });
+}
+
+// Progress (liveness: decided under the model's fairness, by default weak fairness per lane).
+
+/** Every grace period that starts ends: a reader that never leaves, or one that waits for itself, breaks it. */
+export function gracePeriodsEnd<S, P = AnyParams>(rcu: (s: S) => Rcu): LeadsToProperty<S, P> {
+  return leadsTo<S, P>('grace-periods-end', 'every grace period that starts ends', (s) => rcu(s).gp, (s) => !rcu(s).gp);
+}
+
+/**
+ * Every synchronize_rcu() returns: whenever a context is blocked in it, a state follows where
+ * none is. (With one waiter at a time, as in the models here, that is each call returning.)
+ */
+export function synchronizeRcuReturns<S, P = AnyParams>(rcu: (s: S) => Rcu): LeadsToProperty<S, P> {
+  return leadsTo<S, P>('synchronize-rcu-returns', 'every synchronize_rcu() returns', (s) => rcu(s).sync.size > 0, (s) => rcu(s).sync.size === 0);
+}
+
+/** Every call_rcu() callback runs: whenever callbacks are queued, a state follows where none is. */
+export function callbacksRun<S, P = AnyParams>(rcu: (s: S) => Rcu): LeadsToProperty<S, P> {
+  return leadsTo<S, P>('callbacks-run', 'every queued call_rcu() callback runs', (s) => pendingCallbacks(rcu(s)) > 0, (s) => pendingCallbacks(rcu(s)) === 0);
+}
+
+/** Whether `ctx` is blocked in synchronize_rcu(): for a model's own progress properties. */
+export function blockedInSynchronizeRcu<S>(rcu: (s: S) => Rcu, ctx: string): (s: S) => boolean {
+  return (s) => inSynchronizeRcu(rcu(s), ctx);
 }

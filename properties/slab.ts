@@ -8,7 +8,7 @@
  * Field paths are the flattened paths as `mc` prints them, so that the counterexample graph
  * highlights the offending fields.
  */
-import { atQuiescence, invariant, onStep, type FinalProperty, type InvariantProperty, type StepProperty } from '../src/index.ts';
+import { atQuiescence, invariant, leadsTo, onStep, type FinalProperty, type InvariantProperty, type LeadsToProperty, type StepProperty } from '../src/index.ts';
 import type { AnyParams } from '../src/core/params.ts';
 
 /** One place where an object is found: on a freelist, on a deferred list, held by a context. */
@@ -97,6 +97,21 @@ export function deferredDrained<S, P = AnyParams>(
       fields: left.map((l) => l.field),
     };
   });
+}
+
+/**
+ * Progress: every object kfree_nolock() defers is freed on every fair run, not only when the
+ * system happens to quiesce: whenever a deferred list holds an object, a state follows where
+ * every list is empty. Unlike deferredDrained, a run that keeps going (or stops, or deadlocks)
+ * with an object left on a list violates it.
+ */
+export function deferredFreed<S, P = AnyParams>(lists: (s: S, p: P) => readonly DeferredList[]): LeadsToProperty<S, P> {
+  return leadsTo<S, P>(
+    'deferred-freed',
+    'every object put on a deferred list is freed later, on every fair run',
+    (s, p) => lists(s, p).some((l) => l.objects.length > 0),
+    (s, p) => lists(s, p).every((l) => l.objects.length === 0),
+  );
 }
 
 /** What a step that ends an allocation call returned, as the model reads it off the two states. */

@@ -2,7 +2,7 @@
 // fork, then its right (each a test-and-set, one d_step in Promela), puts the left, then the
 // right down. All holding their left fork is a deadlock; the run goes on past it to store every
 // state, as `pan -E` does.
-import { defineModel, int, invariant, t, universe, type StateOf, type Transition } from '../../src/index.ts';
+import { alwaysEventually, defineModel, int, invariant, t, universe, type StateOf, type Transition } from '../../src/index.ts';
 
 const schema = (p: { n: number }) => {
   const phils = universe('ph', p.n);
@@ -48,5 +48,8 @@ export default defineModel({
       }
       return true;
     }),
+    // For the liveness bench: holds (every cycle takes a fork; the deadlock holds all of them),
+    // so both checkers search the whole graph. SPIN: ltl { []<> (fork[0] || … || fork[N-1]) }.
+    alwaysEventually<State, { n: number }>('forks-in-use', 'again and again some fork is taken', (s) => s.fork.some((f) => f)),
   ],
 });

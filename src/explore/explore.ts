@@ -161,15 +161,24 @@ export interface LiveResults {
   readonly transitions: number;
   readonly maxDepth: number;
   readonly elapsedMs: number;
+  /** The store's and the graph's bytes per state. */
+  readonly bytesPerState: number;
 }
 
 /**
  * Decides the selected liveness properties on the model's full graph (liveness.ts); a
  * generator that yields when the event loop may run. `stop` is asked now and then.
  */
-export function* checkLiveness(model: AnyModel, params: AnyParams, props: readonly LivenessProperty<unknown, AnyParams>[], o: Resolved, stop: () => StopReason | undefined): Generator<void, LiveResults> {
+export function* checkLiveness(
+  model: AnyModel,
+  params: AnyParams,
+  props: readonly LivenessProperty<unknown, AnyParams>[],
+  o: Resolved,
+  stop: () => StopReason | undefined,
+  fired?: Map<string, FiredLabel>,
+): Generator<void, LiveResults> {
   const started = performance.now();
-  const run = yield* buildGraph(model, params, props, { maxStates: o.maxStates, maxDepth: o.maxDepth, stop, yieldMs: YIELD_MS });
+  const run = yield* buildGraph(model, params, props, { maxStates: o.maxStates, maxDepth: o.maxDepth, stop, yieldMs: YIELD_MS, fired });
   const violations = livenessViolations(model, run, props);
   return {
     violations,
@@ -180,6 +189,7 @@ export function* checkLiveness(model: AnyModel, params: AnyParams, props: readon
     transitions: run.transitions,
     maxDepth: run.maxDepth,
     elapsedMs: performance.now() - started,
+    bytesPerState: run.graph.states > 0 ? (run.store.usedBytes + run.graphBytes) / run.graph.states : 0,
   };
 }
 
@@ -195,7 +205,7 @@ export async function withLiveness(safe: Outcome | undefined, model: AnyModel, p
     options.interrupted?.() ? { kind: 'interrupted' } : performance.now() - started > o.timeLimitMs ? { kind: 'time-limit', limit: o.timeLimitMs / 1000 } : undefined;
   // As one thread does: no liveness search after a safety search that stopped short.
   const skip = safe !== undefined && (safe.stoppedBy !== undefined || (options.stopOnFirst === true && safe.verdict === 'violated'));
-  let live: LiveResults = { violations: new Map(), complete: false, states: 0, edges: 0, transitions: 0, maxDepth: 0, elapsedMs: 0 };
+  let live: LiveResults = { violations: new Map(), complete: false, states: 0, edges: 0, transitions: 0, maxDepth: 0, elapsedMs: 0, bytesPerState: 0 };
   if (!skip) {
     const run = checkLiveness(model, params, liveness, o, stop);
     let r = run.next();
@@ -208,7 +218,7 @@ export async function withLiveness(safe: Outcome | undefined, model: AnyModel, p
   const byName = new Map(safe?.properties.map((p) => [p.name, p]) ?? []);
   const found = new Map<string, Found>();
   const outcome = outcomeOf(model, params, 'bfs', o.selected, found, (safe?.complete ?? true) && live.complete, safe?.stoppedBy ?? live.stoppedBy, () => undefined as never, safe?.fired, {
-    ...(safe?.stats ?? { initialStates: 0, states: live.states, transitions: live.transitions, maxDepth: live.maxDepth, elapsedMs: 0, storage: 'exact', bytesPerState: 0 }),
+    ...(safe?.stats ?? { initialStates: 0, states: live.states, transitions: live.transitions, maxDepth: live.maxDepth, elapsedMs: 0, storage: 'exact', bytesPerState: live.bytesPerState }),
     elapsedMs: (safe?.stats.elapsedMs ?? 0) + live.elapsedMs,
     liveness: { states: live.states, edges: live.edges, elapsedMs: live.elapsedMs },
   }, live);
@@ -257,7 +267,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   // Safety properties are checked by the search below, liveness ones on the full graph after it.
   const safety = o.selected.filter((p) => !isLiveness(p));
   const liveness = o.selected.filter(isLiveness);
-  const searchNeeded = safety.length > 0 || liveness.length === 0 || options.coverage === true;
+  const searchNeeded = safety.length > 0 || liveness.length === 0;
   const expander = new Expander(space, model, safety, { por: options.por === true, coverage: options.coverage === true, sample: true }, findings);
   const done = (): boolean => !searchNeeded || (findings.found.size > 0 && (options.stopOnFirst === true || findings.found.size === safety.length));
   const store: StateStore = options.fingerprint ? new FingerprintStore() : exactStoreFor(space.stride);
@@ -367,7 +377,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   // Liveness, unless the run already stopped or (--stop-on-first) found a violation.
   let live: LiveResults | undefined;
   if (liveness.length > 0 && !stoppedBy && !(options.stopOnFirst && findings.found.size > 0)) {
-    live = yield* checkLiveness(model, params, liveness, o, () => limits(0));
+    live = yield* checkLiveness(model, params, liveness, o, () => limits(0), searchNeeded ? undefined : expander.fired);
     complete &&= live.complete;
     stoppedBy = live.stoppedBy;
   }
@@ -392,6 +402,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
       maxDepth: searchNeeded ? maxDepthSeen : (live?.maxDepth ?? 0),
       elapsedMs,
       ...storageStats(store, paths.usedBytes, expander.transitions),
+      ...(searchNeeded || !live ? {} : { storage: 'exact' as const, bytesPerState: live.bytesPerState, collisionOdds: undefined }),
       ...(space.perms ? { symmetry: true } : {}),
       ...(options.por ? { por: { reducedStates: expander.reducedStates } } : {}),
       ...(spill?.written ? { pathBytesOnDisk: spill.written } : {}),

@@ -28,7 +28,7 @@ import { ByteWriter } from '../core/codec.ts';
 import { actionName } from '../core/coverage.ts';
 import { ModelError, modelFailure } from '../core/errors.ts';
 import { checkFairness, type AnyModel, type AnyTransition, type Fairness, type LivenessProperty } from '../core/model.ts';
-import type { StopReason, Trace, TraceStep, Violation } from '../core/outcome.ts';
+import type { FiredLabel, StopReason, Trace, TraceStep, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { Int32Column, Uint16Column } from './growable.ts';
 import { spaceOf, type Space } from './space.ts';
@@ -135,6 +135,8 @@ export interface LivenessBounds {
   readonly stop: () => StopReason | undefined;
   /** Yield to the caller at least this often (ms). */
   readonly yieldMs: number;
+  /** For coverage: each label taken, counted (when the graph search is the only search). */
+  readonly fired?: Map<string, FiredLabel>;
 }
 
 export interface GraphRun {
@@ -146,6 +148,8 @@ export interface GraphRun {
   /** Why the graph is not the whole reachable one, if it is not. */
   readonly stoppedBy?: StopReason;
   readonly initialBytes: readonly Uint8Array[];
+  /** Bytes of the graph's columns (the store not counted). */
+  readonly graphBytes: number;
 }
 
 const GOAL = 1;
@@ -222,6 +226,11 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
       const t = ts[i];
       space.successor(i, out);
       transitions++;
+      if (bounds.fired) {
+        const f = bounds.fired.get(t.label);
+        if (f) (f as { count: number }).count++;
+        else bounds.fired.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
+      }
       let to = store.find(out.bytes, out.length);
       if (to < 0) {
         if (store.size >= bounds.maxStates) {
@@ -267,7 +276,8 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
     groups: classes.groupNames.length,
     laneNames: [...classes.lanes.keys()],
   };
-  return { graph, space, store, transitions, maxDepth, stoppedBy, initialBytes };
+  const graphBytes = [start, target, lane, index, kind, enabled, depthOf, ...marks].reduce((sum, c) => sum + c.byteSize, 0);
+  return { graph, space, store, transitions, maxDepth, stoppedBy, initialBytes, graphBytes };
 }
 
 /** A fair run that violates a property: a stem from an initial state, then a cycle back to state `loop` (or a stay at the end). */
