@@ -30,6 +30,8 @@ export function outcomeJson(outcome: Outcome, files: Readonly<Record<string, rea
               trace: {
                 initial: p.violation.trace.format.json(p.violation.trace.initial),
                 steps: p.violation.trace.steps.map((s) => ({ label: s.label, lane: s.lane, state: p.violation!.trace.format.json(s.state) })),
+                // A lasso: the steps after state `loop` repeat forever (see Trace.loop).
+                ...(p.violation.trace.loop !== undefined ? { loop: p.violation.trace.loop } : {}),
               },
             },
           }
