@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only <model>] [-- --runs N] [-- --hundred-million] [-- --kernel]`:
+// `npm run bench [-- --quick] [-- --only <model>] [-- --runs N] [-- --hundred-million] [-- --kernel] [-- --liveness]`:
 // runs mc and SPIN 6.5.2 on the same models (bench/models/*.ts and their Promela twins *.pml) in
 // one run and prints a table of distinct states, transitions, seconds, states/second, peak
 // memory and the mc/SPIN ratios. SPIN's verifier is compiled with full state vectors and no
@@ -11,9 +11,10 @@
 // marked `reductions` also with --symmetry, --por and both (those rows compare with SPIN's
 // unreduced count and are expected to differ). --hundred-million runs only the
 // 125-million-state setting (nmi-percpu with 3 CPUs, 7 rounds, 3 NMIs), mc with fingerprints
-// and SPIN on its twin; --kernel runs the kernel models (no Promela twins: states/s only).
+// and SPIN on its twin; --kernel runs the kernel models (no Promela twins: states/s only);
+// --liveness compares mc's liveness check with its safety check and with SPIN's `pan -a -f`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,7 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const hundredMillion = process.argv.includes('--hundred-million');
 const kernel = process.argv.includes('--kernel');
+const liveness = process.argv.includes('--liveness');
 const runs = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 3;
 
 const big: Case[] = [
@@ -68,6 +70,24 @@ const kernelCases: { readonly model: string; readonly mc: string; readonly param
   { model: 'kfree_rcu_bulk workqueue-refill 3 cpus', mc: 'models/kfree_rcu_bulk.ts', params: { variant: 'workqueue-refill', cpus: 3 } },
   { model: 'rcu_page_reserve rcu-head-fallback 3 cpus', mc: 'models/rcu_page_reserve.ts', params: { variant: 'rcu-head-fallback', cpus: 3 } },
 ];
+
+/**
+ * Liveness against safety on one model, and against SPIN's nested DFS with weak fairness
+ * (`pan -a -f`) on an LTL claim of the same meaning: mc's `forks-in-use` is alwaysEventually(some
+ * fork is taken), SPIN's `[]<> (fork[0] || … || fork[N-1])`. It holds, so both search everything.
+ */
+const livenessCases = [quick ? 10 : 13].map((n) => ({
+  model: `philosophers n=${n}`,
+  mc: 'bench/models/philosophers.ts',
+  params: { n },
+  safety: 'forks-held',
+  live: 'forks-in-use',
+  pml: 'bench/models/philosophers.pml',
+  defines: { N: n },
+  ltl: `ltl forks { []<> (${Array.from({ length: n }, (_, i) => `fork[${i}]`).join(' || ')}) }`,
+  // SPIN's weak fairness needs room for every process and the claim: NFAIR 4 covers up to 16.
+  fairDefine: '-DNFAIR=4',
+}));
 
 const usual: Case[] = [
   {
@@ -164,17 +184,19 @@ function runMc(c: Pick<Case, 'mc' | 'params' | 'properties'>, setting: Setting):
   };
 }
 
-function runSpin(c: Case): Run {
+/** SPIN on the case's Promela twin; with `ltl`, that claim appended and checked for acceptance cycles under weak fairness (-a -f). */
+function runSpin(c: Pick<Case, 'pml' | 'defines' | 'panFlags'>, live?: { readonly ltl: string; readonly fairDefine: string }): Run {
   const dir = mkdtempSync(join(tmpdir(), 'mc-bench-spin-'));
   try {
     const pml = join(dir, 'model.pml');
     copyFileSync(join(root, c.pml), pml);
+    if (live) writeFileSync(pml, `${readFileSync(pml, 'utf8')}\n${live.ltl}\n`);
     const defs = Object.entries(c.defines ?? {}).map(([k, v]) => `-D${k}=${v}`);
     execFileSync('spin', ['-a', ...defs, 'model.pml'], { cwd: dir, stdio: 'pipe' });
-    execFileSync('gcc', ['-O2', '-DNOREDUCE', '-DSAFETY', '-w', '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-DNOREDUCE', live ? live.fairDefine : '-DSAFETY', '-w', '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' });
     // -m: the DFS stack depth; grown until SPIN no longer says it was too small.
     for (let depth = 1_000_000; ; depth *= 4) {
-      const r = timed('./pan', [`-m${depth}`, ...(c.panFlags ?? [])], dir);
+      const r = timed('./pan', [`-m${depth}`, ...(live ? ['-a', '-f'] : []), ...(c.panFlags ?? [])], dir);
       const out = r.stdout;
       if (/max search depth too small/.test(out) && depth < 1e9) continue;
       const num = (re: RegExp): number => {
@@ -235,6 +257,7 @@ function main(): number {
   const starts = Array.from({ length: Math.max(3, runs) }, startup).sort((a, b) => a - b);
   console.log(`start-up: mc verify of a 32-state model takes ${fmt(starts[Math.floor((starts.length - 1) / 2)], 2)} s wall (median of ${starts.length})\n`);
   if (kernel) return kernelTable();
+  if (liveness) return livenessTable();
   const header = ['model', 'setting', 'states mc / SPIN', 'transitions mc / SPIN', 's mc / SPIN', 'states/s mc / SPIN', 'peak MiB mc / SPIN', 'B/state mc / SPIN', 'speed mc/SPIN', 'B/state mc/SPIN', 'vs 1 thread'];
   const rows: string[][] = [];
   let mismatch = false;
@@ -274,6 +297,36 @@ function main(): number {
   table(header, rows);
   if (mismatch) console.log('\nstate counts differ between mc and SPIN: the models are not twins');
   return mismatch ? 1 : 0;
+}
+
+/** Liveness: mc's liveness check against its safety check and against SPIN's -a -f, alternated. */
+function livenessTable(): number {
+  const rows: string[][] = [];
+  for (const c of livenessCases) {
+    const safe: Run[] = [];
+    const live: Run[] = [];
+    const spin: Run[] = [];
+    for (let r = 0; r < runs; r++) {
+      safe.push(runMc({ ...c, properties: [c.safety] }, 'exact'));
+      spin.push(runSpin({ ...c, panFlags: ['-E'] }, c));
+      live.push(runMc({ ...c, properties: [c.live] }, 'exact'));
+      console.error(`  done: ${c.model} run ${r + 1} of ${runs}`);
+    }
+    const [s, l, p] = [median(safe), median(live), median(spin)];
+    rows.push([
+      c.model,
+      `${l.states} / ${p.states}`,
+      fmt(s.seconds, 2),
+      fmt(l.seconds, 2),
+      `${fmt(l.seconds / s.seconds, 2)}x`,
+      fmt(p.seconds, 2),
+      `${fmt(p.seconds / l.seconds, 2)}x`,
+      `${fmt(l.peakMiB)} / ${fmt(p.peakMiB)}`,
+      l.note ?? p.note ?? 'holds',
+    ]);
+  }
+  table(['model', 'states mc / SPIN (with claim)', 's mc safety', 's mc liveness', 'liveness/safety', 's SPIN -a -f', 'speed mc/SPIN', 'peak MiB mc / SPIN', 'verdict'], rows);
+  return 0;
 }
 
 /** The kernel models: states, seconds and states/s, one thread and two workers. */
