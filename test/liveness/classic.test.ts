@@ -72,15 +72,16 @@ describe('liveness: classic answers', () => {
 
 describe('liveness: the lasso in every output', () => {
   const file = join(import.meta.dirname, '../fixtures/mutex_live.ts');
-  it('text, DOT and ITF show the loop, and mc replay re-checks it', async () => {
+  it('text, DOT, HTML and ITF show the loop, and mc replay re-checks it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-live-'));
-    const r = await mc('verify', file, '--param', 'lock=tas', '--property', 'p0-enters', '--out', dir);
+    const r = await mc('verify', file, '--param', 'lock=tas', '--property', 'p0-enters', '--html', '--out', dir);
     expect(r.code).toBe(1);
     expect(r.out).toContain('◀ the cycle starts here');
     expect(r.out).toContain('↺ back to state 1');
     expect(r.out).toMatch(/liveness: 8 states and 14 edges/);
     const base = join(dir, 'mutex-live', 'lock=tas,fairness=weak', 'p0-enters');
     expect(readFileSync(`${base}.dot`, 'utf8')).toMatch(/"s4" -> "s1" .*repeats forever/);
+    expect(readFileSync(`${base}.html`, 'utf8')).toContain('↺ back to state 1: steps 2–4 repeat forever');
     const itf = JSON.parse(readFileSync(`${base}.itf.json`, 'utf8'));
     expect(itf.loop).toBe(1);
     expect(itf.states).toHaveLength(4);
