@@ -555,7 +555,7 @@ function fairCycle(g: LiveGraph, of: Int32Array, s0: number): number[] {
   const path: number[] = [];
   let cur = s0;
   visitState(s0);
-  // BFS from `cur` inside the component to the nearest edge `meets` accepts (or, with `home`, to s0).
+  // BFS from `cur` inside the component to the nearest edge that `meets` accepts; takes the path there.
   const walk = (meets: (e: number) => boolean): boolean => {
     const via = new Map<number, number>([[cur, -1]]);
     const queue = [cur];
