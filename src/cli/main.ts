@@ -4,6 +4,8 @@ import type { Outcome } from '../core/outcome.ts';
 import { describeParamType, formatParams, resolveParams } from '../core/params.ts';
 import { exploreAsync, type ExploreOptions } from '../explore/explore.ts';
 import { exploreParallel } from '../explore/parallel.ts';
+import { fairnessOf } from '../explore/liveness.ts';
+import { isLiveness } from '../core/model.ts';
 import { outcomeJson } from '../report/json.ts';
 import { formatCounterexample, formatCoverage, formatHeader, formatResults, formatSummary } from '../report/text.ts';
 import { coverageOf } from '../core/coverage.ts';
@@ -132,6 +134,15 @@ async function list(file: string, io: IO): Promise<number> {
   if (variant?.type === 'enum') lines.push('', `variants: ${variant.values.join(', ')} (default ${variant.default})`);
   lines.push('', 'properties:');
   for (const p of model.properties) lines.push(`  ${p.name}  [${p.kind}]  ${p.description}`);
+  if (model.properties.some(isLiveness)) {
+    // The fairness the liveness properties run under: a function of the parameters is shown at the defaults.
+    const f = fairnessOf(model, resolveParams(model.params, [], model.name));
+    lines.push(
+      '',
+      `fairness${typeof model.fairness === 'function' ? ' (at the default parameters)' : ''}: lanes ${f.lanes ?? 'weak'}` +
+        `${f.strong?.length ? `; strong: ${f.strong.join(', ')}` : ''}${f.finite?.length ? `; finitely often: ${f.finite.join(', ')}` : ''}`,
+    );
+  }
   lines.push('', 'expectations:');
   if (model.expectations.length === 0) lines.push('  (none declared)');
   for (const e of model.expectations) {

@@ -101,6 +101,12 @@ describe('liveness: the lasso in every output', () => {
     expect(u.out).toContain('the recorded violation of p0-enters is NOT reproduced');
   });
 
+  it('mc list shows the liveness kinds and the fairness they run under', async () => {
+    const r = await mc('list', join(import.meta.dirname, '../fixtures/nmi_live.ts'));
+    expect(r.out).toContain('steps  [eventually]  the CPU takes its step');
+    expect(r.out).toContain('fairness (at the default parameters): lanes weak; finitely often: cpuN: nmi arrives');
+  });
+
   it('mc check holds the liveness expectations', async () => {
     const r = await mc('check', file);
     expect(r.code, r.out).toBe(0);
