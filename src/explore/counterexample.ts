@@ -23,7 +23,7 @@ export interface Matcher {
   matches(id: number, b: Uint8Array, n: number): boolean;
 }
 
-function nondeterministic(space: Space, step: number): ModelError {
+export function nondeterministic(space: Space, step: number): ModelError {
   return new ModelError(
     `model "${space.modelName}" is not deterministic: replaying the path to a violation reached a different state at step ${step} ` +
       `(this usually happens when init() or transitions() depend on something outside the state, such as a counter, a random number or a mutable object)`,

@@ -65,6 +65,13 @@ export interface ExpanderOptions {
  */
 export type Visit = (i: number, value: unknown) => void;
 
+/** Counts a transition taken under its label, for coverage. */
+export function countFired(fired: Map<string, FiredLabel>, t: AnyTransition): void {
+  const f = fired.get(t.label);
+  if (f) (f as { count: number }).count++;
+  else fired.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
+}
+
 export class Expander {
   readonly out = new ByteWriter();
   transitions = 0;
@@ -197,7 +204,7 @@ export class Expander {
         if (space.perms) stored = this.canonical(store, next);
       }
       this.transitions++;
-      if (this.fired) this.count(t);
+      if (this.fired) countFired(this.fired, t);
       if (keys) keys.push(out.copy());
       for (const p of stepChecks) {
         if (this.findings.has(p.name)) continue;
@@ -213,12 +220,6 @@ export class Expander {
     }
     if (sampled) this.samples!.check(ts, keys ?? [], this.expansions);
     space.checkUnchanged();
-  }
-
-  private count(t: AnyTransition): void {
-    const f = this.fired!.get(t.label);
-    if (f) (f as { count: number }).count++;
-    else this.fired!.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
   }
 
   private quiescent(id: number): void {

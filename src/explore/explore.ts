@@ -127,28 +127,49 @@ export function outcomeOf(
   live?: LiveResults,
 ): Outcome {
   const properties: PropertyResult[] = selected.map((p) => {
+    if (isLiveness(p)) return liveResult(p, live);
     const base = { name: p.name, kind: p.kind, description: p.description };
-    if (isLiveness(p)) {
-      const v = live?.violations.get(p.name);
-      if (v) return { ...base, verdict: 'violated', violation: v };
-      return { ...base, verdict: live?.complete ? 'holds' : 'unknown' };
-    }
     const f = found.get(p.name);
     if (f) return { ...base, verdict: 'violated', violation: violation(p, f) };
     return { ...base, verdict: complete ? 'holds' : 'unknown' };
   });
-  const violated = properties.some((p) => p.verdict === 'violated');
   return {
     model: model.name,
     params,
     strategy,
-    verdict: violated ? 'violated' : complete && properties.every((p) => p.verdict === 'holds') ? 'holds' : 'incomplete',
+    verdict: verdictOf(properties, complete),
     complete,
     stoppedBy,
     stats,
     properties,
     ...(fired ? { fired: [...fired] } : {}),
   };
+}
+
+/** The run's verdict from its properties' verdicts. */
+function verdictOf(properties: readonly PropertyResult[], complete: boolean): Outcome['verdict'] {
+  if (properties.some((p) => p.verdict === 'violated')) return 'violated';
+  return complete && properties.every((p) => p.verdict === 'holds') ? 'holds' : 'incomplete';
+}
+
+/** A liveness property's result from the graph search (`live` undefined: it did not run). */
+function liveResult(p: Property<unknown, AnyParams>, live: LiveResults | undefined): PropertyResult {
+  const base = { name: p.name, kind: p.kind, description: p.description };
+  const v = live?.violations.get(p.name);
+  return v ? { ...base, verdict: 'violated', violation: v } : { ...base, verdict: live?.complete ? 'holds' : 'unknown' };
+}
+
+/**
+ * A reason to stop a run that started at `started` now: the user (a signal), the clock or the
+ * memory (`inUse`: bytes the run holds outside the V8 heap). Undefined to go on.
+ */
+function limitReached(options: ExploreOptions, o: Resolved, started: number, inUse: number): StopReason | undefined {
+  const { used_heap_size: heapUsed, heap_size_limit: heapLimit } = getHeapStatistics();
+  if (options.interrupted?.()) return { kind: 'interrupted' };
+  if (performance.now() - started > o.timeLimitMs) return { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
+  if (heapUsed > HEAP_STOP * heapLimit) return { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
+  if (heapUsed + inUse > o.maxMemoryBytes) return { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, frontier and heap reached ${mib(heapUsed + inUse)}` };
+  return undefined;
 }
 
 /** What the liveness search found: each violated property's lasso, and whether the graph was whole. */
@@ -199,15 +220,11 @@ export function* checkLiveness(
  */
 export async function withLiveness(safe: Outcome | undefined, model: AnyModel, params: AnyParams, options: ExploreOptions): Promise<Outcome> {
   const o = resolve(model, options);
-  const liveness = o.selected.filter(isLiveness);
   const started = performance.now();
-  const stop = (): StopReason | undefined =>
-    options.interrupted?.() ? { kind: 'interrupted' } : performance.now() - started > o.timeLimitMs ? { kind: 'time-limit', limit: o.timeLimitMs / 1000 } : undefined;
   // As one thread does: no liveness search after a safety search that stopped short.
-  const skip = safe !== undefined && (safe.stoppedBy !== undefined || (options.stopOnFirst === true && safe.verdict === 'violated'));
-  let live: LiveResults = { violations: new Map(), complete: false, states: 0, edges: 0, transitions: 0, maxDepth: 0, elapsedMs: 0, bytesPerState: 0 };
-  if (!skip) {
-    const run = checkLiveness(model, params, liveness, o, stop);
+  let live: LiveResults | undefined;
+  if (!(safe && (safe.stoppedBy || (options.stopOnFirst && safe.verdict === 'violated')))) {
+    const run = checkLiveness(model, params, o.selected.filter(isLiveness), o, () => limitReached(options, o, started, 0));
     let r = run.next();
     while (!r.done) {
       await eventLoopTurn();
@@ -215,16 +232,20 @@ export async function withLiveness(safe: Outcome | undefined, model: AnyModel, p
     }
     live = r.value;
   }
-  const byName = new Map(safe?.properties.map((p) => [p.name, p]) ?? []);
-  const found = new Map<string, Found>();
-  const outcome = outcomeOf(model, params, 'bfs', o.selected, found, (safe?.complete ?? true) && live.complete, safe?.stoppedBy ?? live.stoppedBy, () => undefined as never, safe?.fired, {
-    ...(safe?.stats ?? { initialStates: 0, states: live.states, transitions: live.transitions, maxDepth: live.maxDepth, elapsedMs: 0, storage: 'exact', bytesPerState: live.bytesPerState }),
-    elapsedMs: (safe?.stats.elapsedMs ?? 0) + live.elapsedMs,
-    liveness: { states: live.states, edges: live.edges, elapsedMs: live.elapsedMs },
-  }, live);
-  const properties = outcome.properties.map((p) => byName.get(p.name) ?? p);
-  const violated = properties.some((p) => p.verdict === 'violated');
-  return { ...outcome, properties, verdict: violated ? 'violated' : outcome.complete && properties.every((p) => p.verdict === 'holds') ? 'holds' : 'incomplete' };
+  const properties = o.selected.map((p) => (isLiveness(p) ? liveResult(p, live) : safe!.properties.find((q) => q.name === p.name)!));
+  const complete = (safe?.complete ?? true) && live !== undefined && live.complete;
+  const stats = safe?.stats ?? { initialStates: 0, states: live?.states ?? 0, transitions: live?.transitions ?? 0, maxDepth: live?.maxDepth ?? 0, elapsedMs: 0, storage: 'exact', bytesPerState: live?.bytesPerState ?? 0 };
+  return {
+    model: model.name,
+    params,
+    strategy: 'bfs',
+    verdict: verdictOf(properties, complete),
+    complete,
+    stoppedBy: safe?.stoppedBy ?? live?.stoppedBy,
+    stats: { ...stats, elapsedMs: stats.elapsedMs + (live?.elapsedMs ?? 0), ...(live ? { liveness: { states: live.states, edges: live.edges, elapsedMs: live.elapsedMs } } : {}) },
+    properties,
+    ...(safe?.fired ? { fired: safe.fired } : {}),
+  };
 }
 
 export function mib(bytes: number): string {
@@ -276,19 +297,9 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   const spill = options.fingerprint ? new SpillFile() : undefined;
   const paths = new PathColumns(o.strategy, spill);
   const out = expander.out;
-  const heapLimit = getHeapStatistics().heap_size_limit;
   const started = performance.now();
   const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize;
   let stoppedBy: StopReason | undefined;
-  /** A reason to stop now (the user, the clock, the memory), or undefined. */
-  const limits = (inUse: number): StopReason | undefined => {
-    const heapUsed = getHeapStatistics().used_heap_size;
-    if (options.interrupted?.()) return { kind: 'interrupted' };
-    if (performance.now() - started > o.timeLimitMs) return { kind: 'time-limit', limit: o.timeLimitMs / 1000 };
-    if (heapUsed > HEAP_STOP * heapLimit) return { kind: 'memory', limit: heapLimit, detail: `the V8 heap reached ${mib(heapUsed)} of its ${mib(heapLimit)} limit` };
-    if (heapUsed + inUse > o.maxMemoryBytes) return { kind: 'memory', limit: o.maxMemoryBytes, detail: `store, frontier and heap reached ${mib(heapUsed + inUse)}` };
-    return undefined;
-  };
   let cutByDepth = false;
   let maxDepthSeen = 0;
   let expansions = 0;
@@ -347,7 +358,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
     // Look at the clock, the memory and the user now and then.
     if (++expansions % CLOCK_EVERY === 0) {
       const now = performance.now();
-      stoppedBy = limits(memoryInUse());
+      stoppedBy = limitReached(options, o, started, memoryInUse());
       if (stoppedBy) break;
       if (options.onProgress && now - lastProgress >= o.progressMs) {
         lastProgress = now;
@@ -377,7 +388,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   // Liveness, unless the run already stopped or (--stop-on-first) found a violation.
   let live: LiveResults | undefined;
   if (liveness.length > 0 && !stoppedBy && !(options.stopOnFirst && findings.found.size > 0)) {
-    live = yield* checkLiveness(model, params, liveness, o, () => limits(0), searchNeeded ? undefined : expander.fired);
+    live = yield* checkLiveness(model, params, liveness, o, () => limitReached(options, o, started, store.byteSize), searchNeeded ? undefined : expander.fired);
     complete &&= live.complete;
     stoppedBy = live.stoppedBy;
   }

@@ -30,6 +30,8 @@ import { ModelError, modelFailure } from '../core/errors.ts';
 import { checkFairness, type AnyModel, type AnyTransition, type Fairness, type LivenessProperty } from '../core/model.ts';
 import type { FiredLabel, StopReason, Trace, TraceStep, Violation } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
+import { countFired } from './expand.ts';
+import { nondeterministic } from './counterexample.ts';
 import { Int32Column, Uint16Column } from './growable.ts';
 import { spaceOf, type Space } from './space.ts';
 import { exactStoreFor, type StateStore } from './store.ts';
@@ -226,11 +228,7 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
       const t = ts[i];
       space.successor(i, out);
       transitions++;
-      if (bounds.fired) {
-        const f = bounds.fired.get(t.label);
-        if (f) (f as { count: number }).count++;
-        else bounds.fired.set(t.label, { label: t.label, lane: t.lane, action: t.action, count: 1 });
-      }
+      if (bounds.fired) countFired(bounds.fired, t);
       let to = store.find(out.bytes, out.length);
       if (to < 0) {
         if (store.size >= bounds.maxStates) {
@@ -291,16 +289,15 @@ export interface Lasso {
   readonly trigger?: number;
 }
 
-/** The monitor: mode' = owed(s') && (mode || starts(s')); see the file comment. */
-function monitor(p: LivenessProperty<unknown, AnyParams>): { owed: (m: number) => boolean; starts: (m: number) => boolean; initially: boolean } {
-  switch (p.kind) {
-    case 'eventually':
-      return { owed: (m) => (m & GOAL) === 0, starts: () => false, initially: true };
-    case 'alwaysEventually':
-      return { owed: (m) => (m & GOAL) === 0, starts: () => true, initially: false };
-    case 'leadsTo':
-      return { owed: (m) => (m & GOAL) === 0, starts: (m) => (m & TRIGGER) !== 0, initially: false };
-  }
+/**
+ * The monitor (see the file comment): whether a state with marks `m` is owed, given whether the
+ * state before it was (`before`; undefined at an initial state). Owed states never meet the goal.
+ */
+function monitor(p: LivenessProperty<unknown, AnyParams>): (before: boolean | undefined, m: number) => boolean {
+  // Where an owed stretch can begin: eventually only at the start, alwaysEventually anywhere, leadsTo at a trigger.
+  const starts = p.kind === 'eventually' ? () => false : p.kind === 'alwaysEventually' ? () => true : (m: number) => (m & TRIGGER) !== 0;
+  const initially = p.kind === 'eventually';
+  return (before, m) => (m & GOAL) === 0 && ((before ?? initially) || starts(m));
 }
 
 /**
@@ -310,7 +307,7 @@ function monitor(p: LivenessProperty<unknown, AnyParams>): { owed: (m: number) =
 export function findLasso(g: LiveGraph, p: LivenessProperty<unknown, AnyParams>, k: number): Lasso | undefined {
   const n = g.expanded;
   const marks = g.marks[k];
-  const mon = monitor(p);
+  const owedAt = monitor(p);
   // 1. BFS over the product (state, mode), nodes 2s + mode; only expanded states are entered.
   const UNSEEN = -0x7fffffff;
   const parent = new Int32Array(2 * n).fill(UNSEEN);
@@ -327,7 +324,7 @@ export function findLasso(g: LiveGraph, p: LivenessProperty<unknown, AnyParams>,
   const skipZero = p.kind === 'eventually';
   g.initials.forEach((s, i) => {
     if (s >= n) return;
-    const mode = mon.owed(marks[s]) && (mon.initially || mon.starts(marks[s])) ? 1 : 0;
+    const mode = owedAt(undefined, marks[s]) ? 1 : 0;
     if (mode === 1 || !skipZero) enter(2 * s + mode, -1 - i);
   });
   while (head < tail) {
@@ -337,7 +334,7 @@ export function findLasso(g: LiveGraph, p: LivenessProperty<unknown, AnyParams>,
     for (let e = g.start[s]; e < g.start[s + 1]; e++) {
       const t = g.target[e];
       if (t >= n) continue;
-      const m = mon.owed(marks[t]) && (mode === 1 || mon.starts(marks[t])) ? 1 : 0;
+      const m = owedAt(mode === 1, marks[t]) ? 1 : 0;
       if (m === 1 || !skipZero) enter(2 * t + m, 2 * e + mode);
     }
   }
@@ -396,7 +393,7 @@ export function fairComponents(g: LiveGraph, inside: Uint8Array): { of: Int32Arr
   const stutter = new Uint8Array(n);
   let next = 0;
   for (let s = 0; s < n; s++)
-    if (inside[s] && g.enabled[s] === 0 && !hasInnerEdge(g, s)) {
+    if (inside[s] && g.enabled[s] === 0) {
       of[s] = next++;
       stutter[s] = 1;
     }
@@ -520,11 +517,6 @@ export function fairComponents(g: LiveGraph, inside: Uint8Array): { of: Int32Arr
     tarjan(members, tok);
   }
   return { of, stutter };
-
-  function hasInnerEdge(gr: LiveGraph, s: number): boolean {
-    for (let e = gr.start[s]; e < gr.start[s + 1]; e++) if (gr.kind[e] !== FINITE && inside[gr.target[e]] && gr.target[e] < n) return true;
-    return false;
-  }
 }
 
 /**
@@ -600,8 +592,7 @@ export function lassoTrace(run: GraphRun, lasso: Lasso): Trace {
     const ts = space.expand(current, 0, current.length);
     const t = ts[g.index[e]];
     space.successor(g.index[e], out);
-    if (!t || !run.store.matches(g.target[e], out.bytes, out.length))
-      throw new ModelError(`model "${space.modelName}" is not deterministic: replaying a liveness counterexample reached a different state at step ${steps.length + 1}`);
+    if (!t || !run.store.matches(g.target[e], out.bytes, out.length)) throw nondeterministic(space, steps.length + 1);
     current = out.copy();
     steps.push({ label: t.label, lane: t.lane, state: space.read(current, 0, current.length) });
   }
@@ -648,13 +639,13 @@ export function lassoProblem(space: Space, model: AnyModel, p: LivenessProperty<
     if (a.length !== out.length || a.some((x, i) => x !== out.bytes[i])) return `the last state is not the state at the loop index ${loop}`;
   } else if (enabledAt[n].some((t) => !t.finite)) return `the run is said to stay in its last state, but lane ${enabledAt[n].find((t) => !t.finite)!.lane} can step there`;
   // The monitor along the trace: the cycle must be owed throughout.
-  const mon = monitor(p);
+  const owedAt = monitor(p);
   const mark = (s: unknown): number => (p.goal(s, params) ? GOAL : 0) | (p.kind === 'leadsTo' && p.trigger(s, params) ? TRIGGER : 0);
-  let mode = mon.owed(mark(states[0])) && (mon.initially || mon.starts(mark(states[0])));
+  let mode = owedAt(undefined, mark(states[0]));
   for (let i = 1; i <= n; i++) {
     const m = mark(states[i]);
-    if (i > loop && !mon.owed(m)) return `state ${i}, on the cycle, meets the property`;
-    mode = mon.owed(m) && (mode || mon.starts(m));
+    if (i > loop && (m & GOAL) !== 0) return `state ${i}, on the cycle, meets the property`;
+    mode = owedAt(mode, m);
   }
   if (!mode) return `the property is not owed at the cycle`;
   // Fairness of the cycle: its steps as the model's transitions (their actions), and what each of its states enables.
