@@ -23,13 +23,15 @@ import {
   callRcu,
   free,
   gpTransitions,
+  initKernel,
+  kernelConfig,
+  kernelType,
   memoryType,
   publish,
   RCU_LANE,
   rcuDereference,
-  rcuType,
-  readLock,
-  readUnlock,
+  rcuReadLock,
+  rcuReadUnlock,
   readyCallback,
   synchronizeRcuBegin,
   synchronizeRcuDone,
@@ -70,8 +72,9 @@ const schema = (p: P) => {
   return t.struct({
     readers: t.array(reader, p.readers),
     resizer: t.struct({ pc: t.enum(RESIZER_PCS), resize: t.int(0, p.resizes) }),
-    // Contexts: each reader's cpuN/task and the resizer's, blocked in synchronize_rcu(); one wrapper callback per resize.
-    rcu: rcuType({ contexts: p.readers + 1, callbacks: p.resizes }),
+    // One CPU per reader and one for the resizer, each running its task frame only (the
+    // kernel's RCU readers are those frames); one wrapper callback per resize.
+    kernel: kernelType({ cpus: p.readers + 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: p.resizes } }),
     // Objects: arr0 … arr{resizes} and a wrapper per resize. Faults: a use after free per lookup
     // at most, and each free of an array or a wrapper could be a second one.
     mem: memoryType({ objects: 2 * p.resizes + 1, slots: 1, faults: p.readers * p.lookups + 2 * p.resizes }),
@@ -89,7 +92,7 @@ function transitions(s: State, p: P): Transition<State>[] {
         lane,
         label: `${lane}: rcu_read_lock()`,
         apply: (d) => {
-          readLock(d.rcu, ctx);
+          rcuReadLock(d.kernel, i);
           d.readers[i].pc = 1;
         },
       });
@@ -98,7 +101,7 @@ function transitions(s: State, p: P): Transition<State>[] {
         lane,
         label: `${lane}: o = rcu_dereference(s_group_desc)`,
         apply: (d) => {
-          const o = rcuDereference(d.mem, d.rcu, SLOT, ctx);
+          const o = rcuDereference(d.mem, d.kernel, i, SLOT);
           d.readers[i].pc = 2;
           d.readers[i].arr = o;
         },
@@ -110,14 +113,15 @@ function transitions(s: State, p: P): Transition<State>[] {
         label: `${lane}: bh = ${o}[i]; rcu_read_unlock()`,
         apply: (d) => {
           access(d.mem, o, ctx);
-          readUnlock(d.rcu, ctx);
+          rcuReadUnlock(d.kernel, i);
           d.readers[i] = { pc: 0, arr: null, lookups: r.lookups + 1 };
         },
       });
     }
   });
 
-  const lane = `cpu${p.readers}`;
+  const cpu = p.readers;
+  const lane = `cpu${cpu}`;
   const ctx = `${lane}/task`;
   const k = s.resizer.resize;
   const old = arr(k);
@@ -160,7 +164,7 @@ function transitions(s: State, p: P): Transition<State>[] {
         label: `${lane}: kzalloc(wrapper) → ${wrapper(k)}; call_rcu(${wrapper(k)})`,
         apply: (d) => {
           allocate(d.mem, wrapper(k));
-          callRcu(d.rcu, `ext4_rcu_ptr_callback(${wrapper(k)})`);
+          callRcu(d.kernel.rcu, `ext4_rcu_ptr_callback(${wrapper(k)})`);
           nextResize(d);
         },
       });
@@ -171,18 +175,18 @@ function transitions(s: State, p: P): Transition<State>[] {
         lane,
         label: `${lane}: synchronize_rcu()`,
         apply: (d) => {
-          synchronizeRcuBegin(d.rcu, ctx);
+          synchronizeRcuBegin(d.kernel, cpu);
           to(d, 'sync-wait');
         },
       });
       break;
     case 'sync-wait':
-      if (synchronizeRcuDone(s.rcu, ctx))
+      if (synchronizeRcuDone(s.kernel, cpu))
         out.push({
           lane,
           label: `${lane}: synchronize_rcu() returns`,
           apply: (d) => {
-            synchronizeRcuEnd(d.rcu, ctx);
+            synchronizeRcuEnd(d.kernel, cpu);
             to(d, 'free-after-sync');
           },
         });
@@ -212,20 +216,20 @@ function transitions(s: State, p: P): Transition<State>[] {
   }
 
   // RCU callbacks run in softirq on the resizer's CPU; wrapper k frees arr k.
-  const cb = readyCallback(s.rcu);
+  const cb = readyCallback(s.kernel.rcu);
   if (cb) {
     const w = Number(/wrapper(\d+)/.exec(cb.name)![1]);
     out.push({
       lane,
       label: `${lane}: ${cb.name}: kvfree(${arr(w)}); kfree(${wrapper(w)})`,
       apply: (d) => {
-        takeCallback(d.rcu);
+        takeCallback(d.kernel.rcu);
         free(d.mem, arr(w), `${lane}/softirq`);
         free(d.mem, wrapper(w), `${lane}/softirq`);
       },
     });
   }
-  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
+  out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
 }
 
@@ -234,19 +238,20 @@ export default defineModel({
   description: 'ext4 online resize replaces s_group_desc while readers dereference it under RCU (bugzilla 206443)',
   params,
   state: schema,
-  init: (_p, d) => {
+  init: (p, d) => {
+    d.kernel = initKernel<boolean | null>(Array.from({ length: p.readers + 1 }, () => ({})));
     allocate(d.mem, arr(0));
     publish(d.mem, SLOT, arr(0));
   },
   transitions,
-  isEndState: (s, p) => s.resizer.pc === 'done' && s.readers.every((r) => r.pc === 0 && r.lookups === p.lookups) && s.rcu.callbacks.length === 0,
+  isEndState: (s, p) => s.resizer.pc === 'done' && s.readers.every((r) => r.pc === 0 && r.lookups === p.lookups) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.readers + 1 }, (_, i) => `cpu${i}`), RCU_LANE],
   properties: [
     rcuNoUseAfterFree<State, P>((s) => s.mem, 'mem'),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
     noLeakAtQuiescence<State, P>((s) => s.mem, 'mem'),
     // The resizer runs in process context holding no spinlock: it may sleep.
-    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', () => false),
+    synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', () => kernelConfig({ rt: false })),
   ],
   expectations: [
     {

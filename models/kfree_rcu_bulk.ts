@@ -69,7 +69,6 @@ import {
   perCpuLockName,
   RCU_LANE,
   rcuBatchType,
-  rcuType,
   runningTask,
   schedule,
   setPc,
@@ -139,12 +138,12 @@ const schema = (p: P) => {
       holders: 1,
       irqSaved: 2,
       splats: Math.min(255, 2 * objs),
+      rcu: { callbacks: objs },
     }),
     krc: t.array(krc, p.cpus),
     pa: pageAllocType({ cpus: p.cpus, zonePages: p.zonePages + p.cpus * p.pcpPages, pcpPages: p.pcpPages }),
     /** Batches handed to RCU, in the order of their callbacks. */
     batches: t.list(rcuBatchType({ cpus: p.cpus, objs: p.calls }), objs),
-    rcu: rcuType({ contexts: 1, callbacks: objs }),
     mem: memoryType({ objects: objs }),
     /** Completed kfree_rcu() calls per CPU. */
     calls: t.array(t.int(0, p.calls), p.cpus),
@@ -312,7 +311,7 @@ function transitions(s: State, p: P): Transition<State>[] {
       },
     ),
   );
-  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
+  out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
 }
 
@@ -348,7 +347,7 @@ export default defineModel({
   isEndState: (s, p) =>
     callersDone(s, p) &&
     s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.workPending) &&
-    s.rcu.callbacks.length === 0 &&
+    s.kernel.rcu.callbacks.length === 0 &&
     s.kernel.cpus.every((_, cpu) => (taskPc(s.kernel, cpu, KWORKER) ?? 'idle') === 'idle'),
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
   properties: [

@@ -46,9 +46,9 @@ import {
   mightSleep,
   perCpuLockName,
   RCU_LANE,
-  rcuType,
-  readLock,
-  readUnlock,
+  rcuContext,
+  rcuReadLock,
+  rcuReadUnlock,
   readyCallback,
   returnFromFrame,
   setPc,
@@ -94,13 +94,12 @@ const schema = (p: P) => {
     // Locks: krcp->lock on each CPU and n->list_lock, each held by one frame at most, within one
     // step, which saves irqs once at most. Splats: a call records at most two (the hardirq's
     // kzalloc on RT: invalid wait context and sleep in atomic), the others one.
-    kernel: kernelType({ cpus: 2, maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: 4 * p.calls }),
+    // RCU: a callback per object at most; cpu0/task0, cpu0/hardirq and cpu1/task1 in synchronize_rcu().
+    kernel: kernelType({ cpus: 2, maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: 4 * p.calls, rcu: { callbacks: objects, waiters: 3 } }),
     /** Completed calls per caller (`A`, `B`, `C`); a caller is absent until its first call returns. */
     done: t.map(t.enum(CALLERS), t.int(0, p.calls), CALLERS.length),
     /** Free slots left in each CPU's pointer array (pages the krcp already has). */
     slots: t.array(t.int(0, p.arrayPages), 2),
-    // Contexts: cpu0/task, cpu0/hardirq, cpu1/task; a callback per object at most.
-    rcu: rcuType({ contexts: 3, callbacks: objects }),
     mem: memoryType({ objects: 2 * objects }),
   });
 };
@@ -109,10 +108,6 @@ type State = StateOf<typeof schema>;
 /** Which caller the running frame of `cpu` is: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
 function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {
   return cpu === 1 ? 'C' : top(k, 0).kind === 'hardirq' ? 'B' : 'A';
-}
-/** The RCU context name of the running frame of `cpu`. */
-function ctxOf(k: Kernel, cpu: number): string {
-  return `cpu${cpu}/${top(k, cpu).kind}`;
 }
 /** Whether caller `c` uses the headless form (else the two-argument form with an rcu_head). */
 function headless(c: string, p: P): boolean {
@@ -134,7 +129,7 @@ function transitions(s: State, p: P): Transition<State>[] {
     const c = callerOf(k0, cpu);
     const n = s.done.get(c) ?? 0;
     const obj = `obj${c}${n}`;
-    const ctx = ctxOf(k0, cpu);
+    const ctx = rcuContext(k0, cpu);
     const who = fr.kind === 'hardirq' ? `${lane}: hardirq` : lane;
     /** The running frame of `cpu` goes on at `pc`. */
     const at = (d: Draft<State>, pc: Pc) => setPc(d.kernel, cpu, pc);
@@ -147,7 +142,6 @@ function transitions(s: State, p: P): Transition<State>[] {
         label: `${lane}: hardirq enters`,
         apply: (d) => {
           interrupt(d.kernel, cfg, 0, 'hardirq', 'call');
-          readLock(d.rcu, 'cpu0/hardirq', 'hardirq');
         },
       });
 
@@ -158,7 +152,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             lane,
             label: `${lane}: rcu_read_lock()`,
             apply: (d) => {
-              readLock(d.rcu, ctx);
+              rcuReadLock(d.kernel, cpu);
               at(d, 'call');
             },
           });
@@ -176,7 +170,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             label: `${who}: ${form}: pointer into the array`,
             apply: (d) => {
               d.slots[cpu] = left - 1;
-              callRcu(d.rcu, `kfree_rcu_work: kvfree(${obj})`);
+              callRcu(d.kernel.rcu, `kfree_rcu_work: kvfree(${obj})`);
               section(d.kernel);
               at(d, 'leave');
             },
@@ -198,7 +192,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             lane,
             label: `${who}: call_rcu(&${obj}->rh)`,
             apply: (d) => {
-              callRcu(d.rcu, `kvfree(${obj})`);
+              callRcu(d.kernel.rcu, `kvfree(${obj})`);
               at(d, 'leave');
             },
           });
@@ -216,7 +210,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             label: `${who}: kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
             apply: (d) => {
               allocate(d.mem, w);
-              callRcu(d.rcu, `kvfree(${obj}); kfree(${w})`);
+              callRcu(d.kernel.rcu, `kvfree(${obj}); kfree(${w})`);
               kzalloc(d.kernel);
               at(d, 'leave');
             },
@@ -234,19 +228,19 @@ function transitions(s: State, p: P): Transition<State>[] {
             lane,
             label: `${who}: synchronize_rcu()`,
             apply: (d) => {
-              synchronizeRcuBegin(d.rcu, ctx);
+              synchronizeRcuBegin(d.kernel, cpu);
               mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
               at(d, 'sync-wait');
             },
           });
         break;
       case 'sync-wait':
-        if (synchronizeRcuDone(s.rcu, ctx))
+        if (synchronizeRcuDone(k0, cpu))
           out.push({
             lane,
             label: `${who}: synchronize_rcu() returns`,
             apply: (d) => {
-              synchronizeRcuEnd(d.rcu, ctx);
+              synchronizeRcuEnd(d.kernel, cpu);
               at(d, 'kvfree');
             },
           });
@@ -271,7 +265,6 @@ function transitions(s: State, p: P): Transition<State>[] {
             apply: (d) => {
               count(d);
               returnFromFrame(d.kernel, 0);
-              readUnlock(d.rcu, ctx, 'hardirq');
             },
           });
         else if (c === 'C')
@@ -280,7 +273,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             label: `${lane}: rcu_read_unlock()`,
             apply: (d) => {
               count(d);
-              readUnlock(d.rcu, ctx);
+              rcuReadUnlock(d.kernel, cpu);
               at(d, next);
             },
           });
@@ -301,32 +294,20 @@ function transitions(s: State, p: P): Transition<State>[] {
   }
 
   // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
-  const cb = readyCallback(s.rcu);
+  const cb = readyCallback(k0.rcu);
   if (cb) {
     const name = cb.name;
     out.push({
       lane: RCU_LANE,
       label: `rcu: callback ${name}`,
       apply: (d) => {
-        takeCallback(d.rcu);
+        takeCallback(d.kernel.rcu);
         for (const m of name.matchAll(/k?v?free\((\w+)\)/g)) free(d.mem, m[1], 'rcu callback');
       },
     });
   }
-  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
+  out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
-}
-
-/**
- * Whether the frame that RCU knows as `ctx` (`cpu0/hardirq`) is atomic, wherever it sits in its
- * CPU's stack: a caller blocked in synchronize_rcu() may have a hardirq running on top of it,
- * and isAtomic() speaks of the top frame only. Hardirq, irqs off or preemption off (the model
- * has no softirq callers).
- */
-function frameAtomic(k: Kernel, ctx: string): boolean {
-  const [cpu, kind] = ctx.replace('cpu', '').split('/');
-  const fr = k.cpus[Number(cpu)].frames.find((f) => f.kind === kind);
-  return fr !== undefined && (fr.kind === 'hardirq' || fr.kind === 'nmi' || fr.irqsOff || fr.preempt > 0);
 }
 
 function allDone(s: State, p: P): boolean {
@@ -351,15 +332,15 @@ export default defineModel({
     d.slots = [p.arrayPages, p.arrayPages];
   },
   transitions,
-  isEndState: (s, p) => allDone(s, p) && s.rcu.callbacks.length === 0,
+  isEndState: (s, p) => allDone(s, p) && s.kernel.rcu.callbacks.length === 0,
   lanes: () => ['cpu0', 'cpu1', RCU_LANE],
   properties: [
-    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => frameAtomic(s.kernel, ctx)),
+    synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
     noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: allDone }),
-    gracePeriodsEnd<State, P>((s) => s.rcu),
-    synchronizeRcuReturns<State, P>((s) => s.rcu),
+    gracePeriodsEnd<State, P>((s) => s.kernel.rcu),
+    synchronizeRcuReturns<State, P>((s) => s.kernel.rcu),
   ],
   expectations: [
     {

@@ -55,9 +55,8 @@ import {
   perCpuLockName,
   RCU_LANE,
   rcuBatchType,
-  rcuType,
-  readLock,
-  readUnlock,
+  rcuReadLock,
+  rcuReadUnlock,
   setPc,
   synchronizeRcuBegin,
   synchronizeRcuDone,
@@ -90,7 +89,6 @@ const params = {
 type P = ParamValues<typeof params>;
 
 const obj = (cpu: number, i: number) => `o${cpu}${i}`;
-const ctxOf = (cpu: number) => `cpu${cpu}/task`;
 
 /**
  * The state. Bounds: a CPU's objects are its `calls`, so its arrays (at least one object each),
@@ -114,13 +112,13 @@ const schema = (p: P) => {
       holders: 1,
       irqSaved: 2,
       splats: p.cpus,
+      rcu: { callbacks: objs, waiters: p.cpus },
     }),
     krc: t.array(krc, p.cpus),
     /** Pages left in the preallocated reserve. */
     pool: t.int(0, p.reserve),
     pa: pageAllocType({ cpus: p.cpus, zonePages: p.reserve + p.cpus * p.pcpPages, pcpPages: p.pcpPages }),
     batches: t.list(rcuBatchType({ cpus: p.cpus, objs: p.calls }), objs),
-    rcu: rcuType({ contexts: p.cpus, callbacks: objs }),
     mem: memoryType({ objects: objs }),
     calls: t.array(t.int(0, p.calls), p.cpus),
   });
@@ -153,7 +151,6 @@ function transitions(s: State, p: P): Transition<State>[] {
     const krc = s.krc[cpu];
     const n = s.calls[cpu];
     const o = obj(cpu, n);
-    const ctx = ctxOf(cpu);
     const krcp = perCpuLockName(KRCP, cpu);
     /** The running frame goes on at `pc`, its locals `data`. */
     const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
@@ -173,7 +170,6 @@ function transitions(s: State, p: P): Transition<State>[] {
             lane,
             label: `${lane}: raw_spin_lock_irqsave(&some_lock)`,
             apply: (d) => {
-              readLock(d.rcu, ctx, 'irqs-off');
               take(d.kernel, SOME_LOCK);
               at(d, 'call');
             },
@@ -183,7 +179,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             lane,
             label: `${lane}: rcu_read_lock()`,
             apply: (d) => {
-              readLock(d.rcu, ctx);
+              rcuReadLock(d.kernel, cpu);
               at(d, 'call');
             },
           });
@@ -261,7 +257,7 @@ function transitions(s: State, p: P): Transition<State>[] {
               label: `${lane}: ${a.what}; no page anywhere: synchronize_rcu() until the reserve refills`,
               apply: (d) => {
                 a.apply(d.kernel, d.pa);
-                synchronizeRcuBegin(d.rcu, ctx);
+                synchronizeRcuBegin(d.kernel, cpu);
                 mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
                 at(d, 'sync-wait');
               },
@@ -270,12 +266,12 @@ function transitions(s: State, p: P): Transition<State>[] {
         break;
       }
       case 'sync-wait':
-        if (synchronizeRcuDone(s.rcu, ctx))
+        if (synchronizeRcuDone(k0, cpu))
           out.push({
             lane,
             label: `${lane}: synchronize_rcu() returns; retry`,
             apply: (d) => {
-              synchronizeRcuEnd(d.rcu, ctx);
+              synchronizeRcuEnd(d.kernel, cpu);
               at(d, 'call');
             },
           });
@@ -288,7 +284,6 @@ function transitions(s: State, p: P): Transition<State>[] {
             label: `${lane}: raw_spin_unlock_irqrestore(&some_lock)`,
             apply: (d) => {
               d.calls[cpu] = n + 1;
-              readUnlock(d.rcu, ctx, 'irqs-off');
               unlock(d.kernel, cfg, cpu, SOME_LOCK);
               at(d, next);
             },
@@ -299,7 +294,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             label: `${lane}: rcu_read_unlock()`,
             apply: (d) => {
               d.calls[cpu] = n + 1;
-              readUnlock(d.rcu, ctx);
+              rcuReadUnlock(d.kernel, cpu);
               at(d, next);
             },
           });
@@ -334,7 +329,7 @@ function transitions(s: State, p: P): Transition<State>[] {
       },
     ),
   );
-  out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
+  out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
 }
 
@@ -357,7 +352,7 @@ export default defineModel({
     d.pa = pageAllocInit({ cpus: p.cpus, zonePages: 0, pcpPages: p.pcpPages });
   },
   transitions,
-  isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0) && s.rcu.callbacks.length === 0,
+  isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
   properties: [
     invariant<State, P>(
@@ -373,18 +368,15 @@ export default defineModel({
         );
       },
     ),
-    synchronizeRcuLegal<State, P>((s) => s.rcu, 'rcu', (s, ctx) => {
-      const fr = s.kernel.cpus[Number(ctx[3])].frames[0];
-      return fr.irqsOff || fr.preempt > 0;
-    }),
+    synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
     noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: callersDone }),
     atQuiescence<State, P>('reserve-restored', 'at the end every reserve page is back in the reserve', (s, p) =>
       !callersDone(s, p) || s.pool === p.reserve || { message: `the reserve has ${s.pool} of ${p.reserve} pages at the end`, fields: ['pool'] },
     ),
-    gracePeriodsEnd<State, P>((s) => s.rcu),
-    synchronizeRcuReturns<State, P>((s) => s.rcu),
+    gracePeriodsEnd<State, P>((s) => s.kernel.rcu),
+    synchronizeRcuReturns<State, P>((s) => s.kernel.rcu),
   ],
   expectations: [
     {

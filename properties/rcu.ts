@@ -1,7 +1,7 @@
 /**
  * Reusable RCU and memory properties. Each takes an accessor that finds the kernel-layer
- * state inside a model's state, so any model built on src/kernel/memory.ts and
- * src/kernel/rcu.ts can list them:
+ * state inside a model's state (`(s) => s.mem`, `(s) => s.kernel.rcu`), so any model built on
+ * src/kernel/memory.ts and src/kernel/rcu.ts can list them:
  *
  *   properties: [rcuNoUseAfterFree((s) => s.mem, 'mem'), noDoubleFree((s) => s.mem, 'mem'), ...]
  *
@@ -13,7 +13,10 @@ import {
   inSynchronizeRcu,
   leaked,
   pendingCallbacks,
+  findContext,
   synchronizeRcuProblem,
+  type Kernel,
+  type KernelConfig,
   type Memory,
   type Rcu,
 } from '../src/kernel/index.ts';
@@ -55,15 +58,19 @@ export function noLeakAtQuiescence<S, P = AnyParams>(
 }
 
 /**
- * Every context blocked in synchronize_rcu() may sleep there: it is not in atomic context
- * (`atomic` is the model's check for that context) and not inside its own RCU reader.
+ * Every context blocked in synchronize_rcu() may sleep there: it is not in atomic context and
+ * not inside its own RCU reader, explicit or implied (the layer derives both from the CPU
+ * state). `kernel` finds the kernel in the state, `at` is its field path, `cfg` the
+ * configuration the model runs under.
  */
-export function synchronizeRcuLegal<S, P = AnyParams>(rcu: (s: S) => Rcu, at: string, atomic: (s: S, ctx: string, p: P) => boolean): InvariantProperty<S, P> {
+export function synchronizeRcuLegal<S, P = AnyParams>(kernel: (s: S) => Kernel, at: string, cfg: (p: P) => KernelConfig): InvariantProperty<S, P> {
   return invariant<S, P>('synchronize-rcu-legal', 'synchronize_rcu() is called only where sleeping is legal and outside the caller\'s own reader', (s, p) => {
-    const r = rcu(s);
-    for (const ctx of r.sync.keys()) {
-      const why = synchronizeRcuProblem(r, ctx, atomic(s, ctx, p));
-      if (why) return { message: why, fields: [`${at}.sync.${ctx}`] };
+    const k = kernel(s);
+    for (const ctx of k.rcu.sync.keys()) {
+      const where = findContext(k, ctx);
+      if (!where) throw new Error(`rcu: ${ctx} waits in synchronize_rcu() but runs on no CPU`);
+      const why = synchronizeRcuProblem(k, cfg(p), where.cpu, where.depth);
+      if (why) return { message: why, fields: [`${at}.rcu.sync.${ctx}`] };
     }
     return true;
   });

@@ -1,6 +1,6 @@
 import type { KernelConfig } from './config.ts';
 import type { Draft } from '../core/schema.ts';
-import { maySleep, type ContextKind, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
+import { maySleep, quiesce, rcuInit, type ContextKind, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
 
 /**
  * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Queries read a
@@ -24,7 +24,7 @@ export interface CpuInit<L = unknown> {
 
 /** A frame as a fresh value, for pushing onto a stack. */
 export function newFrame(f: Partial<Frame> & { readonly kind: ContextKind; readonly task: string }): FrameDraft {
-  return { irqsOff: false, preempt: 0, migrate: 0, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
+  return { irqsOff: false, preempt: 0, migrate: 0, rcu: 0, gpWaits: false, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
 }
 
 /**
@@ -40,6 +40,7 @@ export function initKernel<L = unknown>(cpus: readonly CpuInit<L>[]): Draft<Kern
     })),
     locks: new Map(),
     splats: [],
+    rcu: rcuInit(),
   };
   return k as Draft<KernelOf<L>>;
 }
@@ -121,16 +122,20 @@ export function irqsDisabled(k: Kernel, cpu: number): boolean {
 }
 
 /**
- * Why the running frame of a CPU is atomic (may not sleep), as might_sleep() would say;
- * empty when it may sleep. On PREEMPT_RT softirqs run in threads and may sleep.
+ * Why the frame at depth `d` of a CPU (default: the running one) is atomic (may not sleep), as
+ * might_sleep() would say; empty when it may sleep. On PREEMPT_RT softirqs run in threads and
+ * may sleep.
  */
-export function atomicReasons(k: Kernel, cfg: KernelConfig, cpu: number): string[] {
-  const fr = top(k, cpu);
+export function atomicReasons(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): string[] {
+  const fs = cpuAt(k, cpu).frames.slice(0, d + 1);
+  const fr = fs[d];
+  if (!fr) throw new RangeError(`cpu${cpu} has no frame at depth ${d}`);
+  const within = (kind: ContextKind) => fs.some((f) => f.kind === kind);
   const why: string[] = [];
-  if (inNmi(k, cpu)) why.push('in NMI');
-  else if (inHardirq(k, cpu)) why.push('in hardirq');
-  else if (inSoftirq(k, cpu) && !cfg.rt) why.push('in softirq');
-  if (fr.irqsOff && !inNmi(k, cpu) && !inHardirq(k, cpu)) why.push('irqs disabled');
+  if (within('nmi')) why.push('in NMI');
+  else if (within('hardirq')) why.push('in hardirq');
+  else if (within('softirq') && !cfg.rt) why.push('in softirq');
+  if (fr.irqsOff && !within('nmi') && !within('hardirq')) why.push('irqs disabled');
   if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
   return why;
 }
@@ -236,6 +241,7 @@ export function localIrqRestore(k: KernelDraft, cpu: number): void {
   const saved = fr.irqSaved.pop();
   if (saved === undefined) throw new Error(`cpu${cpu} ${fr.kind}: local_irq_restore() without local_irq_save()`);
   fr.irqsOff = saved;
+  quiesce(fr);
 }
 
 export function localIrqDisable(k: KernelDraft, cpu: number): void {
@@ -243,7 +249,9 @@ export function localIrqDisable(k: KernelDraft, cpu: number): void {
 }
 
 export function localIrqEnable(k: KernelDraft, cpu: number): void {
-  topDraft(k, cpu).irqsOff = false;
+  const fr = topDraft(k, cpu);
+  fr.irqsOff = false;
+  quiesce(fr);
 }
 
 export function preemptDisable(k: KernelDraft, cpu: number): void {
@@ -254,6 +262,7 @@ export function preemptEnable(k: KernelDraft, cpu: number): void {
   const fr = topDraft(k, cpu);
   if (fr.preempt === 0) throw new Error(`cpu${cpu} ${fr.kind}: preempt_enable() without preempt_disable()`);
   fr.preempt--;
+  quiesce(fr);
 }
 
 export function migrateDisable(k: KernelDraft, cpu: number): void {

@@ -3,7 +3,7 @@
  * interrupt arrival, lock types under PREEMPT_RT on and off, local_lock_is_locked(),
  * wait-context checking, RCU readers and grace periods, object lifetimes, the page allocator,
  * kvfree_rcu()'s batching and non-preemptible stretches (latency). Each part with state has a
- * schema constructor (kernelType, rcuType, memoryType, pageAllocType, allocOpType, rcuBatchType,
+ * schema constructor (kernelType, which holds the RCU state too, memoryType, pageAllocType, allocOpType, rcuBatchType,
  * latencyType) that a model embeds in its state schema with its own bounds. Queries read the
  * part's value (what transitions() sees); effects write its draft in place (what apply(next)
  * writes). The checker (src/explore) never imports this layer.

@@ -3,7 +3,7 @@ import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import { perCpuLockName } from './local_lock.ts';
 import { holdersOf } from './locks.ts';
 import { free, type Memory } from './memory.ts';
-import { callRcu, RCU_LANE, readyCallback, takeCallback, type Rcu } from './rcu.ts';
+import { callRcu, RCU_LANE, readyCallback, takeCallback } from './rcu.ts';
 import type { Kernel } from './state.ts';
 
 /**
@@ -43,7 +43,6 @@ export interface KvfreeRcuState {
   readonly krc: readonly KrcLists[];
   /** Batches handed to RCU, in the order of their callbacks. */
   readonly batches: readonly RcuBatch[];
-  readonly rcu: Rcu;
   readonly mem: Memory;
 }
 export type KvfreeRcuDraft = Draft<KvfreeRcuState>;
@@ -78,11 +77,11 @@ export function kvfreeRcuBatching<S>(
         w.krc[cpu].arrays.length = 0;
         w.krc[cpu].heads.length = 0;
         w.batches.push({ cpu, objs: [...objs], pages });
-        callRcu(w.rcu, `kfree_rcu_work(cpu${cpu})`);
+        callRcu(w.kernel.rcu, `kfree_rcu_work(cpu${cpu})`);
       },
     });
   });
-  const cb = readyCallback(v.rcu);
+  const cb = readyCallback(v.kernel.rcu);
   const b = v.batches[0];
   if (cb && b && krcpFree(v.kernel, b.cpu))
     out.push({
@@ -91,7 +90,7 @@ export function kvfreeRcuBatching<S>(
       apply: (d) => {
         const w = put(d);
         for (const x of b.objs) free(w.mem, x, `rcu ${cb.name}`);
-        takeCallback(w.rcu);
+        takeCallback(w.kernel.rcu);
         w.batches.shift();
         pagesBack(d, b.cpu, b.pages);
       },

@@ -1,7 +1,7 @@
 import type { Draft } from '../core/schema.ts';
 import { configName, type KernelConfig } from './config.ts';
 import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, topDraft } from './cpu.ts';
-import { maySleep, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
+import { maySleep, quiesce, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
 
 /**
  * Lock types and their semantics under PREEMPT_RT on and off:
@@ -197,13 +197,20 @@ function take(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, ir
     case 'raw_spinlock_t':
       fr.preempt++;
       break;
+    // PREEMPT_RT: rt_spin_lock() takes rcu_read_lock() and migrate_disable() (kernel/locking/spinlock_rt.c).
     case 'spinlock_t':
-      if (cfg.rt) fr.migrate++;
+      if (cfg.rt) {
+        fr.migrate++;
+        fr.rcu++;
+      }
       else fr.preempt++;
       break;
     case 'local_lock_t':
     case 'local_trylock_t':
-      if (cfg.rt) fr.migrate++;
+      if (cfg.rt) {
+        fr.migrate++;
+        fr.rcu++;
+      }
       else if (!masks) fr.preempt++;
       break;
     case 'mutex':
@@ -314,18 +321,25 @@ export function unlock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: str
       fr.preempt--;
       break;
     case 'spinlock_t':
-      if (cfg.rt) fr.migrate--;
+      if (cfg.rt) {
+        fr.migrate--;
+        fr.rcu--;
+      }
       else fr.preempt--;
       break;
     case 'local_lock_t':
     case 'local_trylock_t':
-      if (cfg.rt) fr.migrate--;
+      if (cfg.rt) {
+        fr.migrate--;
+        fr.rcu--;
+      }
       else if (!h.irqsave) fr.preempt--;
       break;
     case 'mutex':
       break;
   }
   if (h.irqsave) localIrqRestore(k, cpu);
+  quiesce(fr);
 }
 
 /** All holders of a lock (empty when free). */

@@ -2,7 +2,7 @@
  * Objects and their life for RCU-protected data: allocated → published (reachable from an
  * RCU-protected pointer) → retired (unpublished, readers may still hold it) → freed.
  *
- * Readers take references with `rcuDereference()` under rcu_read_lock and use them with
+ * Readers take references with `rcuDereference()` inside a reader section and use them with
  * `access()`. A use of a freed object, a second free, and a dereference outside any reader are
  * recorded as faults in the state (as the kernel's KASAN report would be), so that the
  * properties in properties/rcu.ts can point at them and the counterexample ends right at the
@@ -17,7 +17,8 @@
  */
 import { ModelError } from '../core/errors.ts';
 import { t, type Draft, type ValueOf } from '../core/schema.ts';
-import { isReader, type Rcu } from './rcu.ts';
+import { isReader, rcuContext } from './rcu.ts';
+import type { Kernel } from './state.ts';
 
 export const OBJECT_STATES = ['allocated', 'published', 'retired', 'freed'] as const;
 export type ObjectState = (typeof OBJECT_STATES)[number];
@@ -85,10 +86,13 @@ export function publish(mem: MemoryDraft, slot: string, obj: string | null): voi
   mem.slots.set(slot, obj);
 }
 
-/** rcu_dereference(slot) by `ctx`: returns the object it points to (or null); records a fault when `ctx` is not a reader. */
-export function rcuDereference(mem: MemoryDraft, rcu: Rcu, slot: string, ctx: string): string | null {
+/**
+ * rcu_dereference(slot) by the running context of `cpu`: returns the object it points to (or
+ * null); records a fault when that context is no RCU reader, explicit or implied.
+ */
+export function rcuDereference(mem: MemoryDraft, k: Kernel, cpu: number, slot: string): string | null {
   const obj = mem.slots.get(slot) ?? null;
-  if (!isReader(rcu, ctx) && obj !== null) mem.faults.push({ kind: 'deref-outside-reader', ctx, obj });
+  if (!isReader(k, cpu) && obj !== null) mem.faults.push({ kind: 'deref-outside-reader', ctx: rcuContext(k, cpu), obj });
   return obj;
 }
 

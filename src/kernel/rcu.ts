@@ -1,14 +1,40 @@
 /**
- * RCU as explicit, finite state: who is inside a read-side critical section, whether a grace
- * period is running and which readers it still waits for, call_rcu() callbacks and
- * synchronize_rcu() callers with the grace period each of them needs.
+ * RCU as explicit, finite state: which contexts are inside a read-side critical section,
+ * whether a grace period is running and which reader sections it still waits for, call_rcu()
+ * callbacks and synchronize_rcu() callers with the grace period each of them needs.
  *
  * Abstracts kernel/rcu/tree.c by its guarantee, not its mechanism: "a grace period that starts
- * at time t ends only after every reader that was running at t has finished". Readers are
- * identified per context (`cpu0/task`, `cpu0/hardirq`, …): a hardirq that interrupts a task is a
- * reader of its own. Besides rcu_read_lock(), irq-off, preempt-off, softirq, hardirq and NMI
- * regions and (on PREEMPT_RT) a held spinlock_t count as readers (RCU flavour consolidation,
- * v4.20): callers enter them with the matching `ReaderKind`.
+ * at time t ends only after every reader that was running at t has finished". What a reader is
+ * comes from the comment above synchronize_rcu() (kernel/rcu/tree.c, 6.18):
+ *
+ *     RCU read-side critical sections are delimited by rcu_read_lock() and
+ *     rcu_read_unlock(), and may be nested.  In addition, regions of code
+ *     across which interrupts, preemption, or softirqs have been disabled
+ *     also serve as RCU read-side critical sections.  This includes hardware
+ *     interrupt handlers, softirq handlers, and NMI handlers.
+ *
+ * so the layer derives readers from the CPU state (src/kernel/cpu.ts), frame by frame: a frame is
+ * a reader when its rcu_read_lock() depth is above 0, its irqs are off, its preempt count is
+ * above 0, or it is a softirq, hardirq or NMI frame. On PREEMPT_RT, spin_lock() of a spinlock_t
+ * (and so every local_lock) takes rcu_read_lock() itself (kernel/locking/spinlock_rt.c):
+ *
+ *     static __always_inline void __rt_spin_lock(spinlock_t *lock)
+ *     {
+ *             rtlock_might_resched();
+ *             rtlock_lock(&lock->lock);
+ *             rcu_read_lock();
+ *             migrate_disable();
+ *     }
+ *
+ * and RT's softirqs run under local_bh_disable(), which does too ("Required to meet the RCU
+ * bottomhalf requirements", kernel/softirq.c). A model never declares a reader it already is:
+ * it calls `rcuReadLock()` only where the code says rcu_read_lock().
+ *
+ * Which sections a running grace period waits for is a flag on each frame (`gpWaits`): set on
+ * every reader frame (parked tasks' frames included) when the grace period starts, and cleared
+ * by the layer the moment the frame stops being a reader (rcu_read_unlock(), local_irq_restore(),
+ * preempt_enable(), the unlock of a lock, the return from an interrupt). A section entered after
+ * the start is not waited for, as in the kernel.
  *
  * Grace periods carry no sequence numbers (that would make the state space infinite). Each
  * waiter — a callback or a synchronize_rcu() caller — carries a stage, as in the segmented
@@ -16,8 +42,14 @@
  * `current` (the running grace period suffices), `done` (a full grace period has elapsed).
  * Starting a grace period promotes next → current; ending it promotes current → done.
  *
- * The state is a schema part (`rcu: rcuType({ contexts: 3, callbacks: 2 })`): queries read an
- * Rcu, effects write an RcuDraft in place.
+ * The state is part of the kernel's (`kernel.rcu`, bounds from kernelType's `rcu` shape):
+ * queries read a Kernel, effects write a KernelDraft in place.
+ *
+ * Configuration: the layer's !PREEMPT_RT is a preemptible kernel with PREEMPT_RCU (a task inside
+ * rcu_read_lock() may be preempted and stays a reader while parked). !PREEMPT_RCU, where
+ * rcu_read_lock() is preempt_disable() and any non-preemptible stretch is a reader, and TINY_RCU
+ * are not modelled yet. A CPU spinning for a spinlock is not shown as preempt-off while it
+ * spins (the layer takes the preempt count with the lock), so it is not a reader then.
  *
  * Limitation: one grace period at a time, and it starts only when some waiter needs one, as
  * tree RCU does; so the checker never explores idle grace periods, which change nothing a
@@ -27,88 +59,80 @@
  */
 import { ModelError } from '../core/errors.ts';
 import type { SchemaTransition } from '../core/model.ts';
-import { t, type Draft, type ValueOf } from '../core/schema.ts';
+import type { Draft } from '../core/schema.ts';
+import type { KernelConfig } from './config.ts';
+import { atomicReasons } from './cpu.ts';
+import { frameIsReader, frameReaderReasons, quiesce, type Callback, type Frame, type FrameDraft, type Kernel, type KernelDraft, type Rcu, type RcuDraft, type Stage } from './state.ts';
 
-/** Why a context is an RCU reader. Nesting counts per kind. */
-export const READER_KINDS = ['rcu_read_lock', 'irqs-off', 'preempt-off', 'softirq', 'hardirq', 'nmi', 'rt-spinlock'] as const;
-export type ReaderKind = (typeof READER_KINDS)[number];
+export { rcuType, rcuInit, frameIsReader, frameReaderReasons, quiesce, STAGES, type RcuShape, type Rcu, type RcuDraft, type Callback, type Stage } from './state.ts';
 
-export const STAGES = ['next', 'current', 'done'] as const;
-export type Stage = (typeof STAGES)[number];
-
-/** The bounds of a model's RCU state. */
-export interface RcuShape {
-  /** Contexts that are readers or blocked in synchronize_rcu() at one time, at most. */
-  readonly contexts: number;
-  /** call_rcu() callbacks queued at one time, at most. */
-  readonly callbacks: number;
-  /** Nesting depth of one reader kind in one context, at most (default 4). */
-  readonly depth?: number;
-}
-
-/** The schema of the RCU state with the bounds of `shape`. */
-export function rcuType(shape: RcuShape) {
-  const callback = t.struct({
-    /** What the callback does, as the model names it (`free arr0`). Need not be unique. */
-    name: t.text(),
-    stage: t.enum(STAGES),
-  });
-  return t.struct({
-    /** Context → reader kind → nesting depth; contexts outside any reader are absent, and so are kinds a context is not in. */
-    readers: t.map(t.text(), t.map(t.enum(READER_KINDS), t.int(1, shape.depth ?? 4), READER_KINDS.length), shape.contexts),
-    gp: t.bool(),
-    /** The readers the running grace period still waits for. */
-    waitFor: t.setOf(t.text(), shape.contexts),
-    /** call_rcu() callbacks in the order they were queued. */
-    callbacks: t.list(callback, shape.callbacks),
-    /** Contexts blocked in synchronize_rcu(), with the stage of the grace period they wait for. */
-    sync: t.map(t.text(), t.enum(STAGES), shape.contexts),
-  });
-}
-
-/** RCU state as transitions() read it. */
-export type Rcu = ValueOf<ReturnType<typeof rcuType>>;
-/** RCU state as apply(next) writes it. */
-export type RcuDraft = Draft<Rcu>;
-export type Callback = Rcu['callbacks'][number];
-
-/** The RCU state of a system with no reader, no grace period and no waiter (a fresh value). */
-export function rcuInit(): RcuDraft {
-  return { readers: new Map(), gp: false, waitFor: new Set(), callbacks: [], sync: new Map() };
-}
-
-/** True when `ctx` is inside any RCU read-side critical section (explicit or implied). */
-export function isReader(rcu: Rcu, ctx: string): boolean {
-  return rcu.readers.has(ctx);
-}
-
-/** Nesting depth of one kind of reader section in `ctx`. */
-export function readerDepth(rcu: Rcu, ctx: string, kind: ReaderKind = 'rcu_read_lock'): number {
-  return rcu.readers.get(ctx)?.get(kind) ?? 0;
-}
-
-/** rcu_read_lock() (or entering an implied reader region) in `ctx`; nests. */
-export function readLock(rcu: RcuDraft, ctx: string, kind: ReaderKind = 'rcu_read_lock'): void {
-  let kinds = rcu.readers.get(ctx);
-  if (!kinds) rcu.readers.set(ctx, (kinds = new Map()));
-  kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+function frameAt(k: Kernel, cpu: number, d: number): readonly Frame[] {
+  const c = k.cpus[cpu];
+  if (!c) throw new RangeError(`no cpu${cpu}: the kernel has ${k.cpus.length} CPUs`);
+  if (d < 0 || d >= c.frames.length) throw new RangeError(`cpu${cpu} has no frame at depth ${d}`);
+  return c.frames;
 }
 
 /**
- * rcu_read_unlock() (or leaving an implied reader region) in `ctx`. When the context leaves its
- * last reader section it stops being a reader: a running grace period no longer waits for it,
- * and its next section is a new reader that grace period does not cover.
- * An unlock without a matching lock is a model error.
+ * The frames whose reader sections protect the context at depth `d` of `cpu` (default: the
+ * running one): an interrupt frame protects itself; task context (a task and the hooks
+ * re-entered from it) is one reader, since rcu_read_lock() nests per task.
  */
-export function readUnlock(rcu: RcuDraft, ctx: string, kind: ReaderKind = 'rcu_read_lock'): void {
-  const kinds = rcu.readers.get(ctx);
-  const depth = kinds?.get(kind) ?? 0;
-  if (!kinds || depth === 0) throw new ModelError(`rcu: ${ctx} leaves a ${kind} reader section it is not in`);
-  if (depth === 1) kinds.delete(kind);
-  else kinds.set(kind, depth - 1);
-  if (kinds.size > 0) return;
-  rcu.readers.delete(ctx);
-  rcu.waitFor.delete(ctx);
+function contextFrames(k: Kernel, cpu: number, d: number): readonly Frame[] {
+  const fs = frameAt(k, cpu, d);
+  const fr = fs[d];
+  if (fr.kind !== 'task' && fr.kind !== 'hook') return [fr];
+  return fs.slice(0, d + 1).filter((f) => f.kind === 'task' || f.kind === 'hook');
+}
+
+const runningDepth = (k: Kernel, cpu: number) => frameAt(k, cpu, 0).length - 1;
+
+/** Why the context at depth `d` of `cpu` (default: the running one) is an RCU reader; empty when it is not. */
+export function readerReasons(k: Kernel, cpu: number, d = runningDepth(k, cpu)): string[] {
+  return [...new Set(contextFrames(k, cpu, d).flatMap(frameReaderReasons))];
+}
+
+/** True when the context at depth `d` of `cpu` (default: the running one) is inside an RCU read-side critical section, explicit or implied. */
+export function isReader(k: Kernel, cpu: number, d = runningDepth(k, cpu)): boolean {
+  return contextFrames(k, cpu, d).some(frameIsReader);
+}
+
+/** `cpu0/task` (the task's name for task context and its hooks), `cpu0/hardirq`: how RCU's waiters and faults name a context. */
+export function rcuContext(k: Kernel, cpu: number, d = runningDepth(k, cpu)): string {
+  const fr = frameAt(k, cpu, d)[d];
+  return `cpu${cpu}/${fr.kind === 'task' || fr.kind === 'hook' ? fr.task : fr.kind}`;
+}
+
+/** The CPU and depth of the context RCU names `ctx`, among the running frames. */
+export function findContext(k: Kernel, ctx: string): { cpu: number; depth: number } | undefined {
+  for (let cpu = 0; cpu < k.cpus.length; cpu++)
+    for (let d = k.cpus[cpu].frames.length - 1; d >= 0; d--) if (rcuContext(k, cpu, d) === ctx) return { cpu, depth: d };
+  return undefined;
+}
+
+function topFrame(k: KernelDraft, cpu: number): FrameDraft {
+  const fs = k.cpus[cpu]?.frames;
+  const fr = fs?.[fs.length - 1];
+  if (!fr) throw new RangeError(`no running frame on cpu${cpu}`);
+  return fr;
+}
+
+/** rcu_read_lock() in the running frame of `cpu`; nests. */
+export function rcuReadLock(k: KernelDraft, cpu: number): void {
+  topFrame(k, cpu).rcu++;
+}
+
+/**
+ * rcu_read_unlock() in the running frame of `cpu`. When the frame leaves its last reader
+ * section (explicit or implied) a running grace period no longer waits for it, and its next
+ * section is a new reader that grace period does not cover. An unlock without a lock is a
+ * model error.
+ */
+export function rcuReadUnlock(k: KernelDraft, cpu: number): void {
+  const fr = topFrame(k, cpu);
+  if (fr.rcu === 0) throw new ModelError(`rcu: cpu${cpu} ${fr.kind} calls rcu_read_unlock() outside rcu_read_lock()`);
+  fr.rcu--;
+  quiesce(fr);
 }
 
 /** call_rcu(): queue a callback that may run once a grace period started after now has ended. */
@@ -134,41 +158,46 @@ export function pendingCallbacks(rcu: Rcu): number {
 }
 
 /**
- * synchronize_rcu() called by `ctx`: the caller blocks until a grace period that starts after
- * now has ended. Legality is the caller's business (see `synchronizeRcuProblem`): the RCU state
- * records the wait either way, so that an illegal call shows its consequence (a grace period
- * that waits for its own waiter never ends).
+ * synchronize_rcu() called by the running context of `cpu`: it blocks until a grace period
+ * that starts after now has ended. Legality is the caller's business (`synchronizeRcuProblem`,
+ * the synchronize-rcu-legal property): the RCU state records the wait either way, so that an
+ * illegal call shows its consequence (a grace period that waits for its own waiter never ends).
  */
-export function synchronizeRcuBegin(rcu: RcuDraft, ctx: string): void {
-  if (rcu.sync.has(ctx)) throw new ModelError(`rcu: ${ctx} is already blocked in synchronize_rcu()`);
-  rcu.sync.set(ctx, 'next');
+export function synchronizeRcuBegin(k: KernelDraft, cpu: number): void {
+  const ctx = rcuContext(k, cpu);
+  if (k.rcu.sync.has(ctx)) throw new ModelError(`rcu: ${ctx} is already blocked in synchronize_rcu()`);
+  k.rcu.sync.set(ctx, 'next');
 }
 
-/** True when `ctx` is blocked in synchronize_rcu(). */
+/** True when `ctx` (as rcuContext() names it) is blocked in synchronize_rcu(). */
 export function inSynchronizeRcu(rcu: Rcu, ctx: string): boolean {
   return rcu.sync.has(ctx);
 }
 
-/** True when the grace period `ctx` waits for in synchronize_rcu() has ended. */
-export function synchronizeRcuDone(rcu: Rcu, ctx: string): boolean {
-  return rcu.sync.get(ctx) === 'done';
+/** True when the grace period that the running context of `cpu` waits for in synchronize_rcu() has ended. */
+export function synchronizeRcuDone(k: Kernel, cpu: number): boolean {
+  return k.rcu.sync.get(rcuContext(k, cpu)) === 'done';
 }
 
-/** synchronize_rcu() returns in `ctx`; only once its grace period has ended. */
-export function synchronizeRcuEnd(rcu: RcuDraft, ctx: string): void {
-  if (!synchronizeRcuDone(rcu, ctx)) throw new ModelError(`rcu: synchronize_rcu() in ${ctx} returns before its grace period ended`);
-  rcu.sync.delete(ctx);
+/** synchronize_rcu() returns in the running context of `cpu`; only once its grace period has ended. */
+export function synchronizeRcuEnd(k: KernelDraft, cpu: number): void {
+  const ctx = rcuContext(k, cpu);
+  if (!synchronizeRcuDone(k, cpu)) throw new ModelError(`rcu: synchronize_rcu() in ${ctx} returns before its grace period ended`);
+  k.rcu.sync.delete(ctx);
 }
 
 /**
- * Why synchronize_rcu() may not be called by `ctx`, or undefined when it may. `atomic` is the
- * caller's context check (hardirq, softirq, NMI, irqs or preemption off, a spinning lock held).
- * Inside the caller's own reader the call never returns: the grace period waits for the caller.
+ * Why synchronize_rcu() may not be called by the context at depth `d` of `cpu` (default: the
+ * running one), or undefined when it may: in atomic context it sleeps (might_sleep()); inside
+ * the caller's own reader, explicit or implied, it never returns, since the grace period waits
+ * for the caller.
  */
-export function synchronizeRcuProblem(rcu: Rcu, ctx: string, atomic: boolean): string | undefined {
-  if (atomic) return `synchronize_rcu() in atomic context (${ctx}): it sleeps`;
-  if (isReader(rcu, ctx))
-    return `synchronize_rcu() inside ${ctx}'s own RCU reader (${[...rcu.readers.get(ctx)!.keys()].join(', ')}): the grace period waits for the caller`;
+export function synchronizeRcuProblem(k: Kernel, cfg: KernelConfig, cpu: number, d = runningDepth(k, cpu)): string | undefined {
+  const ctx = rcuContext(k, cpu, d);
+  const atomic = atomicReasons(k, cfg, cpu, d);
+  if (atomic.length > 0) return `synchronize_rcu() in atomic context (${ctx}: ${atomic.join(', ')}): it sleeps`;
+  const reader = readerReasons(k, cpu, d);
+  if (reader.length > 0) return `synchronize_rcu() inside ${ctx}'s own RCU reader (${reader.join(', ')}): the grace period waits for the caller`;
   return undefined;
 }
 
@@ -181,30 +210,49 @@ function promote(rcu: RcuDraft, from: Stage, to: Stage): void {
   for (const [ctx, s] of rcu.sync) if (s === from) rcu.sync.set(ctx, to);
 }
 
+/** Every frame of every CPU, running or parked. */
+function* allFrames<F extends Frame | FrameDraft>(k: { readonly cpus: readonly { readonly frames: readonly F[]; readonly parked: readonly (readonly F[])[] }[] }): Generator<F> {
+  for (const c of k.cpus) {
+    yield* c.frames;
+    for (const p of c.parked) yield* p;
+  }
+}
+
 /** A grace period may start: none runs and some waiter needs one. */
-export function canStartGp(rcu: Rcu): boolean {
-  return !rcu.gp && needsGp(rcu);
+export function canStartGp(k: Kernel): boolean {
+  return !k.rcu.gp && needsGp(k.rcu);
 }
 
-/** Starts a grace period: it waits for every context that is a reader now. */
-export function startGp(rcu: RcuDraft): void {
-  if (!canStartGp(rcu)) throw new ModelError('rcu: a grace period cannot start now');
-  rcu.gp = true;
-  rcu.waitFor.clear();
-  for (const ctx of rcu.readers.keys()) rcu.waitFor.add(ctx);
-  promote(rcu, 'next', 'current');
+/** Starts a grace period: it waits for every frame that is a reader now, running or parked. */
+export function startGp(k: KernelDraft): void {
+  if (!canStartGp(k)) throw new ModelError('rcu: a grace period cannot start now');
+  k.rcu.gp = true;
+  for (const fr of allFrames(k)) if (frameIsReader(fr)) fr.gpWaits = true;
+  promote(k.rcu, 'next', 'current');
 }
 
-/** The running grace period may end: every reader it waited for has left. */
-export function canEndGp(rcu: Rcu): boolean {
-  return rcu.gp && rcu.waitFor.size === 0;
+/** The reader sections the running grace period still waits for, as rcuContext() names them. */
+export function gpWaitsFor(k: Kernel): string[] {
+  const out: string[] = [];
+  k.cpus.forEach((c, cpu) => {
+    c.frames.forEach((f, d) => f.gpWaits && out.push(rcuContext(k, cpu, d)));
+    for (const p of c.parked) if (p.some((f) => f.gpWaits)) out.push(`cpu${cpu}/${p[0].task} (parked)`);
+  });
+  return out;
+}
+
+/** The running grace period may end: every reader section it waited for has ended. */
+export function canEndGp(k: Kernel): boolean {
+  if (!k.rcu.gp) return false;
+  for (const fr of allFrames(k)) if (fr.gpWaits) return false;
+  return true;
 }
 
 /** Ends the running grace period: the waiters it covered are done. */
-export function endGp(rcu: RcuDraft): void {
-  if (!canEndGp(rcu)) throw new ModelError(`rcu: the grace period cannot end, it waits for ${[...rcu.waitFor].join(', ')}`);
-  rcu.gp = false;
-  promote(rcu, 'current', 'done');
+export function endGp(k: KernelDraft): void {
+  if (!canEndGp(k)) throw new ModelError(`rcu: the grace period cannot end, it waits for ${gpWaitsFor(k).join(', ')}`);
+  k.rcu.gp = false;
+  promote(k.rcu, 'current', 'done');
 }
 
 /** Lane of the grace-period machinery (the RCU grace-period kthread) in counterexamples. */
@@ -212,14 +260,14 @@ export const RCU_LANE = 'rcu';
 
 /**
  * The grace-period transitions of state `s`: `rcu: grace period starts` and
- * `rcu: grace period ends`, each when enabled. `get` reads the Rcu inside the model's state,
- * `put` finds it in the successor being written: `gpTransitions(s, (x) => x.rcu, (d) => d.rcu)`.
+ * `rcu: grace period ends`, each when enabled. `get` reads the Kernel inside the model's state,
+ * `put` finds it in the successor being written: `gpTransitions(s, (x) => x.kernel, (d) => d.kernel)`.
  * Callback invocation is the model's: it decides which context runs them and what they do.
  */
-export function gpTransitions<S>(s: S, get: (s: S) => Rcu, put: (d: Draft<S>) => RcuDraft): SchemaTransition<S>[] {
-  const rcu = get(s);
+export function gpTransitions<S>(s: S, get: (s: S) => Kernel, put: (d: Draft<S>) => KernelDraft): SchemaTransition<S>[] {
+  const k = get(s);
   const out: SchemaTransition<S>[] = [];
-  if (canStartGp(rcu)) out.push({ label: 'rcu: grace period starts', lane: RCU_LANE, apply: (d) => startGp(put(d)) });
-  if (canEndGp(rcu)) out.push({ label: 'rcu: grace period ends', lane: RCU_LANE, apply: (d) => endGp(put(d)) });
+  if (canStartGp(k)) out.push({ label: 'rcu: grace period starts', lane: RCU_LANE, apply: (d) => startGp(put(d)) });
+  if (canEndGp(k)) out.push({ label: 'rcu: grace period ends', lane: RCU_LANE, apply: (d) => endGp(put(d)) });
   return out;
 }

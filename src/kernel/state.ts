@@ -9,7 +9,10 @@ import { t, type Draft, type Type, type Universe, type ValueOf } from '../core/s
  * Per CPU: the running stack of frames, bottom first. The bottom frame is a task; above it may
  * sit hooks (tracepoint/kprobe/BPF re-entry, still task context), then softirq, hardirq and NMI
  * frames. Only the top frame runs. Tasks preempted or blocked on this CPU are parked with their
- * own frames (PREEMPT_RT: a task holding a sleeping lock can be preempted).
+ * own frames (PREEMPT_RT: a task holding a sleeping lock can be preempted). Each frame also
+ * carries its rcu_read_lock() depth and whether the running grace period waits for it: RCU's
+ * readers are the frames (src/kernel/rcu.ts); the kernel's `rcu` holds the grace period, the
+ * callbacks and the synchronize_rcu() waiters.
  *
  * Names that models make up as they go (tasks, program counters, lock names, splat messages)
  * are t.text() fields, numbered per run; locks are a map from their names. The second edition
@@ -34,6 +37,63 @@ export type SplatKind = (typeof SPLAT_KINDS)[number];
 /** Whether waiting for a lock of this type sleeps (the waiter is scheduled out) rather than spins. */
 export function maySleep(type: LockType, cfg: { readonly rt: boolean }): boolean {
   return type === 'mutex' || (cfg.rt && type !== 'raw_spinlock_t');
+}
+
+export const STAGES = ['next', 'current', 'done'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** The bounds of a model's RCU state (kernelType's `rcu`). */
+export interface RcuShape {
+  /** Contexts blocked in synchronize_rcu() at one time, at most (default 1). */
+  readonly waiters?: number;
+  /** call_rcu() callbacks queued at one time, at most (default 1). */
+  readonly callbacks?: number;
+}
+
+/** The schema of the RCU state with the bounds of `shape`. */
+export function rcuType(shape: RcuShape = {}) {
+  const callback = t.struct({
+    /** What the callback does, as the model names it (`free arr0`). Need not be unique. */
+    name: t.text(),
+    stage: t.enum(STAGES),
+  });
+  return t.struct({
+    gp: t.bool(),
+    /** call_rcu() callbacks in the order they were queued. */
+    callbacks: t.list(callback, shape.callbacks ?? 1),
+    /** Contexts blocked in synchronize_rcu() (as rcuContext() names them), with the stage of the grace period they wait for. */
+    sync: t.map(t.text(), t.enum(STAGES), shape.waiters ?? 1),
+  });
+}
+
+/** RCU state as transitions() read it. */
+export type Rcu = ValueOf<ReturnType<typeof rcuType>>;
+/** RCU state as apply(next) writes it. */
+export type RcuDraft = Draft<Rcu>;
+export type Callback = Rcu['callbacks'][number];
+
+/** The RCU state of a system with no grace period and no waiter (a fresh value). */
+export function rcuInit(): RcuDraft {
+  return { gp: false, callbacks: [], sync: new Map() };
+}
+
+/** Why this one frame is an RCU reader (explicitly or implied); empty when it is not. */
+export function frameReaderReasons(fr: Frame): string[] {
+  const why: string[] = [];
+  if (fr.kind === 'nmi' || fr.kind === 'hardirq' || fr.kind === 'softirq') why.push(`in ${fr.kind === 'nmi' ? 'NMI' : fr.kind}`);
+  if (fr.rcu > 0) why.push(`rcu_read_lock() depth ${fr.rcu}`);
+  if (fr.irqsOff && fr.kind !== 'nmi' && fr.kind !== 'hardirq') why.push('irqs disabled');
+  if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
+  return why;
+}
+
+export function frameIsReader(fr: Frame): boolean {
+  return fr.rcu > 0 || fr.irqsOff || fr.preempt > 0 || fr.kind === 'nmi' || fr.kind === 'hardirq' || fr.kind === 'softirq';
+}
+
+/** The frame stopped being a reader: a running grace period no longer waits for it. Every layer effect that can end a reader calls it. */
+export function quiesce(fr: FrameDraft): void {
+  if (fr.gpWaits && !frameIsReader(fr)) fr.gpWaits = false;
 }
 
 /** The bounds of a model's kernel state. */
@@ -63,6 +123,8 @@ export interface KernelShape<L> {
   readonly depth?: number;
   /** Interrupt arrivals per kind per CPU, at most (default 4). */
   readonly budget?: number;
+  /** RCU's bounds: callbacks queued and contexts in synchronize_rcu() at one time (default 1 each). */
+  readonly rcu?: RcuShape;
 }
 
 /** The schema of a kernel with the bounds of `shape`. */
@@ -81,6 +143,10 @@ export function kernelType<L>(shape: KernelShape<L>) {
     migrate: t.int(0, depth),
     /** Flags saved by local_irq_save(), innermost last; local_irq_restore() pops one. */
     irqSaved: t.list(t.bool(), shape.irqSaved ?? 4),
+    /** rcu_read_lock() depth (on PREEMPT_RT including the one each held spinlock_t takes). */
+    rcu: t.int(0, depth),
+    /** The running grace period waits for this frame's reader section (set at its start, cleared when the frame stops being a reader). */
+    gpWaits: t.bool(),
     /** The lock this frame is spinning or sleeping on. */
     waiting: t.optional(t.text()),
     /** The model's program counter for this frame. */
@@ -121,6 +187,8 @@ export function kernelType<L>(shape: KernelShape<L>) {
     locks: t.map(t.text(), lock, shape.locks),
     /** Splats in the order they happened; empty in a clean run. */
     splats: t.list(splat, shape.splats ?? 8),
+    /** Grace periods, callbacks and synchronize_rcu() waiters (src/kernel/rcu.ts); readers are the frames'. */
+    rcu: rcuType(shape.rcu),
   });
 }
 

@@ -7,17 +7,16 @@ import { KRCP, kvfreeRcuBatching, rcuBatchType } from '../../src/kernel/kvfree_r
 import { declarePerCpuLock, perCpuLockName } from '../../src/kernel/local_lock.ts';
 import { lock } from '../../src/kernel/locks.ts';
 import { allocate, memoryInit, memoryType, objectState } from '../../src/kernel/memory.ts';
-import { endGp, rcuInit, rcuType, startGp } from '../../src/kernel/rcu.ts';
+import { endGp, startGp } from '../../src/kernel/rcu.ts';
 import { kernelType } from '../../src/kernel/state.ts';
 import { after } from './after.ts';
 
 const Krc = t.struct({ arrays: t.list(t.list(t.text(), 2), 1), heads: t.list(t.text(), 1), cache: t.int(0, 1) });
 const schema = () =>
   t.struct({
-    kernel: kernelType({ cpus: 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1 }),
+    kernel: kernelType({ cpus: 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: 1 } }),
     krc: t.array(Krc, 1),
     batches: t.list(rcuBatchType({ cpus: 1, objs: 3 }), 1),
-    rcu: rcuType({ contexts: 1, callbacks: 1 }),
     mem: memoryType({ objects: 3 }),
     back: t.int(0, 1),
   });
@@ -50,12 +49,12 @@ const start = stored(
     declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t');
     const mem = memoryInit();
     for (const o of ['a', 'b', 'c']) allocate(mem, o);
-    return { kernel, krc: [{ arrays: [['a', 'b']], heads: ['c'], cache: 1 }], batches: [], rcu: rcuInit(), mem, back: 0 };
+    return { kernel, krc: [{ arrays: [['a', 'b']], heads: ['c'], cache: 1 }], batches: [], mem, back: 0 };
   })(),
 );
 const gracePeriod = (d: Draft<S>) => {
-  startGp(d.rcu);
-  endGp(d.rcu);
+  startGp(d.kernel);
+  endGp(d.kernel);
 };
 
 describe('kvfree_rcu batching', () => {
@@ -74,7 +73,7 @@ describe('kvfree_rcu batching', () => {
     expect(work.label).toBe('rcu: kfree_rcu_work(cpu0): kfree a, b, c; 1 page(s) back');
     const done = successor(ended, work);
     expect(['a', 'b', 'c'].map((o) => objectState(done.mem, o))).toEqual(['freed', 'freed', 'freed']);
-    expect([done.batches.length, done.rcu.callbacks.length, done.back]).toEqual([0, 0, 1]);
+    expect([done.batches.length, done.kernel.rcu.callbacks.length, done.back]).toEqual([0, 0, 1]);
   });
 
   it('neither runs while the CPU krcp->lock is held', () => {

@@ -5,30 +5,31 @@
 // a CPU that never passes a quiescent state (seed 004: it stays in its reader, still stepping).
 import { describe, expect, it } from 'vitest';
 import { anyModel, defineModel, explore, oneOf, t, type StateOf, type Transition } from '../../src/index.ts';
-import { callRcu, gpTransitions, readLock, readUnlock, readyCallback, rcuType, takeCallback } from '../../src/kernel/index.ts';
+import { callRcu, gpTransitions, initKernel, kernelType, rcuReadLock, rcuReadUnlock, readyCallback, takeCallback } from '../../src/kernel/index.ts';
 import { callbacksRun, gracePeriodsEnd } from '../../properties/rcu.ts';
 
-const schema = () => t.struct({ rcu: rcuType({ contexts: 2, callbacks: 1 }), queued: t.bool(), reading: t.bool(), left: t.bool() });
+const schema = () =>
+  t.struct({ kernel: kernelType({ cpus: 2, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: 1 } }), queued: t.bool(), reading: t.bool(), left: t.bool() });
 type State = StateOf<typeof schema>;
 
 const model = defineModel({
   name: 'rcu-progress',
   params: { variant: oneOf(['correct', 'never-invoked', 'reader-never-leaves'], 'correct', 'the bug') },
   state: schema,
-  init: () => {},
+  init: (_p, d) => void (d.kernel = initKernel<boolean | null>([{}, {}])),
   transitions: (s, p) => {
-    const out: Transition<State>[] = [...gpTransitions<State>(s, (x) => x.rcu, (d) => d.rcu)];
-    if (!s.queued) out.push({ lane: 'cpu0', label: 'cpu0: call_rcu(obj)', apply: (d) => void ((d.queued = true), callRcu(d.rcu, 'free obj')) });
-    if (readyCallback(s.rcu) && p.variant !== 'never-invoked') out.push({ lane: 'kworker', label: 'kworker: invoke callback', apply: (d) => takeCallback(d.rcu) });
-    if (!s.reading && !s.left) out.push({ lane: 'cpu1', label: 'cpu1: rcu_read_lock()', apply: (d) => void ((d.reading = true), readLock(d.rcu, 'cpu1')) });
+    const out: Transition<State>[] = [...gpTransitions<State>(s, (x) => x.kernel, (d) => d.kernel)];
+    if (!s.queued) out.push({ lane: 'cpu0', label: 'cpu0: call_rcu(obj)', apply: (d) => void ((d.queued = true), callRcu(d.kernel.rcu, 'free obj')) });
+    if (readyCallback(s.kernel.rcu) && p.variant !== 'never-invoked') out.push({ lane: 'kworker', label: 'kworker: invoke callback', apply: (d) => takeCallback(d.kernel.rcu) });
+    if (!s.reading && !s.left) out.push({ lane: 'cpu1', label: 'cpu1: rcu_read_lock()', apply: (d) => void ((d.reading = true), rcuReadLock(d.kernel, 1)) });
     if (s.reading) {
       if (p.variant === 'reader-never-leaves') out.push({ lane: 'cpu1', label: 'cpu1: reads on', apply: () => {} });
-      else out.push({ lane: 'cpu1', label: 'cpu1: rcu_read_unlock()', apply: (d) => void ((d.reading = false), (d.left = true), readUnlock(d.rcu, 'cpu1')) });
+      else out.push({ lane: 'cpu1', label: 'cpu1: rcu_read_unlock()', apply: (d) => void ((d.reading = false), (d.left = true), rcuReadUnlock(d.kernel, 1)) });
     }
     return out;
   },
   isEndState: () => true,
-  properties: [gracePeriodsEnd<State>((s) => s.rcu), callbacksRun<State>((s) => s.rcu)],
+  properties: [gracePeriodsEnd<State>((s) => s.kernel.rcu), callbacksRun<State>((s) => s.kernel.rcu)],
 });
 
 const verdicts = (variant: string) => Object.fromEntries(explore(anyModel(model), { variant }).properties.map((p) => [p.name, p.verdict]));

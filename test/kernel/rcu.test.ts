@@ -1,134 +1,172 @@
 import { describe, expect, it } from 'vitest';
-import { anyModel, defineModel, explore, invariant, t, type Draft, type StateOf, type Transition } from '../../src/index.ts';
+import { anyModel, bool, defineModel, explore, invariant, t, type Draft, type StateOf, type Transition } from '../../src/index.ts';
+import { kernelConfig } from '../../src/kernel/config.ts';
+import { initKernel, interrupt, localIrqRestore, localIrqSave, preemptDisable, preemptEnable, returnFromFrame, schedule } from '../../src/kernel/cpu.ts';
+import { declareLocks, lock, unlock } from '../../src/kernel/locks.ts';
 import {
   callRcu,
   canEndGp,
   canStartGp,
   endGp,
   gpTransitions,
+  gpWaitsFor,
   isReader,
-  readLock,
-  readUnlock,
+  rcuReadLock,
+  rcuReadUnlock,
+  readerReasons,
   readyCallback,
-  rcuInit,
-  rcuType,
   startGp,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
   synchronizeRcuProblem,
   takeCallback,
-  type RcuDraft,
 } from '../../src/kernel/rcu.ts';
+import { kernelType, type KernelDraft } from '../../src/kernel/state.ts';
 import { access, allocate, free, faultsOf, leaked, memoryInit, memoryType, publish, rcuDereference } from '../../src/kernel/memory.ts';
+import { gracePeriodsEnd, synchronizeRcuLegal } from '../../properties/rcu.ts';
 
-/** A fresh RCU state after `effects`, in order. */
-function rcuAfter(...effects: ((r: RcuDraft) => void)[]): RcuDraft {
-  const r = rcuInit();
-  for (const e of effects) e(r);
-  return r;
+const NRT = kernelConfig({ rt: false });
+const RT = kernelConfig({ rt: true });
+
+/** A fresh two-CPU kernel (cpu0 runs task0 with task9 parked, cpu1 runs task1), with a raw spinlock and a spinlock_t, after `effects`. */
+function kernelAfter(...effects: ((k: KernelDraft) => void)[]): KernelDraft {
+  const k = initKernel([{ task: 'task0', parked: [{ task: 'task9', pc: '' }], budget: { hardirq: 1, nmi: 1 } }, { task: 'task1' }]);
+  declareLocks(k, [
+    { name: 'raw', type: 'raw_spinlock_t' },
+    { name: 'sl', type: 'spinlock_t' },
+  ]);
+  for (const e of effects) e(k);
+  return k;
 }
+const queue = (k: KernelDraft) => callRcu(k.rcu, 'cb');
 
 describe('rcu readers', () => {
-  it('nest per context and kind; the context stays a reader until its last section ends', () => {
-    const r = rcuInit();
-    readLock(r, 'cpu0/task');
-    readLock(r, 'cpu0/task');
-    readLock(r, 'cpu0/task', 'irqs-off');
-    readUnlock(r, 'cpu0/task');
-    readUnlock(r, 'cpu0/task');
-    expect(isReader(r, 'cpu0/task')).toBe(true);
-    readUnlock(r, 'cpu0/task', 'irqs-off');
-    expect(isReader(r, 'cpu0/task')).toBe(false);
-    expect(r).toEqual(rcuInit());
+  it('nest; the context stays a reader until its last section ends', () => {
+    const k = kernelAfter();
+    rcuReadLock(k, 0);
+    rcuReadLock(k, 0);
+    localIrqSave(k, 0);
+    rcuReadUnlock(k, 0);
+    rcuReadUnlock(k, 0);
+    expect(isReader(k, 0)).toBe(true);
+    expect(readerReasons(k, 0)).toEqual(['irqs disabled']);
+    localIrqRestore(k, 0);
+    expect(isReader(k, 0)).toBe(false);
+    expect(k).toEqual(kernelAfter());
   });
   it('refuse an unlock without a lock', () => {
-    expect(() => readUnlock(rcuInit(), 'cpu0/task')).toThrow(/cpu0\/task leaves a rcu_read_lock reader section it is not in/);
+    expect(() => rcuReadUnlock(kernelAfter(), 0)).toThrow(/cpu0 task calls rcu_read_unlock\(\) outside rcu_read_lock\(\)/);
+  });
+  it('are implied by irqs off, preemption off, raw and !RT spinlocks, RT spinlock_t, hardirq and NMI, without rcu_read_lock()', () => {
+    const cases: [string, (k: KernelDraft) => void, string][] = [
+      ['local_irq_save', (k) => localIrqSave(k, 0), 'irqs disabled'],
+      ['preempt_disable', (k) => preemptDisable(k, 0), 'preemption disabled (preempt_count 1)'],
+      ['raw_spin_lock', (k) => lock(k, NRT, 0, 'raw'), 'preemption disabled (preempt_count 1)'],
+      ['spin_lock on !RT', (k) => lock(k, NRT, 0, 'sl'), 'preemption disabled (preempt_count 1)'],
+      ['spin_lock on RT', (k) => lock(k, RT, 0, 'sl'), 'rcu_read_lock() depth 1'],
+      ['a hardirq', (k) => interrupt(k, NRT, 0, 'hardirq', ''), 'in hardirq'],
+      ['an NMI', (k) => interrupt(k, NRT, 0, 'nmi', ''), 'in NMI'],
+    ];
+    for (const [what, enter, why] of cases) {
+      const k = kernelAfter(enter);
+      expect(readerReasons(k, 0), what).toContain(why);
+    }
+    // A mutex, or migrate_disable() alone, is no reader.
+    expect(isReader(kernelAfter(), 0)).toBe(false);
   });
 });
 
 describe('grace periods', () => {
   it('do not start without a waiter', () => {
-    expect(canStartGp(rcuInit())).toBe(false);
+    expect(canStartGp(kernelAfter())).toBe(false);
   });
   it('do not end while a reader that was running at their start runs', () => {
-    const r = rcuAfter(
-      (x) => readLock(x, 'cpu0/task'),
-      (x) => callRcu(x, 'free a'),
-      startGp,
-    );
-    expect(canEndGp(r)).toBe(false);
-    expect(() => endGp(r)).toThrow(/waits for cpu0\/task/);
-    readUnlock(r, 'cpu0/task');
-    expect(canEndGp(r)).toBe(true);
-    endGp(r);
-    expect(readyCallback(r)?.name).toBe('free a');
+    const k = kernelAfter((x) => rcuReadLock(x, 0), queue, startGp);
+    expect(canEndGp(k)).toBe(false);
+    expect(() => endGp(k)).toThrow(/waits for cpu0\/task0/);
+    rcuReadUnlock(k, 0);
+    expect(canEndGp(k)).toBe(true);
+    endGp(k);
+    expect(readyCallback(k.rcu)?.name).toBe('cb');
   });
-  it('cover an implied reader (hardirq, NMI) the same way', () => {
-    for (const kind of ['hardirq', 'nmi', 'irqs-off', 'preempt-off'] as const) {
-      const r = rcuAfter(
-        (x) => readLock(x, 'cpu1/x', kind),
-        (x) => callRcu(x, 'cb'),
-        startGp,
-      );
-      expect(canEndGp(r)).toBe(false);
-      readUnlock(r, 'cpu1/x', kind);
-      expect(canEndGp(r)).toBe(true);
+  it('wait for every implied reader until the layer sees it end', () => {
+    const cases: [string, (k: KernelDraft) => void, (k: KernelDraft) => void][] = [
+      ['irqs off', (k) => localIrqSave(k, 1), (k) => localIrqRestore(k, 1)],
+      ['preemption off', (k) => preemptDisable(k, 1), (k) => preemptEnable(k, 1)],
+      ['a raw spinlock', (k) => lock(k, NRT, 1, 'raw', { irqsave: true }), (k) => unlock(k, NRT, 1, 'raw')],
+      ['spinlock_t on RT', (k) => lock(k, RT, 1, 'sl'), (k) => unlock(k, RT, 1, 'sl')],
+      ['a hardirq', (k) => interrupt(k, NRT, 0, 'hardirq', ''), (k) => returnFromFrame(k, 0)],
+      ['an NMI', (k) => interrupt(k, NRT, 0, 'nmi', ''), (k) => returnFromFrame(k, 0)],
+    ];
+    for (const [what, enter, leave] of cases) {
+      const k = kernelAfter(enter, queue, startGp);
+      expect(canEndGp(k), what).toBe(false);
+      leave(k);
+      expect(canEndGp(k), what).toBe(true);
     }
   });
-  it('do not wait for a reader that started after them', () => {
-    const r = rcuAfter(
-      (x) => callRcu(x, 'cb'),
-      startGp,
-      (x) => readLock(x, 'cpu0/task'),
-    );
-    expect(canEndGp(r)).toBe(true);
+  it('do not wait for a reader that started after them, even in a context that was a reader at their start', () => {
+    expect(canEndGp(kernelAfter(queue, startGp, (k) => rcuReadLock(k, 0)))).toBe(true);
+    // irqs off at the start, on again, off again: the second section is new.
+    const k = kernelAfter((x) => localIrqSave(x, 0), queue, startGp, (x) => localIrqRestore(x, 0), (x) => localIrqSave(x, 0));
+    expect(canEndGp(k)).toBe(true);
+    // A hardirq that arrives after the start, on a CPU that was no reader.
+    expect(canEndGp(kernelAfter(queue, startGp, (x) => interrupt(x, NRT, 0, 'hardirq', '')))).toBe(true);
+  });
+  it('wait for a reader preempted inside its section (PREEMPT_RCU): it stays a reader while parked', () => {
+    const k = kernelAfter((x) => rcuReadLock(x, 0), (x) => schedule(x, NRT, 0, 'task9'), queue, startGp);
+    expect(gpWaitsFor(k)).toEqual(['cpu0/task0 (parked)']);
+    schedule(k, NRT, 0, 'task0');
+    rcuReadUnlock(k, 0);
+    expect(canEndGp(k)).toBe(true);
   });
   it('a callback queued during a running grace period needs the next one', () => {
-    const r = rcuAfter(
-      (x) => callRcu(x, 'first'),
+    const k = kernelAfter(
+      (x) => callRcu(x.rcu, 'first'),
       startGp,
-      (x) => callRcu(x, 'second'),
+      (x) => callRcu(x.rcu, 'second'),
       endGp,
     );
-    expect(readyCallback(r)?.name).toBe('first');
-    takeCallback(r);
-    expect(readyCallback(r)).toBeUndefined();
-    expect(canStartGp(r)).toBe(true);
-    startGp(r);
-    endGp(r);
-    expect(readyCallback(r)?.name).toBe('second');
+    expect(readyCallback(k.rcu)?.name).toBe('first');
+    takeCallback(k.rcu);
+    expect(readyCallback(k.rcu)).toBeUndefined();
+    expect(canStartGp(k)).toBe(true);
+    startGp(k);
+    endGp(k);
+    expect(readyCallback(k.rcu)?.name).toBe('second');
   });
 });
 
 describe('synchronize_rcu', () => {
   it('returns only after a full grace period', () => {
-    const r = rcuAfter(
-      (x) => readLock(x, 'cpu1/task'),
-      (x) => synchronizeRcuBegin(x, 'cpu0/task'),
-    );
-    expect(synchronizeRcuDone(r, 'cpu0/task')).toBe(false);
-    startGp(r);
-    expect(() => synchronizeRcuEnd(r, 'cpu0/task')).toThrow(/returns before its grace period ended/);
-    readUnlock(r, 'cpu1/task');
-    endGp(r);
-    synchronizeRcuEnd(r, 'cpu0/task');
-    expect(r.sync.size).toBe(0);
+    const k = kernelAfter((x) => rcuReadLock(x, 1), (x) => synchronizeRcuBegin(x, 0));
+    expect(synchronizeRcuDone(k, 0)).toBe(false);
+    startGp(k);
+    expect(() => synchronizeRcuEnd(k, 0)).toThrow(/returns before its grace period ended/);
+    rcuReadUnlock(k, 1);
+    endGp(k);
+    synchronizeRcuEnd(k, 0);
+    expect(k.rcu.sync.size).toBe(0);
   });
-  it('is illegal in atomic context and inside the caller\'s own reader', () => {
-    expect(synchronizeRcuProblem(rcuInit(), 'cpu0/task', false)).toBeUndefined();
-    expect(synchronizeRcuProblem(rcuInit(), 'cpu0/hardirq', true)).toBe('synchronize_rcu() in atomic context (cpu0/hardirq): it sleeps');
-    expect(synchronizeRcuProblem(rcuAfter((x) => readLock(x, 'cpu0/task')), 'cpu0/task', false)).toBe(
-      "synchronize_rcu() inside cpu0/task's own RCU reader (rcu_read_lock): the grace period waits for the caller",
+  it("is illegal in atomic context and inside the caller's own reader, explicit or implied", () => {
+    expect(synchronizeRcuProblem(kernelAfter(), NRT, 0)).toBeUndefined();
+    expect(synchronizeRcuProblem(kernelAfter((k) => interrupt(k, NRT, 0, 'hardirq', '')), NRT, 0)).toBe(
+      'synchronize_rcu() in atomic context (cpu0/hardirq: in hardirq): it sleeps',
+    );
+    expect(synchronizeRcuProblem(kernelAfter((k) => rcuReadLock(k, 0)), NRT, 0)).toBe(
+      "synchronize_rcu() inside cpu0/task0's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
+    );
+    // On RT a spinlock_t section may sleep, but spin_lock() took rcu_read_lock(): a self-deadlock.
+    expect(synchronizeRcuProblem(kernelAfter((k) => lock(k, RT, 0, 'sl')), RT, 0)).toBe(
+      "synchronize_rcu() inside cpu0/task0's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
     );
   });
-  it('inside the caller\'s own reader, the grace period it waits for never ends', () => {
-    const r = rcuAfter(
-      (x) => readLock(x, 'cpu0/task'),
-      (x) => synchronizeRcuBegin(x, 'cpu0/task'),
-      startGp,
-    );
-    expect(canEndGp(r)).toBe(false);
+  it("inside the caller's own reader, the grace period it waits for never ends", () => {
+    for (const enter of [(k: KernelDraft) => rcuReadLock(k, 0), (k: KernelDraft) => lock(k, RT, 0, 'sl')]) {
+      const k = kernelAfter(enter, (x) => synchronizeRcuBegin(x, 0), startGp);
+      expect(canEndGp(k)).toBe(false);
+    }
   });
 });
 
@@ -136,7 +174,7 @@ describe('synchronize_rcu', () => {
 // retires an object and frees it after synchronize_rcu(). Every interleaving: no use after free.
 const sysSchema = () =>
   t.struct({
-    rcu: rcuType({ contexts: 3, callbacks: 1 }),
+    kernel: kernelType({ cpus: 3, maxNesting: 0, locals: t.optional(t.bool()), locks: 1 }),
     mem: memoryType({ objects: 1, slots: 1 }),
     pc: t.array(t.int(0, 6), 3),
     ref: t.array(t.optional(t.text()), 2),
@@ -148,6 +186,7 @@ function readerModel(sync: boolean) {
     params: {},
     state: sysSchema,
     init: (_p, d) => {
+      d.kernel = initKernel<boolean | null>([{}, {}, {}]);
       allocate(d.mem, 'a');
       publish(d.mem, 'gp', 'a');
     },
@@ -162,7 +201,7 @@ function readerModel(sync: boolean) {
             lane,
             label: `${ctx}: rcu_read_lock`,
             apply: (d) => {
-              readLock(d.rcu, ctx);
+              rcuReadLock(d.kernel, i);
               d.pc[i] = pc + 1;
             },
           });
@@ -171,7 +210,7 @@ function readerModel(sync: boolean) {
             lane,
             label: `${ctx}: p = rcu_dereference(gp)`,
             apply: (d) => {
-              d.ref[i] = rcuDereference(d.mem, s.rcu, 'gp', ctx);
+              d.ref[i] = rcuDereference(d.mem, s.kernel, i, 'gp');
               d.pc[i] = pc + 1;
             },
           });
@@ -182,7 +221,7 @@ function readerModel(sync: boolean) {
             apply: (d) => {
               const p = s.ref[i];
               if (p) access(d.mem, p, ctx);
-              readUnlock(d.rcu, ctx);
+              rcuReadUnlock(d.kernel, i);
               d.ref[i] = null;
               d.pc[i] = pc + 1;
             },
@@ -200,11 +239,11 @@ function readerModel(sync: boolean) {
           },
         });
       if (upc === 0) step('rcu_assign_pointer(gp, NULL)', (d) => publish(d.mem, 'gp', null), 1);
-      if (upc === 1 && sync) step('synchronize_rcu', (d) => synchronizeRcuBegin(d.rcu, u), 2);
+      if (upc === 1 && sync) step('synchronize_rcu', (d) => synchronizeRcuBegin(d.kernel, 2), 2);
       if (upc === 1 && !sync) step('skip synchronize_rcu', () => {}, 3);
-      if (upc === 2 && synchronizeRcuDone(s.rcu, u)) step('synchronize_rcu returns', (d) => synchronizeRcuEnd(d.rcu, u), 3);
+      if (upc === 2 && synchronizeRcuDone(s.kernel, 2)) step('synchronize_rcu returns', (d) => synchronizeRcuEnd(d.kernel, 2), 3);
       if (upc === 3) step('kfree(a)', (d) => free(d.mem, 'a', u), 4);
-      out.push(...gpTransitions(s, (x) => x.rcu, (d) => d.rcu));
+      out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
       return out;
     },
     isEndState: (s: Sys) => s.pc.every((p, i) => p === (i === 2 ? 4 : 6)),
@@ -245,7 +284,10 @@ describe('memory', () => {
     expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'c', obj: 'x' }]);
     allocate(m, 'y');
     publish(m, 's', 'y');
-    expect(rcuDereference(m, rcuInit(), 's', 'c')).toBe('y');
+    expect(rcuDereference(m, kernelAfter(), 0, 's')).toBe('y');
+    expect(faultsOf(m, 'deref-outside-reader')).toEqual([{ kind: 'deref-outside-reader', ctx: 'cpu0/task0', obj: 'y' }]);
+    // An implied reader may dereference.
+    rcuDereference(m, kernelAfter((k) => localIrqSave(k, 0)), 0, 's');
     expect(faultsOf(m, 'deref-outside-reader').length).toBe(1);
   });
   it('counts unpublished and retired objects as leaked, published and owned ones not', () => {
@@ -255,5 +297,63 @@ describe('memory', () => {
     publish(m, 's', 'b');
     expect(leaked(m)).toEqual(['a', 'c']);
     expect(leaked(m, new Set(['c']))).toEqual(['a']);
+  });
+});
+
+// synchronize_rcu() inside an RT spin_lock() section, written as a user would, with no
+// rcu_read_lock() anywhere: the layer must see that spin_lock() took one (the self-deadlock the
+// second-edition review found hidden when a model's hand-written reader lines were removed).
+const lockedSchema = () => t.struct({ kernel: kernelType({ cpus: 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1 }), pc: t.int(0, 4) });
+type Locked = StateOf<typeof lockedSchema>;
+function lockedSyncModel() {
+  return defineModel({
+    name: 'sync-under-spinlock',
+    params: { rt: bool(true, 'PREEMPT_RT'), locked: bool(true, 'synchronize_rcu() inside spin_lock(&sl)') },
+    state: lockedSchema,
+    init: (_p, d) => {
+      d.kernel = initKernel<boolean | null>([{}]);
+      declareLocks(d.kernel, [{ name: 'sl', type: 'spinlock_t' }]);
+    },
+    transitions: (s: Locked, p) => {
+      const cfg = kernelConfig({ rt: p.rt });
+      const step = (label: string, effect: (k: KernelDraft) => void, to: number): Transition<Locked> => ({
+        lane: 'cpu0',
+        label: `cpu0: ${label}`,
+        apply: (d) => {
+          effect(d.kernel);
+          d.pc = to;
+        },
+      });
+      const out = gpTransitions<Locked>(s, (x) => x.kernel, (d) => d.kernel) as Transition<Locked>[];
+      if (s.pc === 0) out.push(step(p.locked ? 'spin_lock(&sl)' : 'no lock', (k) => void (p.locked && lock(k, cfg, 0, 'sl')), 1));
+      if (s.pc === 1) out.push(step('synchronize_rcu()', (k) => synchronizeRcuBegin(k, 0), 2));
+      if (s.pc === 2 && synchronizeRcuDone(s.kernel, 0)) out.push(step('synchronize_rcu() returns', (k) => synchronizeRcuEnd(k, 0), 3));
+      if (s.pc === 3) out.push(step(p.locked ? 'spin_unlock(&sl)' : 'done', (k) => void (p.locked && unlock(k, cfg, 0, 'sl')), 4));
+      return out;
+    },
+    isEndState: (s: Locked) => s.pc === 4,
+    properties: [synchronizeRcuLegal<Locked, { rt: boolean }>((s) => s.kernel, 'kernel', (p) => kernelConfig({ rt: p.rt })), gracePeriodsEnd<Locked>((s) => s.kernel.rcu)],
+  });
+}
+
+describe('synchronize_rcu() inside a spinlock, with no rcu_read_lock() written', () => {
+  const run = (params: { rt: boolean; locked?: boolean }) => explore(anyModel(lockedSyncModel()), { locked: true, ...params });
+  const verdicts = (params: { rt: boolean; locked?: boolean }) => Object.fromEntries(run(params).properties.map((p) => [p.name, p.verdict]));
+  it('on RT: spin_lock() is an RCU reader, so the grace period waits for its own waiter forever', () => {
+    expect(verdicts({ rt: true })).toEqual({ 'synchronize-rcu-legal': 'violated', 'grace-periods-end': 'violated', 'no-deadlock': 'violated' });
+    const legal = run({ rt: true }).properties.find((p) => p.name === 'synchronize-rcu-legal')!;
+    expect(legal.violation!.message).toBe(
+      "synchronize_rcu() inside cpu0/task's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
+    );
+  });
+  it('on !RT: spin_lock() disables preemption: atomic, and a reader too', () => {
+    const o = run({ rt: false });
+    expect(o.properties.find((p) => p.name === 'synchronize-rcu-legal')!.violation!.message).toBe(
+      'synchronize_rcu() in atomic context (cpu0/task: preemption disabled (preempt_count 1)): it sleeps',
+    );
+    expect(verdicts({ rt: false })['no-deadlock']).toBe('violated');
+  });
+  it('without the lock every property holds', () => {
+    expect(verdicts({ rt: true, locked: false })).toEqual({ 'synchronize-rcu-legal': 'holds', 'grace-periods-end': 'holds', 'no-deadlock': 'holds' });
   });
 });

@@ -310,7 +310,7 @@ function swapRemote(s: S): S {
       stash: renameObj(pc.stash),
     })),
   );
-  return { kernel: { cpus, locks, splats }, pcpu };
+  return { kernel: { cpus, locks, splats, rcu: s.kernel.rcu }, pcpu };
 }
 
 function checkSymmetry(params: Record<string, unknown>, limit: number): number {

@@ -26,7 +26,7 @@ describe('kvfree_rcu_headless', () => {
     const o = run(model, { variant: 'sync-fallback-anywhere', hardirqCaller: false });
     expect(story(o, 'synchronize-rcu-legal')).toEqual(['cpu1: rcu_read_lock()', 'cpu1: kvfree_rcu(objC0): no array slot', 'cpu1: synchronize_rcu()']);
     expect(o.properties.find((p) => p.name === 'synchronize-rcu-legal')!.violation!.message).toBe(
-      "synchronize_rcu() inside cpu1/task's own RCU reader (rcu_read_lock): the grace period waits for the caller",
+      "synchronize_rcu() inside cpu1/task1's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
     );
     // Not a might_sleep() splat: a preemptible RCU reader may sleep, but not wait for its own grace period.
     expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.verdict).toBe('holds');
