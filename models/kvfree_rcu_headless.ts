@@ -22,10 +22,31 @@
 //   never freed. kzalloc's slow path takes the slab's kmem_cache_node list_lock, a spinlock_t:
 //   from a non-threaded hardirq that is an invalid wait context, and on PREEMPT_RT a sleeping
 //   lock taken with irqs off.
+// - context-check: Joel Fernandes's two-fold approach: "If kfree_call_rcu() is called in atomic
+//   context or in any rcu reader, then use GFP_ATOMIC to grow an rcu_head wrapper on the atomic
+//   memory pool and queue that. Otherwise, grow an rcu_head on the stack of kfree_call_rcu()
+//   and call synchronize_rcu() inline with it." `check` says how the context is told apart:
+//   `preemptible-and-nesting`, his "Use preemptible() and task_struct's rcu_read_lock_nesting"
+//   (!preemptible() || rcu_preempt_depth()), or `in-atomic`, Vlad's "Will it be enough just have
+//   a look at preempt_count of current process?" (in_atomic()). Paul: "Vlad is correct for
+//   CONFIG_PREEMPT=n and CONFIG_DEBUG_ATOMIC_SLEEP=y and Joel is correct otherwise": the
+//   verdicts under `preemption` and `preemptCount` say the same (include/linux/preempt.h,
+//   6.18: preemptible() is `(preempt_count() == 0 && !irqs_disabled())` with PREEMPT_COUNT and
+//   0 without; include/linux/rcupdate.h: on !PREEMPT_RCU `__rcu_read_lock()` is
+//   preempt_disable() and rcu_preempt_depth() is 0). The wrapper's kzalloc() runs without
+//   local_irq_save() here, as Joel wrote it.
 // Pointer arrays are freed after a grace period (kfree_rcu_work; one RCU callback per object
 // here). Limitation: the kzalloc() is one step that takes and releases list_lock (the slow
 // path, always); its fast path, which takes no lock, is not explored, so the splats show what
 // the slow path does, which is reachable whenever the per-CPU slab is empty.
+//
+// Configuration: `preemption` (none, voluntary, full = PREEMPT, rt = PREEMPT_RT) and
+// `preemptCount` (CONFIG_PREEMPT_COUNT, which only none and voluntary may lack) give the kernel
+// layer's values of preempt_count(), in_atomic(), preemptible() and rcu_preempt_depth() and its
+// RCU flavour (PREEMPT_RCU with full and rt). Left out: TINY_RCU (the thread proposed the
+// atomic wrapper for it, a UP kernel; here cpu1 runs the reader, so the model is SMP), so the
+// wrapper is judged on tree RCU only. A property whose violation needs every caller finished
+// (no-leak-at-quiescence) is not seen in a setting where a caller never finishes.
 import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
@@ -35,6 +56,7 @@ import {
   declarePerCpuLock,
   free,
   gpTransitions,
+  inAtomic,
   initKernel,
   interrupt,
   kernelConfig,
@@ -45,8 +67,11 @@ import {
   memoryType,
   mightSleep,
   perCpuLockName,
+  PREEMPTION_MODELS,
+  preemptible,
   RCU_LANE,
   rcuContext,
+  rcuPreemptDepth,
   rcuReadLock,
   rcuReadUnlock,
   readyCallback,
@@ -65,7 +90,8 @@ import {
 } from '../src/kernel/index.ts';
 import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
-const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper'] as const;
+const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check'] as const;
+const CHECKS = ['preemptible-and-nesting', 'in-atomic'] as const;
 
 /** Program counter of a caller's frame: `idle` between calls (reader: outside its section). */
 type Pc = 'idle' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
@@ -78,7 +104,9 @@ const LIST_LOCK = 'n->list_lock';
 
 const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
-  rt: bool(false, 'PREEMPT_RT: spinlock_t sleeps'),
+  preemption: oneOf(PREEMPTION_MODELS, 'full', 'the preemption model: PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT (full) or PREEMPT_RT (rt: spinlock_t sleeps)'),
+  preemptCount: bool(true, 'CONFIG_PREEMPT_COUNT; only none and voluntary may turn it off (full and rt select it)'),
+  check: oneOf(CHECKS, 'preemptible-and-nesting', 'context-check: how kvfree_rcu() decides it may call synchronize_rcu()'),
   arrayPages: int(0, { min: 0, max: 3, doc: 'pointer-array slots each CPU has before the fallback is needed' }),
   taskCaller: bool(true, 'cpu0 task calls kvfree_rcu(objA) from process context'),
   hardirqCaller: bool(true, 'a hardirq on cpu0 calls kvfree_rcu(objB)'),
@@ -114,8 +142,19 @@ function headless(c: string, p: P): boolean {
   return p.variant !== 'mightsleep-only' || c === 'A';
 }
 
+/** context-check: what the caller's test of its own context says, as the kernel computes it, and whether it takes the atomic path. */
+function contextTest(k: Kernel, cfg: KernelConfig, cpu: number, check: P['check']): { atomic: boolean; says: string } {
+  if (check === 'in-atomic') {
+    const atomic = inAtomic(k, cfg, cpu);
+    return { atomic, says: `in_atomic() ${atomic ? 1 : 0}` };
+  }
+  const pre = preemptible(k, cfg, cpu);
+  const depth = rcuPreemptDepth(k, cfg, cpu);
+  return { atomic: !pre || depth > 0, says: `preemptible() ${pre ? 1 : 0}, rcu_preempt_depth() ${depth}` };
+}
+
 function cfgOf(p: P): KernelConfig {
-  return kernelConfig({ rt: p.rt, maxNesting: 1 });
+  return kernelConfig({ preemption: p.preemption, preemptCount: p.preemptCount, maxNesting: 1 });
 }
 
 function transitions(s: State, p: P): Transition<State>[] {
@@ -186,7 +225,45 @@ function transitions(s: State, p: P): Transition<State>[] {
           });
         break;
       }
-      case 'fallback':
+      case 'fallback': {
+        const w = `wrapper${obj.slice(3)}`;
+        // kzalloc()'s slow path takes the slab's spinlock_t; Vlad's sketch runs it inside local_irq_save().
+        const kzalloc = (k: KernelDraft, irqsOff: boolean) => {
+          if (irqsOff) localIrqSave(k, cpu);
+          if (!lock(k, cfg, cpu, LIST_LOCK)) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
+          unlock(k, cfg, cpu, LIST_LOCK);
+          if (irqsOff) localIrqRestore(k, cpu);
+        };
+        const wrapper = (why: string, irqsOff: boolean) => {
+          out.push({
+            lane,
+            label: `${who}: ${why}kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
+            apply: (d) => {
+              allocate(d.mem, w);
+              callRcu(d.kernel.rcu, `kvfree(${obj}); kfree(${w})`);
+              kzalloc(d.kernel, irqsOff);
+              at(d, 'leave');
+            },
+          });
+          out.push({
+            lane,
+            label: `${who}: ${why}kzalloc(wrapper, GFP_ATOMIC) fails: return`,
+            apply: (d) => {
+              kzalloc(d.kernel, irqsOff);
+              at(d, 'leave');
+            },
+          });
+        };
+        const sync = (why: string) =>
+          out.push({
+            lane,
+            label: `${who}: ${why}synchronize_rcu()`,
+            apply: (d) => {
+              synchronizeRcuBegin(d.kernel, cpu);
+              mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
+              at(d, 'sync-wait');
+            },
+          });
         if (!headless(c, p))
           out.push({
             lane,
@@ -196,44 +273,14 @@ function transitions(s: State, p: P): Transition<State>[] {
               at(d, 'leave');
             },
           });
-        else if (p.variant === 'atomic-wrapper') {
-          const w = `wrapper${obj.slice(3)}`;
-          // Vlad's sketch allocates inside local_irq_save(): the slab's spinlock_t is taken with irqs off.
-          const kzalloc = (k: KernelDraft) => {
-            localIrqSave(k, cpu);
-            if (!lock(k, cfg, cpu, LIST_LOCK)) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
-            unlock(k, cfg, cpu, LIST_LOCK);
-            localIrqRestore(k, cpu);
-          };
-          out.push({
-            lane,
-            label: `${who}: kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
-            apply: (d) => {
-              allocate(d.mem, w);
-              callRcu(d.kernel.rcu, `kvfree(${obj}); kfree(${w})`);
-              kzalloc(d.kernel);
-              at(d, 'leave');
-            },
-          });
-          out.push({
-            lane,
-            label: `${who}: kzalloc(wrapper, GFP_ATOMIC) fails: return`,
-            apply: (d) => {
-              kzalloc(d.kernel);
-              at(d, 'leave');
-            },
-          });
-        } else
-          out.push({
-            lane,
-            label: `${who}: synchronize_rcu()`,
-            apply: (d) => {
-              synchronizeRcuBegin(d.kernel, cpu);
-              mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
-              at(d, 'sync-wait');
-            },
-          });
+        else if (p.variant === 'atomic-wrapper') wrapper('', true);
+        else if (p.variant === 'context-check') {
+          const test = contextTest(k0, cfg, cpu, p.check);
+          if (test.atomic) wrapper(`${test.says}: `, false);
+          else sync(`${test.says}: `);
+        } else sync('');
         break;
+      }
       case 'sync-wait':
         if (synchronizeRcuDone(k0, cpu))
           out.push({
@@ -344,22 +391,56 @@ export default defineModel({
   ],
   expectations: [
     {
-      params: { variant: 'sync-fallback-anywhere', rt: false },
+      params: { variant: 'sync-fallback-anywhere', preemption: 'full' },
       violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
       note: "synchronize_rcu() from the hardirq sleeps in atomic context; inside the caller's reader the grace period waits for the caller forever, so neither it nor synchronize_rcu() ever ends",
     },
-    { params: { variant: 'sync-fallback-anywhere', rt: true }, violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'], note: 'same on RT' },
-    { params: { variant: 'mightsleep-only', rt: false }, note: 'headless only where sleeping is legal; atomic callers fall back to their own rcu_head' },
-    { params: { variant: 'mightsleep-only', rt: true }, note: 'same on RT' },
+    { params: { variant: 'sync-fallback-anywhere', preemption: 'rt' }, violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'], note: 'same on RT' },
+    { params: { variant: 'mightsleep-only', preemption: 'full' }, note: 'headless only where sleeping is legal; atomic callers fall back to their own rcu_head' },
+    { params: { variant: 'mightsleep-only', preemption: 'rt' }, note: 'same on RT' },
     {
-      params: { variant: 'atomic-wrapper', rt: false },
+      params: { variant: 'atomic-wrapper', preemption: 'full' },
       violated: ['wait-context', 'no-leak-at-quiescence'],
       note: "when the GFP_ATOMIC wrapper allocation fails too, nothing frees the object; and from a non-threaded hardirq the slab's spinlock_t is an invalid wait context",
     },
     {
-      params: { variant: 'atomic-wrapper', rt: true },
+      params: { variant: 'atomic-wrapper', preemption: 'rt' },
       violated: ['wait-context', 'no-sleep-in-atomic', 'no-leak-at-quiescence'],
       note: "on RT kzalloc() with irqs off takes the slab's sleeping spinlock_t (sleep in atomic, in the task and the reader too); the failed allocation still leaks",
     },
+    // context-check: the verdicts Paul gave ("Vlad is correct for CONFIG_PREEMPT=n and
+    // CONFIG_DEBUG_ATOMIC_SLEEP=y and Joel is correct otherwise"). Every setting has the
+    // hardirq's GFP_ATOMIC wrapper: its slab spinlock_t in a non-threaded hardirq (wait-context)
+    // and the object lost when that allocation fails (no-leak-at-quiescence).
+    ...(['full', 'none'] as const).map((preemption) => ({
+      params: { variant: 'context-check', check: 'preemptible-and-nesting', preemption } as const,
+      violated: ['wait-context', 'no-leak-at-quiescence'],
+      note: `${preemption === 'full' ? 'PREEMPT' : 'PREEMPT_NONE with PREEMPT_COUNT'}: the reader sees rcu_preempt_depth() 1 or preemptible() 0 and takes the wrapper; only the task calls synchronize_rcu()`,
+    })),
+    {
+      params: { variant: 'context-check', check: 'preemptible-and-nesting', preemption: 'none', preemptCount: false },
+      violated: ['wait-context', 'no-leak-at-quiescence'],
+      note: 'without PREEMPT_COUNT preemptible() is 0: every caller takes the wrapper, synchronize_rcu() is never called (safe, and the wrapper can fail)',
+    },
+    {
+      params: { variant: 'context-check', check: 'preemptible-and-nesting', preemption: 'rt' },
+      violated: ['wait-context', 'no-sleep-in-atomic', 'no-leak-at-quiescence'],
+      note: "on RT the hardirq's kzalloc() takes a sleeping spinlock_t; the reader's check still works (rt_spin_lock() nests into RCU readers)",
+    },
+    {
+      params: { variant: 'context-check', check: 'in-atomic', preemption: 'none' },
+      violated: ['wait-context', 'no-leak-at-quiescence'],
+      note: "Vlad's in_atomic() is right for PREEMPT=n with PREEMPT_COUNT: rcu_read_lock() is preempt_disable() there, so the reader sees in_atomic() 1",
+    },
+    ...([['full', true], ['rt', true], ['none', false]] as const).map(([preemption, preemptCount]) => ({
+      params: { variant: 'context-check', check: 'in-atomic', preemption, preemptCount } as const,
+      // The hardirq's lost object is not seen: no run gets all callers finished.
+      violated: ['wait-context', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note:
+        (preemption === 'none'
+          ? 'without PREEMPT_COUNT in_atomic() is blind to rcu_read_lock() (and to spinlocks)'
+          : `${preemption === 'rt' ? 'PREEMPT_RT' : 'PREEMPT'}: rcu_read_lock() leaves preempt_count() alone (PREEMPT_RCU)`) +
+        ': the reader sees in_atomic() 0 and calls synchronize_rcu() inside its own section, whose grace period never ends',
+    })),
   ],
 });

@@ -15,7 +15,8 @@
 //   one beyond the reserve with __GFP_NO_LOCKS (page_alloc's lockless mode, as
 //   alloc_pages_nolock(): never a lock the caller's context forbids); when that fails too, the only thing left is to wait
 //   for a grace period to give reserve pages back: synchronize_rcu() from a caller that may not
-//   sleep (cpu0) or that is a reader the grace period waits for (cpu0 and cpu1).
+//   sleep (cpu0 with irqs off; cpu1 in its PREEMPT_RCU reader, where might_sleep() counts
+//   rcu_preempt_depth()) and that is a reader the grace period waits for (cpu0 and cpu1).
 // - rcu-head-fallback: chain the object's own rcu_head on krcp->head: no memory, no waiting.
 // kfree_rcu_monitor() (the RCU lane) hands a CPU's arrays and rcu_heads to one RCU callback;
 // after the grace period kfree_rcu_work() frees the objects and gives array pages back to the

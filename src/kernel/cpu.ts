@@ -121,22 +121,40 @@ export function irqsDisabled(k: Kernel, cpu: number): boolean {
   return top(k, cpu).irqsOff;
 }
 
+/** rcu_read_lock() depth of the stack below and at depth `d`: what current->rcu_read_lock_nesting counts (interrupt frames run as `current`). */
+function rcuNesting(fs: readonly Frame[], d: number): number {
+  let n = 0;
+  for (let i = 0; i <= d; i++) n += fs[i].rcu;
+  return n;
+}
+
+/** The preempt_disable() depth at depth `d`, with the one rcu_read_lock() takes on !PREEMPT_RCU. */
+function preemptDepth(fs: readonly Frame[], d: number, cfg: KernelConfig): number {
+  return fs[d].preempt + (cfg.preemptRcu ? 0 : rcuNesting(fs, d));
+}
+
+function framesTo(k: Kernel, cpu: number, d: number): readonly Frame[] {
+  const fs = cpuAt(k, cpu).frames;
+  if (!fs[d]) throw new RangeError(`cpu${cpu} has no frame at depth ${d}`);
+  return fs;
+}
+
 /**
- * Why the frame at depth `d` of a CPU (default: the running one) is atomic (may not sleep), as
- * might_sleep() would say; empty when it may sleep. On PREEMPT_RT softirqs run in threads and
- * may sleep.
+ * Why the frame at depth `d` of a CPU (default: the running one) is atomic (may not sleep and
+ * is not preempted), whatever the kernel can see of it; empty when it may sleep. On PREEMPT_RT
+ * softirqs run in threads and may sleep. On !PREEMPT_RCU rcu_read_lock() is preempt_disable().
  */
 export function atomicReasons(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): string[] {
-  const fs = cpuAt(k, cpu).frames.slice(0, d + 1);
+  const fs = framesTo(k, cpu, d);
   const fr = fs[d];
-  if (!fr) throw new RangeError(`cpu${cpu} has no frame at depth ${d}`);
-  const within = (kind: ContextKind) => fs.some((f) => f.kind === kind);
+  const within = (kind: ContextKind) => fs.some((f, i) => i <= d && f.kind === kind);
   const why: string[] = [];
   if (within('nmi')) why.push('in NMI');
   else if (within('hardirq')) why.push('in hardirq');
   else if (within('softirq') && !cfg.rt) why.push('in softirq');
   if (fr.irqsOff && !within('nmi') && !within('hardirq')) why.push('irqs disabled');
   if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
+  if (!cfg.preemptRcu && rcuNesting(fs, d) > 0) why.push('in rcu_read_lock() (preempt_disable() on !PREEMPT_RCU)');
   return why;
 }
 
@@ -145,9 +163,47 @@ export function isAtomic(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
   return atomicReasons(k, cfg, cpu).length > 0;
 }
 
-/** preemptible(): task context, irqs on, preemption on. */
+/** preempt_count()'s fields (include/linux/preempt.h): PREEMPT_MASK 0xff, SOFTIRQ 0xff00, HARDIRQ 0xf0000, NMI 0xf00000. */
+const SOFTIRQ_OFFSET = 0x100;
+const HARDIRQ_OFFSET = 0x10000;
+const NMI_OFFSET = 0x100000;
+
+/**
+ * preempt_count() at depth `d` of `cpu` (default: the running frame), as the kernel computes
+ * it: the preempt_disable() depth (spinlocks and, on !PREEMPT_RCU, rcu_read_lock() included)
+ * only with PREEMPT_COUNT; SOFTIRQ_OFFSET per softirq being served (!PREEMPT_RT; RT serves
+ * softirqs in task context and keeps them out of preempt_count()); HARDIRQ_OFFSET per hardirq;
+ * NMI_OFFSET + HARDIRQ_OFFSET per NMI (__nmi_enter()).
+ */
+export function preemptCount(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): number {
+  const fs = framesTo(k, cpu, d);
+  let n = cfg.preemptCount ? preemptDepth(fs, d, cfg) : 0;
+  for (let i = 0; i <= d; i++) {
+    const kind = fs[i].kind;
+    if (kind === 'softirq' && !cfg.rt) n += SOFTIRQ_OFFSET;
+    else if (kind === 'hardirq') n += HARDIRQ_OFFSET;
+    else if (kind === 'nmi') n += NMI_OFFSET + HARDIRQ_OFFSET;
+  }
+  return n;
+}
+
+/** in_atomic(): preempt_count() != 0. Blind to spinlocks and preempt_disable() without PREEMPT_COUNT. */
+export function inAtomic(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
+  return preemptCount(k, cfg, cpu) !== 0;
+}
+
+/**
+ * preemptible() as the kernel defines it: `preempt_count() == 0 && !irqs_disabled()` with
+ * PREEMPT_COUNT, and 0 without it. It is what code that tests its own context sees (an RT
+ * softirq thread is preemptible); whether the scheduler may switch now is canSchedule().
+ */
 export function preemptible(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
-  return inTask(k, cpu) && !isAtomic(k, cfg, cpu);
+  return cfg.preemptCount && preemptCount(k, cfg, cpu) === 0 && !irqsDisabled(k, cpu);
+}
+
+/** rcu_preempt_depth(): current's rcu_read_lock() nesting on PREEMPT_RCU (RT spinlocks included), 0 without it. */
+export function rcuPreemptDepth(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): number {
+  return cfg.preemptRcu ? rcuNesting(framesTo(k, cpu, d), d) : 0;
 }
 
 /** Frames stacked above the task frame. */
@@ -175,7 +231,7 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
     case 'hardirq':
       return !fr.irqsOff && !inNmi(k, cpu);
     case 'softirq':
-      return inTask(k, cpu) && !fr.irqsOff && fr.preempt === 0 && !inSoftirq(k, cpu);
+      return inTask(k, cpu) && !fr.irqsOff && preemptDepth(cpuAt(k, cpu).frames, depth(k, cpu), cfg) === 0 && !inSoftirq(k, cpu);
   }
 }
 
@@ -283,11 +339,20 @@ export function parkedTasks(k: Kernel, cpu: number): string[] {
 }
 
 /**
- * Whether the scheduler may switch this CPU to another task now: only task context with no
- * interrupt frame on top, and the running task either preemptible or blocked on a sleeping
- * lock (it sleeps; the CPU runs someone else).
+ * Where a task may be switched out without blocking: `anywhere` (involuntary preemption),
+ * at cond_resched(), or at might_sleep(), which is a preemption point under PREEMPT_VOLUNTARY
+ * (might_resched() is _cond_resched() there).
  */
-export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
+export type PreemptionPoint = 'anywhere' | 'cond_resched' | 'might_sleep';
+
+/**
+ * Whether the scheduler may switch this CPU to another task now: only task context with no
+ * interrupt frame on top, and the running task either blocked on a sleeping lock (it sleeps;
+ * the CPU runs someone else) or not atomic and at a preemption point the preemption model
+ * has: anywhere under PREEMPT and PREEMPT_RT, cond_resched() and might_sleep() under
+ * PREEMPT_VOLUNTARY, cond_resched() only under PREEMPT_NONE.
+ */
+export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number, at: PreemptionPoint = 'anywhere'): boolean {
   const c = cpuAt(k, cpu);
   if (c.parked.length === 0) return false;
   if (!c.frames.every((f) => f.kind === 'task' || f.kind === 'hook')) return false;
@@ -296,12 +361,21 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number): boolean 
   // spinlock_t on !PREEMPT_RT) spins with preemption off and keeps the CPU.
   // (The spinner's preempt_disable() is taken with the lock, so the frame does not show it.)
   if (fr.waiting !== null) return maySleep(k.locks.get(fr.waiting)?.type ?? 'raw_spinlock_t', cfg);
-  return preemptible(k, cfg, cpu);
+  if (isAtomic(k, cfg, cpu)) return false;
+  switch (cfg.preemption) {
+    case 'full':
+    case 'rt':
+      return true;
+    case 'voluntary':
+      return at !== 'anywhere';
+    case 'none':
+      return at === 'cond_resched';
+  }
 }
 
 /** Context switch: parks the running task (with its frames) and runs `task`. */
-export function schedule(k: KernelDraft, cfg: KernelConfig, cpu: number, task: string): void {
-  if (!canSchedule(k, cfg, cpu)) throw new Error(`cpu${cpu} cannot schedule now`);
+export function schedule(k: KernelDraft, cfg: KernelConfig, cpu: number, task: string, at: PreemptionPoint = 'anywhere'): void {
+  if (!canSchedule(k, cfg, cpu, at)) throw new Error(`cpu${cpu} cannot schedule now (${at === 'anywhere' ? 'involuntary preemption' : at})`);
   const c = cpuAt(k, cpu);
   const i = c.parked.findIndex((fs) => fs[0].task === task);
   if (i < 0) throw new Error(`cpu${cpu} has no parked task "${task}"`);

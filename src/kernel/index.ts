@@ -8,7 +8,7 @@
  * part's value (what transitions() sees); effects write its draft in place (what apply(next)
  * writes). The checker (src/explore) never imports this layer.
  */
-export { kernelConfig, configName, type KernelConfig } from './config.ts';
+export { kernelConfig, configName, PREEMPTION_MODELS, type KernelConfig, type KernelConfigOptions, type Preemption } from './config.ts';
 export {
   kernelType,
   maySleep,
@@ -48,6 +48,10 @@ export {
   atomicReasons,
   isAtomic,
   preemptible,
+  preemptCount,
+  inAtomic,
+  rcuPreemptDepth,
+  type PreemptionPoint,
   nesting,
   budgetLeft,
   canInterrupt,

@@ -30,13 +30,24 @@ export function latencyType(shape: { readonly cpus: number; readonly cap: number
   return t.array(t.int(0, shape.cap), shape.cpus);
 }
 
+/**
+ * Why `cpu` cannot be preempted now (see above); empty when it can. Under PREEMPT_NONE and
+ * PREEMPT_VOLUNTARY there is no involuntary preemption: a task in the kernel keeps the CPU
+ * until it blocks or reaches cond_resched() (a step does not say which it is, so every
+ * running step counts).
+ */
+export function nonPreemptibleReasons(k: Kernel, cfg: KernelConfig, cpu: number): string[] {
+  const why = atomicReasons(k, cfg, cpu);
+  const w = top(k, cpu).waiting;
+  // Spinning on a lock (it does not sleep) keeps the CPU; sleeping on one gives it up.
+  if (w !== null) return maySleep(lockState(k, w).type, cfg) ? why : [...why, `spinning on ${w}`];
+  if (cfg.preemption === 'none' || cfg.preemption === 'voluntary') why.push(`no involuntary preemption (PREEMPT_${cfg.preemption.toUpperCase()})`);
+  return why;
+}
+
 /** True when `cpu` cannot be preempted now (see above). */
 export function nonPreemptible(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
-  if (atomicReasons(k, cfg, cpu).length > 0) return true;
-  const w = top(k, cpu).waiting;
-  if (w === null) return false;
-  // Spinning on a lock (it does not sleep) keeps the CPU.
-  return !maySleep(lockState(k, w).type, cfg);
+  return nonPreemptibleReasons(k, cfg, cpu).length > 0;
 }
 
 /**
@@ -79,9 +90,7 @@ export function latencyBoundProperty<S, P>(
     if (c < 0) return true;
     const k = kernelOf(s);
     const cfg = cfgOf(p);
-    const why = atomicReasons(k, cfg, c);
-    const w = top(k, c).waiting;
-    if (w !== null) why.push(`spinning on ${w}`);
+    const why = nonPreemptibleReasons(k, cfg, c);
     const held = heldInContext(k, c).map((l) => `${l.name} (${l.type})`);
     return {
       message: `cpu${c} has been non-preemptible for more than ${b} steps (latencyBound): ${why.join(', ')}${held.length ? `; holding ${held.join(', ')}` : ''}`,

@@ -1,6 +1,6 @@
 import type { Draft } from '../core/schema.ts';
 import { configName, type KernelConfig } from './config.ts';
-import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, splat, top, topDraft } from './cpu.ts';
+import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, rcuPreemptDepth, splat, top, topDraft } from './cpu.ts';
 import { maySleep, quiesce, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
 
 /**
@@ -25,9 +25,14 @@ import { maySleep, quiesce, type Holder, type Kernel, type KernelDraft, type Loc
  * on the successor's KernelDraft; an effect returns what the query said.
  */
 
-/** lockdep's wait types, most restrictive first (LD_WAIT_SPIN < LD_WAIT_CONFIG < LD_WAIT_SLEEP). */
+/**
+ * lockdep's wait types, most restrictive first (LD_WAIT_SPIN < LD_WAIT_CONFIG < LD_WAIT_SLEEP).
+ * Without PROVE_RAW_LOCK_NESTING, `LD_WAIT_CONFIG = LD_WAIT_SPIN` (include/linux/lockdep_types.h).
+ */
 export type WaitType = 'SPIN' | 'CONFIG' | 'SLEEP';
-const RANK: Record<WaitType, number> = { SPIN: 2, CONFIG: 3, SLEEP: 4 };
+function rank(w: WaitType, cfg: KernelConfig): number {
+  return w === 'SPIN' || (w === 'CONFIG' && !cfg.proveRawLockNesting) ? 2 : w === 'CONFIG' ? 3 : 4;
+}
 
 export function waitType(type: LockType): WaitType {
   switch (type) {
@@ -132,19 +137,37 @@ export function heldInContext(k: Kernel, cpu: number): Lock[] {
   return [...k.locks.values()].filter((l) => l.holders.some((h) => h.cpu === cpu && h.task === task && h.depth >= lo && h.depth <= hi));
 }
 
-/** The wait type the running frame may still take, and why (lockdep's check_wait_context). */
-export function contextWaitType(k: Kernel, cpu: number): { type: WaitType; because: string } {
+/**
+ * The wait type the running frame may still take, and why (lockdep's check_wait_context): the
+ * context's own (hardirq SPIN, softirq CONFIG, task SLEEP), lowered by every lock held in its
+ * irq-context level and by rcu_read_lock(), whose lockdep map has wait_type_inner
+ * LD_WAIT_CONFIG (kernel/rcu/update.c: "PREEMPT_RT implies PREEMPT_RCU").
+ */
+export function contextWaitType(k: Kernel, cfg: KernelConfig, cpu: number): { type: WaitType; because: string } {
   const kind = top(k, cpu).kind;
   let type: WaitType = kind === 'hardirq' || kind === 'nmi' ? 'SPIN' : kind === 'softirq' ? 'CONFIG' : 'SLEEP';
   let because = kind === 'hardirq' ? 'non-threaded hardirq' : kind === 'nmi' ? 'NMI' : kind === 'softirq' ? 'softirq' : 'task context';
-  for (const l of heldInContext(k, cpu)) {
-    const w = waitType(l.type);
-    if (RANK[w] < RANK[type]) {
-      type = w;
-      because = `${l.name} (${l.type}) held`;
-    }
-  }
+  const lower = (w: WaitType, why: string) => {
+    if (rank(w, cfg) >= rank(type, cfg)) return;
+    type = w;
+    because = why;
+  };
+  for (const l of heldInContext(k, cpu)) lower(waitType(l.type), `${l.name} (${l.type}) held`);
+  const [lo, hi] = levelDepths(k, cpu);
+  const fs = frames(k, cpu);
+  let rcu = 0;
+  for (let d = lo; d <= hi; d++) rcu += fs[d].rcu;
+  if (rcu > 0) lower('CONFIG', 'inside rcu_read_lock()');
   return { type, because };
+}
+
+/**
+ * `[PREEMPT_RT]`: the configuration a splat was found under. Without PREEMPT_COUNT no kernel
+ * prints lockdep's or might_sleep()'s splats (PROVE_LOCKING and DEBUG_ATOMIC_SLEEP select
+ * PREEMPT_COUNT): the bug is there, nothing reports it, and the message says so.
+ */
+function configTag(cfg: KernelConfig): string {
+  return `[${configName(cfg)}]${cfg.preemptCount ? '' : '; no kernel of this configuration reports it (PROVE_LOCKING and DEBUG_ATOMIC_SLEEP select PREEMPT_COUNT)'}`;
 }
 
 function heldChain(k: Kernel, cpu: number): string {
@@ -157,31 +180,37 @@ function heldChain(k: Kernel, cpu: number): string {
 
 /** lockdep's "BUG: Invalid wait context" check for a blocking acquisition; records a splat when violated. */
 function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): void {
-  const ctx = contextWaitType(k, cpu);
+  const ctx = contextWaitType(k, cfg, cpu);
   const want = waitType(l.type);
-  if (RANK[want] <= RANK[ctx.type]) return;
+  if (rank(want, cfg) <= rank(ctx.type, cfg)) return;
   splat(
     k,
     'invalid-wait-context',
     cpu,
     `BUG: Invalid wait context: ${contextName(k, cpu)} is trying to lock ${l.name} (${l.type}) {${want}} with ${lockFunction(l.type, cfg, irqsave)} ` +
-      `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cpu)} [${configName(cfg)}]`,
+      `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cpu)} ${configTag(cfg)}`,
   );
 }
 
 /**
  * might_sleep(): records a "sleeping function called from invalid context" splat when the
- * running frame is atomic. Use it for anything that may sleep: a sleeping lock, GFP_KERNEL,
- * synchronize_rcu(), vfree().
+ * running frame is atomic, or on PREEMPT_RCU inside rcu_read_lock() (__might_resched() counts
+ * rcu_preempt_depth() against the offsets it expects, which are 0). Use it for anything that may
+ * sleep: a sleeping lock, GFP_KERNEL, synchronize_rcu(), vfree(). `rtlock`: the might_sleep() of
+ * an RT spinlock_t or local_lock acquisition, which expects the caller's RCU depth
+ * (kernel/locking/spinlock_rt.c: "Take RCU nesting into account as spin/read/write_lock() can
+ * legitimately nest into an RCU read side critical section").
  */
-export function mightSleep(k: KernelDraft, cfg: KernelConfig, cpu: number, what: string): void {
+export function mightSleep(k: KernelDraft, cfg: KernelConfig, cpu: number, what: string, opts: { rtlock?: boolean } = {}): void {
   const why = atomicReasons(k, cfg, cpu);
+  const rcu = rcuPreemptDepth(k, cfg, cpu);
+  if (rcu > 0 && !opts.rtlock) why.push(`in an RCU read-side critical section (rcu_preempt_depth() ${rcu})`);
   if (why.length === 0) return;
   splat(
     k,
     'sleep-in-atomic',
     cpu,
-    `BUG: sleeping function called from invalid context: ${contextName(k, cpu)} calls ${what} while ${why.join(', ')}; ${heldChain(k, cpu)} [${configName(cfg)}]`,
+    `BUG: sleeping function called from invalid context: ${contextName(k, cpu)} calls ${what} while ${why.join(', ')}; ${heldChain(k, cpu)} ${configTag(cfg)}`,
   );
 }
 
@@ -242,7 +271,7 @@ export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: strin
   const irqsave = opts.irqsave ?? false;
   if (top(k, cpu).waiting !== name) {
     checkWaitContext(k, cfg, cpu, l, irqsave);
-    if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`);
+    if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`, { rtlock: l.type !== 'mutex' });
   }
   if (canAcquire(k, cfg, cpu, name)) {
     take(k, cfg, cpu, l, irqsave);
@@ -296,7 +325,7 @@ export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: st
       'invalid-wait-context',
       cpu,
       `BUG: Invalid wait context: ${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}; ` +
-        `${heldChain(k, cpu)} [${configName(cfg)}]`,
+        `${heldChain(k, cpu)} ${configTag(cfg)}`,
     );
   }
   if (ok) take(k, cfg, cpu, l, opts.irqsave ?? false);

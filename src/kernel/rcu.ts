@@ -45,11 +45,14 @@
  * The state is part of the kernel's (`kernel.rcu`, bounds from kernelType's `rcu` shape):
  * queries read a Kernel, effects write a KernelDraft in place.
  *
- * Configuration: the layer's !PREEMPT_RT is a preemptible kernel with PREEMPT_RCU (a task inside
- * rcu_read_lock() may be preempted and stays a reader while parked). !PREEMPT_RCU, where
- * rcu_read_lock() is preempt_disable() and any non-preemptible stretch is a reader, and TINY_RCU
- * are not modelled yet. A CPU spinning for a spinlock is not shown as preempt-off while it
- * spins (the layer takes the preempt count with the lock), so it is not a reader then.
+ * Configuration (src/kernel/config.ts): with PREEMPT_RCU (PREEMPT, PREEMPT_RT) a task inside
+ * rcu_read_lock() may be preempted and stays a reader while parked; without it (PREEMPT_NONE,
+ * PREEMPT_VOLUNTARY) rcu_read_lock() is preempt_disable(), so the reader is atomic too
+ * (cpu.ts's atomicReasons). What code may rely on is the same in both: the layer's readers are
+ * the regions the kernel guarantees, not the longer stretches tree RCU happens to wait for on
+ * !PREEMPT_RCU (a grace period there also waits for a task's next context switch), which only
+ * makes the model more permissive. A CPU spinning for a spinlock is not shown as preempt-off
+ * while it spins (the layer takes the preempt count with the lock), so it is not a reader then.
  *
  * Limitation: one grace period at a time, and it starts only when some waiter needs one, as
  * tree RCU does; so the checker never explores idle grace periods, which change nothing a

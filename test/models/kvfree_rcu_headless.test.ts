@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import model from '../../models/kvfree_rcu_headless.ts';
-import { expectDeclared, run, story } from './expect.ts';
+import { expectDeclared, run, story, verdicts } from './expect.ts';
 
 describe('kvfree_rcu_headless', () => {
   for (const rt of [false, true]) {
     const config = rt ? 'RT' : '!RT';
+    const preemption = rt ? 'rt' : 'full';
 
     it(`sync-fallback-anywhere (${config}): the hardirq sleeps in synchronize_rcu() and its own grace period never ends`, () => {
-      const params = { variant: 'sync-fallback-anywhere', rt };
+      const params = { variant: 'sync-fallback-anywhere', preemption };
       const o = run(model, params);
       expectDeclared(model, params, o);
       const sleep = ['cpu0: hardirq enters', 'cpu0: hardirq: kvfree_rcu(objB0): no array slot', 'cpu0: hardirq: synchronize_rcu()'];
@@ -18,7 +19,8 @@ describe('kvfree_rcu_headless', () => {
       expect(story(o, 'synchronize-rcu-legal')).toEqual(sleep);
       // The reader on cpu1 blocks in its own section too; the grace period waits for both.
       expect(story(o, 'no-deadlock')).toEqual([...sleep, 'cpu1: rcu_read_lock()', 'cpu1: kvfree_rcu(objC0): no array slot', 'cpu1: synchronize_rcu()', 'rcu: grace period starts']);
-      expect(o.stats.states).toBe(270);
+      // 270 before might_sleep() counted rcu_preempt_depth(): the reader's synchronize_rcu() now splats too.
+      expect(o.stats.states).toBe(288);
     });
   }
 
@@ -28,8 +30,10 @@ describe('kvfree_rcu_headless', () => {
     expect(o.properties.find((p) => p.name === 'synchronize-rcu-legal')!.violation!.message).toBe(
       "synchronize_rcu() inside cpu1/task1's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
     );
-    // Not a might_sleep() splat: a preemptible RCU reader may sleep, but not wait for its own grace period.
-    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.verdict).toBe('holds');
+    // A PREEMPT_RCU reader may be preempted but not block: might_sleep() counts rcu_preempt_depth().
+    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
+      'BUG: sleeping function called from invalid context: cpu1 task (task1) calls synchronize_rcu() while in an RCU read-side critical section (rcu_preempt_depth() 1); no locks held [!PREEMPT_RT]',
+    );
     expect(story(o, 'no-deadlock')).toEqual([
       'cpu0: kvfree_rcu(objA0): no array slot',
       'cpu0: synchronize_rcu()',
@@ -40,9 +44,9 @@ describe('kvfree_rcu_headless', () => {
     ]);
   });
 
-  for (const rt of [false, true])
-    it(`mightsleep-only (${rt ? 'RT' : '!RT'}): headless only in sleepable context, atomic callers use their rcu_head`, () => {
-      const params = { variant: 'mightsleep-only', rt };
+  for (const preemption of ['full', 'rt'])
+    it(`mightsleep-only (${preemption}): headless only in sleepable context, atomic callers use their rcu_head`, () => {
+      const params = { variant: 'mightsleep-only', preemption };
       const o = run(model, params);
       expectDeclared(model, params, o);
       expect(o.verdict).toBe('holds');
@@ -50,7 +54,7 @@ describe('kvfree_rcu_headless', () => {
     });
 
   it('atomic-wrapper (!RT): the wrapper allocation in a hardirq is an invalid wait context; a failed one leaks the object', () => {
-    const params = { variant: 'atomic-wrapper', rt: false };
+    const params = { variant: 'atomic-wrapper', preemption: 'full' };
     const o = run(model, params);
     expectDeclared(model, params, o);
     expect(story(o, 'wait-context')).toEqual([
@@ -76,7 +80,7 @@ describe('kvfree_rcu_headless', () => {
   });
 
   it('atomic-wrapper (RT): kzalloc() with irqs off takes a sleeping spinlock_t, in the task too', () => {
-    const params = { variant: 'atomic-wrapper', rt: true };
+    const params = { variant: 'atomic-wrapper', preemption: 'rt' };
     const o = run(model, params);
     expectDeclared(model, params, o);
     expect(story(o, 'no-sleep-in-atomic')).toEqual(['cpu0: kvfree_rcu(objA0): no array slot', 'cpu0: kzalloc(wrapper, GFP_ATOMIC) → wrapperA0; call_rcu(wrapperA0)']);
@@ -87,6 +91,53 @@ describe('kvfree_rcu_headless', () => {
   });
 
   it('with a free array slot for each caller no fallback runs, and every variant holds', () => {
-    for (const variant of ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper']) expect(run(model, { variant, arrayPages: 3 }).verdict).toBe('holds');
+    for (const variant of ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check']) expect(run(model, { variant, arrayPages: 3 }).verdict).toBe('holds');
+  });
+
+  describe("context-check: Joel's !preemptible() || rcu_preempt_depth() against Vlad's in_atomic()", () => {
+    // Only the task and the reader: the hardirq's wrapper failures are the atomic-wrapper story.
+    const callers = { variant: 'context-check', hardirqCaller: false };
+    const sync = (o: ReturnType<typeof run>) => o.properties.find((p) => p.name === 'synchronize-rcu-legal')!;
+    // What fails when the check is right: the reader's GFP_ATOMIC wrapper can fail, and then the object is lost.
+    const violatedOf = (o: ReturnType<typeof run>) =>
+      Object.entries(verdicts(o))
+        .filter(([, v]) => v === 'violated')
+        .map(([k]) => k);
+
+    it('under PREEMPT the reader passes in_atomic() and calls synchronize_rcu() inside its own section', () => {
+      const o = run(model, { ...callers, check: 'in-atomic' });
+      expect(story(o, 'synchronize-rcu-legal')).toEqual(['cpu1: rcu_read_lock()', 'cpu1: kvfree_rcu(objC0): no array slot', 'cpu1: in_atomic() 0: synchronize_rcu()']);
+      expect(story(o, 'no-deadlock').at(-1)).toBe('rcu: grace period starts');
+    });
+
+    it('"Vlad is correct for CONFIG_PREEMPT=n and CONFIG_DEBUG_ATOMIC_SLEEP=y": there in_atomic() sees the reader', () => {
+      const o = run(model, { ...callers, check: 'in-atomic', preemption: 'none' });
+      expect(violatedOf(o)).toEqual(['no-leak-at-quiescence']);
+      // Without PREEMPT_COUNT (no DEBUG_ATOMIC_SLEEP) it is blind again, and the reader is atomic besides.
+      const blind = run(model, { ...callers, check: 'in-atomic', preemption: 'none', preemptCount: false });
+      expect(sync(blind).violation!.message).toBe(
+        "synchronize_rcu() in atomic context (cpu1/task1: in rcu_read_lock() (preempt_disable() on !PREEMPT_RCU)): it sleeps",
+      );
+    });
+
+    it('"and Joel is correct otherwise": his check holds under every preemption model', () => {
+      for (const [preemption, preemptCount] of [['none', true], ['none', false], ['voluntary', true], ['full', true], ['rt', true]] as const) {
+        const o = run(model, { ...callers, preemption, preemptCount });
+        expect([preemption, preemptCount, violatedOf(o)]).toEqual([preemption, preemptCount, ['no-leak-at-quiescence']]);
+      }
+    });
+
+    it('the label shows what the check read', () => {
+      const o = run(model, { ...callers, check: 'preemptible-and-nesting', hardirqCaller: true, readerCaller: false, taskCaller: false });
+      expect(story(o, 'wait-context')).toEqual([
+        'cpu0: hardirq enters',
+        'cpu0: hardirq: kvfree_rcu(objB0): no array slot',
+        'cpu0: hardirq: preemptible() 0, rcu_preempt_depth() 0: kzalloc(wrapper, GFP_ATOMIC) → wrapperB0; call_rcu(wrapperB0)',
+      ]);
+    });
+
+    it('a configuration Kconfig cannot produce is a model error naming the option', () => {
+      expect(() => run(model, { ...callers, preemption: 'full', preemptCount: false })).toThrow(/preemptCount: false is impossible with preemption 'full': PREEMPTION selects PREEMPT_COUNT/);
+    });
   });
 });
