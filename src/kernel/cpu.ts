@@ -359,7 +359,6 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number, at: Preem
   const fr = top(k, cpu);
   // A task blocked on a sleeping lock is scheduled out; one spinning (raw_spinlock_t, or
   // spinlock_t on !PREEMPT_RT) spins with preemption off and keeps the CPU.
-  // (The spinner's preempt_disable() is taken with the lock, so the frame does not show it.)
   if (fr.waiting !== null) return maySleep(k.locks.get(fr.waiting)?.type ?? 'raw_spinlock_t', cfg);
   if (isAtomic(k, cfg, cpu)) return false;
   switch (cfg.preemption) {

@@ -214,19 +214,32 @@ export function mightSleep(k: KernelDraft, cfg: KernelConfig, cpu: number, what:
   );
 }
 
-/** The running frame of `cpu` enters lock `l`: what the acquisition does to irqs, preemption and migration, and the holder. */
-function take(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, irqsave: boolean): void {
-  // _irqsave masks interrupts for the locks that spin; the sleeping ones (RT spinlock_t and local locks, mutex) do not.
-  const masks = irqsave && !maySleep(l.type, cfg);
+/** Whether a waiter for a lock of this type spins (raw_spinlock_t; spinlock_t on !PREEMPT_RT) rather than sleeps. A !RT local lock never waits. */
+function spins(type: LockType, cfg: KernelConfig): boolean {
+  return type === 'raw_spinlock_t' || (type === 'spinlock_t' && !cfg.rt);
+}
+
+/** Whether the _irqsave form of this type masks interrupts: the ones that spin and !RT local locks; the sleeping ones (RT spinlock_t and local locks, mutex) do not. */
+function masksIrqs(type: LockType, cfg: KernelConfig, irqsave: boolean): boolean {
+  return irqsave && !maySleep(type, cfg);
+}
+
+/**
+ * What an acquisition does to the running frame's irqs, preemption and migration. A spinning
+ * lock does it before it spins (include/linux/spinlock_api_smp.h, 6.18:
+ * `__raw_spin_lock_irqsave()` is `local_irq_save(flags); preempt_disable(); ...
+ * LOCK_CONTENDED(lock, do_raw_spin_trylock, do_raw_spin_lock);`), so its waiter spins with
+ * preemption off (an RCU reader) and, for _irqsave, irqs off; a sleeping lock does it once it
+ * has the lock (`__rt_spin_lock()`: `rtlock_lock(); rcu_read_lock(); migrate_disable();`).
+ */
+function enter(k: KernelDraft, cfg: KernelConfig, cpu: number, type: LockType, irqsave: boolean): void {
+  const masks = masksIrqs(type, cfg, irqsave);
   if (masks) localIrqSave(k, cpu);
-  const h = runningHolder(k, cpu, masks);
   const fr = topDraft(k, cpu);
-  fr.waiting = null;
-  switch (l.type) {
+  switch (type) {
     case 'raw_spinlock_t':
       fr.preempt++;
       break;
-    // PREEMPT_RT: rt_spin_lock() takes rcu_read_lock() and migrate_disable() (kernel/locking/spinlock_rt.c).
     case 'spinlock_t':
       if (cfg.rt) {
         fr.migrate++;
@@ -245,7 +258,12 @@ function take(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, ir
     case 'mutex':
       break;
   }
-  l.holders.push(h);
+}
+
+/** The running frame of `cpu` now holds `l` (enter() has run). */
+function own(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, irqsave: boolean): void {
+  topDraft(k, cpu).waiting = null;
+  l.holders.push(runningHolder(k, cpu, masksIrqs(l.type, cfg, irqsave)));
   if (l.type === 'local_trylock_t') l.acquired = true;
 }
 
@@ -269,12 +287,15 @@ export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: strin
   const l = lockDraft(k, name);
   checkInstance(cpu, l);
   const irqsave = opts.irqsave ?? false;
-  if (top(k, cpu).waiting !== name) {
+  const first = top(k, cpu).waiting !== name;
+  if (first) {
     checkWaitContext(k, cfg, cpu, l, irqsave);
     if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`, { rtlock: l.type !== 'mutex' });
+    if (spins(l.type, cfg)) enter(k, cfg, cpu, l.type, irqsave);
   }
   if (canAcquire(k, cfg, cpu, name)) {
-    take(k, cfg, cpu, l, irqsave);
+    if (!spins(l.type, cfg)) enter(k, cfg, cpu, l.type, irqsave);
+    own(k, cfg, cpu, l, irqsave);
     return true;
   }
   topDraft(k, cpu).waiting = name;
@@ -328,7 +349,10 @@ export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: st
         `${heldChain(k, cpu)} ${configTag(cfg)}`,
     );
   }
-  if (ok) take(k, cfg, cpu, l, opts.irqsave ?? false);
+  if (ok) {
+    enter(k, cfg, cpu, l.type, opts.irqsave ?? false);
+    own(k, cfg, cpu, l, opts.irqsave ?? false);
+  }
   return ok;
 }
 

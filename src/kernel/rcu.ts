@@ -51,8 +51,8 @@
  * (cpu.ts's atomicReasons). What code may rely on is the same in both: the layer's readers are
  * the regions the kernel guarantees, not the longer stretches tree RCU happens to wait for on
  * !PREEMPT_RCU (a grace period there also waits for a task's next context switch), which only
- * makes the model more permissive. A CPU spinning for a spinlock is not shown as preempt-off
- * while it spins (the layer takes the preempt count with the lock), so it is not a reader then.
+ * makes the model more permissive. A CPU spinning for a spinlock spins with preemption off
+ * (locks.ts), so it is a reader while it spins.
  *
  * Limitation: one grace period at a time, and it starts only when some waiter needs one, as
  * tree RCU does; so the checker never explores idle grace periods, which change nothing a

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   canAcquire,
+  canInterrupt,
+  isReader,
   canSchedule,
   canTrylock,
   declareLocks,
@@ -86,6 +88,35 @@ describe('waiting', () => {
     expect(selfDeadlocks(k)).toEqual([
       'self-deadlock: cpu0 nmi spins on rq->lock (raw_spinlock_t), held by cpu0 task (t0) below it on the same CPU, which cannot run until the waiter returns',
     ]);
+  });
+
+  it('a spinning waiter disables preemption, and for _irqsave masks irqs, before it spins; acquiring adds nothing', () => {
+    for (const name of ['rq->lock', 'zone->lock']) {
+      const k = take(base(2), nonRt, 0, name);
+      expect(lock(k, nonRt, 1, name, { irqsave: true })).toBe(false);
+      expect([top(k, 1).preempt, top(k, 1).irqsOff]).toEqual([1, true]);
+      // No hardirq reaches the spinner; an NMI does.
+      expect([canInterrupt(k, nonRt, 1, 'hardirq'), canInterrupt(k, nonRt, 1, 'nmi')]).toEqual([false, true]);
+      // It is an RCU reader while it spins: a grace period started now waits for it.
+      expect(isReader(k, 1)).toBe(true);
+      unlock(k, nonRt, 0, name);
+      expect(lock(k, nonRt, 1, name, { irqsave: true })).toBe(true);
+      expect([top(k, 1).preempt, top(k, 1).irqsOff]).toEqual([1, true]);
+      unlock(k, nonRt, 1, name);
+      expect([top(k, 1).preempt, top(k, 1).irqsOff]).toEqual([0, false]);
+    }
+  });
+
+  it('a plain spin_lock() waiter spins with irqs on; an RT spinlock_t waiter sleeps and takes nothing until it owns the lock', () => {
+    const plain = take(base(2), nonRt, 0, 'rq->lock');
+    lock(plain, nonRt, 1, 'rq->lock');
+    expect([top(plain, 1).preempt, top(plain, 1).irqsOff, canInterrupt(plain, nonRt, 1, 'hardirq')]).toEqual([1, false, true]);
+    const sleeper = take(base(2), rt, 0, 'zone->lock');
+    lock(sleeper, rt, 1, 'zone->lock', { irqsave: true });
+    expect([top(sleeper, 1).preempt, top(sleeper, 1).migrate, top(sleeper, 1).rcu, top(sleeper, 1).irqsOff]).toEqual([0, 0, 0, false]);
+    unlock(sleeper, rt, 0, 'zone->lock');
+    lock(sleeper, rt, 1, 'zone->lock', { irqsave: true });
+    expect([top(sleeper, 1).migrate, top(sleeper, 1).rcu]).toEqual([1, 1]);
   });
 
   it('waiting on a lock held by another CPU is not a self-deadlock', () => {
