@@ -24,7 +24,7 @@ export interface CpuInit<L = unknown> {
 
 /** A frame as a fresh value, for pushing onto a stack. */
 export function newFrame(f: Partial<Frame> & { readonly kind: ContextKind; readonly task: string }): FrameDraft {
-  return { irqsOff: false, preempt: 0, migrate: 0, rcu: 0, gpWaits: false, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
+  return { irqsOff: false, preempt: 0, migrate: 0, rcu: 0, bh: 0, gpWaits: false, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
 }
 
 /**
@@ -128,6 +128,13 @@ function rcuNesting(fs: readonly Frame[], d: number): number {
   return n;
 }
 
+/** local_bh_disable() depth of the stack below and at depth `d`. */
+function bhNesting(fs: readonly Frame[], d: number): number {
+  let n = 0;
+  for (let i = 0; i <= d; i++) n += fs[i].bh;
+  return n;
+}
+
 /** The preempt_disable() depth at depth `d`, with the one rcu_read_lock() takes on !PREEMPT_RCU. */
 function preemptDepth(fs: readonly Frame[], d: number, cfg: KernelConfig): number {
   return fs[d].preempt + (cfg.preemptRcu ? 0 : rcuNesting(fs, d));
@@ -151,10 +158,11 @@ export function atomicReasons(k: Kernel, cfg: KernelConfig, cpu: number, d = dep
   const why: string[] = [];
   if (within('nmi')) why.push('in NMI');
   else if (within('hardirq')) why.push('in hardirq');
-  else if (within('softirq') && !cfg.rt) why.push('in softirq');
+  else if (within('softirq')) why.push('in softirq');
   if (fr.irqsOff && !within('nmi') && !within('hardirq')) why.push('irqs disabled');
   if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
   if (!cfg.preemptRcu && rcuNesting(fs, d) > 0) why.push('in rcu_read_lock() (preempt_disable() on !PREEMPT_RCU)');
+  if (!cfg.rt && bhNesting(fs, d) > 0) why.push('bottom halves disabled');
   return why;
 }
 
@@ -165,22 +173,25 @@ export function isAtomic(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
 
 /** preempt_count()'s fields (include/linux/preempt.h): PREEMPT_MASK 0xff, SOFTIRQ 0xff00, HARDIRQ 0xf0000, NMI 0xf00000. */
 const SOFTIRQ_OFFSET = 0x100;
+const SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET;
 const HARDIRQ_OFFSET = 0x10000;
 const NMI_OFFSET = 0x100000;
 
 /**
  * preempt_count() at depth `d` of `cpu` (default: the running frame), as the kernel computes
  * it: the preempt_disable() depth (spinlocks and, on !PREEMPT_RCU, rcu_read_lock() included)
- * only with PREEMPT_COUNT; SOFTIRQ_OFFSET per softirq being served (!PREEMPT_RT; RT serves
- * softirqs in task context and keeps them out of preempt_count()); HARDIRQ_OFFSET per hardirq;
+ * only with PREEMPT_COUNT; SOFTIRQ_OFFSET per softirq being served and SOFTIRQ_DISABLE_OFFSET
+ * per local_bh_disable() (!PREEMPT_RT; RT serves softirqs in task context and keeps them out of
+ * preempt_count()); HARDIRQ_OFFSET per hardirq;
  * NMI_OFFSET + HARDIRQ_OFFSET per NMI (__nmi_enter()).
  */
 export function preemptCount(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): number {
   const fs = framesTo(k, cpu, d);
   let n = cfg.preemptCount ? preemptDepth(fs, d, cfg) : 0;
+  if (!cfg.rt) n += SOFTIRQ_DISABLE_OFFSET * bhNesting(fs, d);
   for (let i = 0; i <= d; i++) {
     const kind = fs[i].kind;
-    if (kind === 'softirq' && !cfg.rt) n += SOFTIRQ_OFFSET;
+    if (kind === 'softirq') n += SOFTIRQ_OFFSET;
     else if (kind === 'hardirq') n += HARDIRQ_OFFSET;
     else if (kind === 'nmi') n += NMI_OFFSET + HARDIRQ_OFFSET;
   }
@@ -217,10 +228,19 @@ export function budgetLeft(k: Kernel, cpu: number, kind: string): number {
 
 /**
  * Whether an interrupt of `kind` may arrive on `cpu` now: budget left, nesting bound not
- * reached, and: a hardirq only where irqs are enabled and no NMI runs; a softirq only on
- * irq exit or in task context with irqs and bottom halves enabled (modelled: task context,
- * irqs on, preemption on); an NMI anywhere, inside hardirqs and irq-saved regions too, but
- * not inside another NMI.
+ * reached, and:
+ * - a hardirq only where irqs are enabled and no NMI runs;
+ * - an NMI anywhere, inside hardirqs and irq-saved regions too, but not inside another NMI;
+ * - a softirq, on !PREEMPT_RT, where a hardirq's exit runs it (kernel/softirq.c, 6.18,
+ *   __irq_exit_rcu(): `if (!in_interrupt() && local_softirq_pending()) invoke_softirq();`) or
+ *   local_bh_enable() does: in task context with irqs and bottom halves enabled, whatever the
+ *   preempt count, so inside a plain spin_lock() section too (the classic spin_lock() vs
+ *   softirq self-deadlock, which spin_lock_bh() prevents). Never on PREEMPT_RT: there
+ *   softirqs run in task context, in ksoftirqd or in the local_bh_enable() of the task that
+ *   raised them (invoke_softirq() only wakes ksoftirqd), preemptible and able to block on the
+ *   sleeping locks of the task they preempted, which priority inheritance then runs: a frame
+ *   above that task cannot show this, so an RT model runs its softirq work as a task (a parked
+ *   `ksoftirqd/0` that schedule() switches to).
  */
 export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'hardirq' | 'nmi' | 'softirq'): boolean {
   if (budgetLeft(k, cpu, kind) <= 0 || nesting(k, cpu) >= cfg.maxNesting) return false;
@@ -230,8 +250,10 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
       return !inNmi(k, cpu);
     case 'hardirq':
       return !fr.irqsOff && !inNmi(k, cpu);
-    case 'softirq':
-      return inTask(k, cpu) && !fr.irqsOff && preemptDepth(cpuAt(k, cpu).frames, depth(k, cpu), cfg) === 0 && !inSoftirq(k, cpu);
+    case 'softirq': {
+      if (!inTask(k, cpu) || fr.irqsOff || inSoftirq(k, cpu)) return false;
+      return !cfg.rt && bhNesting(cpuAt(k, cpu).frames, depth(k, cpu)) === 0;
+    }
   }
 }
 
@@ -241,10 +263,11 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
  * `k` is the draft of a state where canInterrupt() holds.
  */
 export function interrupt(k: KernelDraft, cfg: KernelConfig, cpu: number, kind: 'hardirq' | 'nmi' | 'softirq', pc: string, data: unknown = null): void {
+  if (kind === 'softirq' && cfg.rt) throw new Error(`no softirq frame on PREEMPT_RT: softirqs run in task context there; run the softirq work as a task (a parked ksoftirqd/${cpu} that schedule() switches to)`);
   if (!canInterrupt(k, cfg, cpu, kind)) throw new Error(`${kind} cannot arrive on cpu${cpu} now`);
   const under = top(k, cpu);
   const c = cpuAt(k, cpu);
-  c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: kind === 'softirq' && cfg.rt ? 0 : under.preempt, migrate: under.migrate, pc, data }));
+  c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: under.preempt, migrate: under.migrate, pc, data }));
   c.budget.set(kind, c.budget.get(kind)! - 1);
 }
 
@@ -328,6 +351,29 @@ export function migrateDisable(k: KernelDraft, cpu: number): void {
 export function migrateEnable(k: KernelDraft, cpu: number): void {
   const fr = topDraft(k, cpu);
   fr.migrate = Math.max(0, fr.migrate - 1);
+}
+
+/**
+ * local_bh_disable() in the running frame of `cpu`: softirqs cannot run on this CPU until the
+ * matching local_bh_enable(). On !PREEMPT_RT it raises the softirq count of preempt_count()
+ * (atomic); on PREEMPT_RT the first one of a task takes the per-CPU softirq_ctrl.lock and
+ * rcu_read_lock() (kernel/softirq.c: "Required to meet the RCU bottomhalf requirements") and
+ * stays preemptible. Either way the region is an RCU reader.
+ */
+export function localBhDisable(k: KernelDraft, cfg: KernelConfig, cpu: number): void {
+  const c = cpuAt(k, cpu);
+  if (cfg.rt && bhNesting(c.frames, c.frames.length - 1) === 0) topDraft(k, cpu).rcu++;
+  topDraft(k, cpu).bh++;
+}
+
+/** local_bh_enable(): undoes local_bh_disable(). Pending softirqs may then run (canInterrupt). */
+export function localBhEnable(k: KernelDraft, cfg: KernelConfig, cpu: number): void {
+  const fr = topDraft(k, cpu);
+  if (fr.bh === 0) throw new Error(`cpu${cpu} ${fr.kind}: local_bh_enable() without local_bh_disable()`);
+  fr.bh--;
+  const c = cpuAt(k, cpu);
+  if (cfg.rt && bhNesting(c.frames, c.frames.length - 1) === 0) fr.rcu--;
+  quiesce(fr);
 }
 
 export function runningTask(k: Kernel, cpu: number): string {

@@ -68,6 +68,8 @@ export {
   preemptEnable,
   migrateDisable,
   migrateEnable,
+  localBhDisable,
+  localBhEnable,
   runningTask,
   parkedTasks,
   canSchedule,
@@ -95,6 +97,7 @@ export {
   type WaitType,
   type LockDecl,
   type TrylockOptions,
+  type LockOptions,
 } from './locks.ts';
 export { perCpuLockName, declarePerCpuLock, localLockIsLocked, localLock, localTrylock, localUnlock } from './local_lock.ts';
 export {

@@ -1,6 +1,6 @@
 import type { Draft } from '../core/schema.ts';
 import { configName, type KernelConfig } from './config.ts';
-import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localIrqRestore, localIrqSave, rcuPreemptDepth, splat, top, topDraft } from './cpu.ts';
+import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localBhDisable, localBhEnable, localIrqRestore, localIrqSave, rcuPreemptDepth, splat, top, topDraft } from './cpu.ts';
 import { maySleep, quiesce, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
 
 /**
@@ -52,8 +52,8 @@ function isLocalLock(type: LockType): boolean {
 }
 
 /** The kernel function a blocking acquisition of this type runs, for messages. */
-export function lockFunction(type: LockType, cfg: KernelConfig, irqsave = false): string {
-  const save = irqsave ? '_irqsave' : '';
+export function lockFunction(type: LockType, cfg: KernelConfig, irqsave = false, bh = false): string {
+  const save = irqsave ? '_irqsave' : bh ? '_bh' : '';
   switch (type) {
     case 'raw_spinlock_t':
       return `raw_spin_lock${save}`;
@@ -94,9 +94,9 @@ function lockDraft(k: KernelDraft, name: string): Draft<Lock> {
 }
 
 /** The identity of the running frame of `cpu`, as a lock records its holder (a fresh value). */
-export function runningHolder(k: Kernel, cpu: number, irqsave = false): Holder {
+export function runningHolder(k: Kernel, cpu: number, irqsave = false, bh = false): Holder {
   const fr = top(k, cpu);
-  return { cpu, depth: depth(k, cpu), task: fr.task, kind: fr.kind, irqsave };
+  return { cpu, depth: depth(k, cpu), task: fr.task, kind: fr.kind, irqsave, bh };
 }
 
 function sameFrame(a: Holder, b: Holder): boolean {
@@ -179,7 +179,7 @@ function heldChain(k: Kernel, cpu: number): string {
 }
 
 /** lockdep's "BUG: Invalid wait context" check for a blocking acquisition; records a splat when violated. */
-function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean): void {
+function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean, bh: boolean): void {
   const ctx = contextWaitType(k, cfg, cpu);
   const want = waitType(l.type);
   if (rank(want, cfg) <= rank(ctx.type, cfg)) return;
@@ -187,7 +187,7 @@ function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Loc
     k,
     'invalid-wait-context',
     cpu,
-    `BUG: Invalid wait context: ${contextName(k, cpu)} is trying to lock ${l.name} (${l.type}) {${want}} with ${lockFunction(l.type, cfg, irqsave)} ` +
+    `BUG: Invalid wait context: ${contextName(k, cpu)} is trying to lock ${l.name} (${l.type}) {${want}} with ${lockFunction(l.type, cfg, irqsave, bh)} ` +
       `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cpu)} ${configTag(cfg)}`,
   );
 }
@@ -261,9 +261,9 @@ function enter(k: KernelDraft, cfg: KernelConfig, cpu: number, type: LockType, i
 }
 
 /** The running frame of `cpu` now holds `l` (enter() has run). */
-function own(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, irqsave: boolean): void {
+function own(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, opts: LockOptions): void {
   topDraft(k, cpu).waiting = null;
-  l.holders.push(runningHolder(k, cpu, masksIrqs(l.type, cfg, irqsave)));
+  l.holders.push(runningHolder(k, cpu, masksIrqs(l.type, cfg, opts.irqsave ?? false), opts.bh ?? false));
   if (l.type === 'local_trylock_t') l.acquired = true;
 }
 
@@ -277,25 +277,35 @@ export function canAcquire(k: Kernel, cfg: KernelConfig, cpu: number, name: stri
   return l.holders.length === 0 || (!cfg.rt && isLocalLock(l.type));
 }
 
+/** How a lock is taken: the _irqsave form (irqs masked, for the types that spin), or the _bh form (local_bh_disable() first: spin_lock_bh()). */
+export interface LockOptions {
+  readonly irqsave?: boolean;
+  readonly bh?: boolean;
+}
+
 /**
  * A blocking acquisition (raw_spin_lock, spin_lock, local_lock, mutex_lock and their _irqsave
- * forms) by the running frame of `cpu`. Checks lockdep's wait-context rule and might_sleep()
- * on the first attempt, then acquires, or makes the frame wait (its `waiting` names the lock;
- * call lock() again once canAcquire()). Returns whether it acquired: canAcquire() before the call.
+ * and _bh forms) by the running frame of `cpu`. On the first attempt: the _bh form's
+ * local_bh_disable(), lockdep's wait-context rule, might_sleep(), and for a spinning type its
+ * irq and preemption changes; then it acquires, or makes the frame wait (its `waiting` names
+ * the lock; call lock() again, with the same options, once canAcquire()). Returns whether it
+ * acquired: canAcquire() before the call.
  */
-export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: { irqsave?: boolean } = {}): boolean {
+export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: LockOptions = {}): boolean {
   const l = lockDraft(k, name);
   checkInstance(cpu, l);
   const irqsave = opts.irqsave ?? false;
+  if (irqsave && opts.bh) throw new Error(`lock(${name}): there is no spin_lock_irqsave_bh(); pass irqsave or bh`);
   const first = top(k, cpu).waiting !== name;
   if (first) {
-    checkWaitContext(k, cfg, cpu, l, irqsave);
-    if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave)}(${name})`, { rtlock: l.type !== 'mutex' });
+    if (opts.bh) localBhDisable(k, cfg, cpu);
+    checkWaitContext(k, cfg, cpu, l, irqsave, opts.bh ?? false);
+    if (maySleep(l.type, cfg)) mightSleep(k, cfg, cpu, `${lockFunction(l.type, cfg, irqsave, opts.bh)}(${name})`, { rtlock: l.type !== 'mutex' });
     if (spins(l.type, cfg)) enter(k, cfg, cpu, l.type, irqsave);
   }
   if (canAcquire(k, cfg, cpu, name)) {
     if (!spins(l.type, cfg)) enter(k, cfg, cpu, l.type, irqsave);
-    own(k, cfg, cpu, l, irqsave);
+    own(k, cfg, cpu, l, opts);
     return true;
   }
   topDraft(k, cpu).waiting = name;
@@ -351,7 +361,7 @@ export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: st
   }
   if (ok) {
     enter(k, cfg, cpu, l.type, opts.irqsave ?? false);
-    own(k, cfg, cpu, l, opts.irqsave ?? false);
+    own(k, cfg, cpu, l, opts);
   }
   return ok;
 }
@@ -392,6 +402,7 @@ export function unlock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: str
       break;
   }
   if (h.irqsave) localIrqRestore(k, cpu);
+  if (h.bh) localBhEnable(k, cfg, cpu);
   quiesce(fr);
 }
 

@@ -84,11 +84,12 @@ export function frameReaderReasons(fr: Frame): string[] {
   if (fr.rcu > 0) why.push(`rcu_read_lock() depth ${fr.rcu}`);
   if (fr.irqsOff && fr.kind !== 'nmi' && fr.kind !== 'hardirq') why.push('irqs disabled');
   if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
+  if (fr.bh > 0) why.push('bottom halves disabled');
   return why;
 }
 
 export function frameIsReader(fr: Frame): boolean {
-  return fr.rcu > 0 || fr.irqsOff || fr.preempt > 0 || fr.kind === 'nmi' || fr.kind === 'hardirq' || fr.kind === 'softirq';
+  return fr.rcu > 0 || fr.irqsOff || fr.preempt > 0 || fr.bh > 0 || fr.kind === 'nmi' || fr.kind === 'hardirq' || fr.kind === 'softirq';
 }
 
 /** The frame stopped being a reader: a running grace period no longer waits for it. Every layer effect that can end a reader calls it. */
@@ -145,6 +146,8 @@ export function kernelType<L>(shape: KernelShape<L>) {
     irqSaved: t.list(t.bool(), shape.irqSaved ?? 4),
     /** rcu_read_lock() depth (on PREEMPT_RT including the one each held spinlock_t takes). */
     rcu: t.int(0, depth),
+    /** local_bh_disable() depth taken in this frame (spin_lock_bh() included). */
+    bh: t.int(0, depth),
     /** The running grace period waits for this frame's reader section (set at its start, cleared when the frame stops being a reader). */
     gpWaits: t.bool(),
     /** The lock this frame is spinning or sleeping on. */
@@ -170,6 +173,8 @@ export function kernelType<L>(shape: KernelShape<L>) {
     kind: t.enum(CONTEXT_KINDS),
     /** Taken with the _irqsave variant: the release restores the saved irq flag. */
     irqsave: t.bool(),
+    /** Taken with the _bh variant: the release runs local_bh_enable(). */
+    bh: t.bool(),
   });
   const lock = t.struct({
     name: t.text(),

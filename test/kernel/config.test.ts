@@ -78,7 +78,7 @@ describe('preempt_count(), in_atomic(), preemptible() as the kernel computes the
     expect(preemptible(base(), full, 0)).toBe(true);
   });
 
-  it('interrupts add their offsets; an RT softirq thread is preemptible, a !RT softirq is not', () => {
+  it('interrupts add their offsets; a !RT softirq is not preemptible', () => {
     const hard = base();
     interrupt(hard, full, 0, 'hardirq', 'h');
     expect(preemptCount(hard, full, 0)).toBe(0x10000);
@@ -91,8 +91,6 @@ describe('preempt_count(), in_atomic(), preemptible() as the kernel computes the
     };
     expect(preemptCount(soft(full), full, 0)).toBe(0x100);
     expect(preemptible(soft(full), full, 0)).toBe(false);
-    expect(preemptCount(soft(rt), rt, 0)).toBe(0);
-    expect(preemptible(soft(rt), rt, 0)).toBe(true);
   });
 
   it('rcu_read_lock() is preempt_disable() on !PREEMPT_RCU and a nesting count on PREEMPT_RCU', () => {
@@ -138,7 +136,7 @@ describe('preemption points per preemption model', () => {
 
   it('a task blocked on a sleeping lock is switched out under every model', () => {
     const k = base();
-    k.locks.get('m')!.holders.push({ cpu: 0, depth: 0, task: 'B', kind: 'task', irqsave: false });
+    k.locks.get('m')!.holders.push({ cpu: 0, depth: 0, task: 'B', kind: 'task', irqsave: false, bh: false });
     expect(lock(k, none, 0, 'm')).toBe(false);
     expect(allowed(none, k)).toEqual(['anywhere', 'might_sleep', 'cond_resched']);
   });

@@ -122,10 +122,11 @@ describe('atomic context', () => {
     expect(atomicReasons(k, nonRt, 0)).toEqual([]);
   });
 
-  it('softirq is atomic on !RT only (threaded on RT)', () => {
+  it('softirq is atomic on !RT; on RT softirqs run in task context, so no softirq frame arrives', () => {
     const k = initKernel([{ budget }]);
     expect(atomicReasons(after(k, (d) => interrupt(d, nonRt, 0, 'softirq', 's')), nonRt, 0)).toEqual(['in softirq']);
-    expect(atomicReasons(after(k, (d) => interrupt(d, rt, 0, 'softirq', 's')), rt, 0)).toEqual([]);
+    expect(canInterrupt(k, rt, 0, 'softirq')).toBe(false);
+    expect(() => interrupt(initKernel([{ budget }]), rt, 0, 'softirq', 's')).toThrow(/softirqs run in task context there; run the softirq work as a task/);
   });
 });
 
