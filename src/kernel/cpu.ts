@@ -1,6 +1,6 @@
 import type { KernelConfig } from './config.ts';
 import type { Draft } from '../core/schema.ts';
-import { maySleep, quiesce, rcuInit, type ContextKind, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
+import { maySleep, quiesce, rcuInit, SPLAT_KINDS, type ContextKind, type Splat, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
 
 /**
  * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Queries read a
@@ -289,8 +289,22 @@ export function enterHook(k: KernelDraft, cfg: KernelConfig, cpu: number, pc: st
   c.budget.set('hook', c.budget.get('hook')! - 1);
 }
 
+/** Orders splats by kind (as SPLAT_KINDS lists them), CPU, then message. */
+function compareSplats(a: Splat, b: Splat): number {
+  return SPLAT_KINDS.indexOf(a.kind) - SPLAT_KINDS.indexOf(b.kind) || a.cpu - b.cpu || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0);
+}
+
+/**
+ * Records a splat. The kernel's splats form a set: the same report again adds nothing, and the
+ * order two reports came in is not part of the state (the trace shows when each appeared), so
+ * runs that print the same splats in another order meet in one state.
+ */
 export function splat(k: KernelDraft, kind: SplatKind, cpu: number, message: string): void {
-  k.splats.push({ kind, cpu, message });
+  const s = { kind, cpu, message };
+  let i = 0;
+  while (i < k.splats.length && compareSplats(k.splats[i], s) < 0) i++;
+  if (i < k.splats.length && compareSplats(k.splats[i], s) === 0) return;
+  k.splats.splice(i, 0, s);
 }
 
 /**

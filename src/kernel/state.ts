@@ -29,7 +29,8 @@ export type LockType = (typeof LOCK_TYPES)[number];
 
 /**
  * A report the kernel's debug machinery would print (lockdep, might_sleep): recorded in the
- * state when the offending operation runs, like a splat in dmesg; the run goes on.
+ * state when the offending operation runs, like a splat in dmesg; the run goes on. The
+ * kernel's splats are a set, sorted (cpu.ts's splat()).
  */
 export const SPLAT_KINDS = ['invalid-wait-context', 'sleep-in-atomic', 'bad-unlock', 'lock-held-at-return'] as const;
 export type SplatKind = (typeof SPLAT_KINDS)[number];
@@ -190,7 +191,7 @@ export function kernelType<L>(shape: KernelShape<L>) {
   return t.struct({
     cpus: t.array(cpu, shape.cpuIndex ?? shape.cpus),
     locks: t.map(t.text(), lock, shape.locks),
-    /** Splats in the order they happened; empty in a clean run. */
+    /** The splats printed so far, as a sorted set (kind, CPU, message); empty in a clean run. */
     splats: t.list(splat, shape.splats ?? 8),
     /** Grace periods, callbacks and synchronize_rcu() waiters (src/kernel/rcu.ts); readers are the frames'. */
     rcu: rcuType(shape.rcu),

@@ -19,6 +19,7 @@ import {
   returnFromFrame,
   runningTask,
   schedule,
+  splat,
   top,
 } from '../../src/kernel/index.ts';
 import { after } from './after.ts';
@@ -140,5 +141,19 @@ describe('scheduling', () => {
     expect(runningTask(k, 0)).toBe('b');
     schedule(k, rt, 0, 'a');
     expect(runningTask(k, 0)).toBe('a');
+  });
+});
+
+describe('splats', () => {
+  it('are a set: the same report twice is one, and two reports in either order give the same state', () => {
+    const a = initKernel([{ budget }, { budget }]);
+    const b = initKernel([{ budget }, { budget }]);
+    splat(a, 'sleep-in-atomic', 1, 'BUG: sleeping function called from invalid context: y');
+    splat(a, 'invalid-wait-context', 0, 'BUG: Invalid wait context: x');
+    splat(a, 'sleep-in-atomic', 1, 'BUG: sleeping function called from invalid context: y');
+    splat(b, 'invalid-wait-context', 0, 'BUG: Invalid wait context: x');
+    splat(b, 'sleep-in-atomic', 1, 'BUG: sleeping function called from invalid context: y');
+    expect(a.splats).toEqual(b.splats);
+    expect(a.splats.map((s) => s.kind)).toEqual(['invalid-wait-context', 'sleep-in-atomic']);
   });
 });

@@ -146,7 +146,8 @@ describe('kfree_nolock: rt-nmi-trylock', () => {
     expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toBe(
       'BUG: Invalid wait context: cpu0 nmi calls spin_trylock (rt_mutex)(kmalloc-64@cpu0) on a sleeping lock (local_trylock_t) from NMI; no locks held [PREEMPT_RT]',
     );
-    expect(o.stats.states).toBe(22424);
+    // 22424 while splats were a list in the order they were printed; the same splats in another order are one state now.
+    expect(o.stats.states).toBe(21696);
   });
 });
 
@@ -202,7 +203,8 @@ describe('kfree_nolock: rt-assumes-unlocked', () => {
     expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
       'BUG: sleeping function called from invalid context: cpu0 task (B) calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
     );
-    expect(o.stats.states).toBe(9126);
+    // 9126 while splats were a list in the order they were printed.
+    expect(o.stats.states).toBe(8668);
   });
 });
 

@@ -32,7 +32,8 @@ describe('kfree_rcu_bulk', () => {
     );
     // 233 before the layer derived implied RCU readers: a grace period now waits for a CPU inside
     // krcp->lock or zone->lock (preemption and irqs off), which tells more states apart.
-    expect(o.stats.states).toBe(239);
+    // 239 while splats were a list in the order they were printed.
+    expect(o.stats.states).toBe(230);
   });
 
   it('nowait-under-raw (RT): the sleeping zone->lock under a raw lock with irqs off is also a sleep in atomic context', () => {

@@ -19,8 +19,9 @@ describe('kvfree_rcu_headless', () => {
       expect(story(o, 'synchronize-rcu-legal')).toEqual(sleep);
       // The reader on cpu1 blocks in its own section too; the grace period waits for both.
       expect(story(o, 'no-deadlock')).toEqual([...sleep, 'cpu1: rcu_read_lock()', 'cpu1: kvfree_rcu(objC0): no array slot', 'cpu1: synchronize_rcu()', 'rcu: grace period starts']);
-      // 270 before might_sleep() counted rcu_preempt_depth(): the reader's synchronize_rcu() now splats too.
-      expect(o.stats.states).toBe(288);
+      // 288 once might_sleep() counted rcu_preempt_depth() (the reader's synchronize_rcu() splats too),
+      // back to 270 with splats a set: the hardirq's and the reader's splats in either order are one state.
+      expect(o.stats.states).toBe(270);
     });
   }
 
@@ -87,7 +88,8 @@ describe('kvfree_rcu_headless', () => {
     expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
       'BUG: sleeping function called from invalid context: cpu0 task (task0) calls rt_spin_lock(n->list_lock) while irqs disabled; no locks held [PREEMPT_RT]',
     );
-    expect(o.stats.states).toBe(3180);
+    // 3180 while splats were a list in the order they were printed.
+    expect(o.stats.states).toBe(2106);
   });
 
   it('with a free array slot for each caller no fallback runs, and every variant holds', () => {
