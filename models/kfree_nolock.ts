@@ -54,7 +54,8 @@
 //                        (freelist-integrity); on RT a hook inside the locked region takes the
 //                        rt_spin_lock its own task holds (no-self-deadlock, no-deadlock).
 //   rt-nmi-trylock       on RT, no early NULL in NMI/hardirq: the per-CPU lock is trylocked
-//                        there (rt_spin_trylock, what local_trylock() refuses): wait-context.
+//                        there (rt_spin_trylock, what local_trylock() refuses): trylock-context
+//                        (lockdep exempts trylocks, so it prints no Invalid wait context).
 //   no-deferred-drain    defer_free() never queues the irq_work: a deferred object is never
 //                        freed (deferred-drained).
 //   rt-assumes-unlocked  on RT the gate is only in_nmi() || in_hardirq(): task B, preemption
@@ -639,8 +640,8 @@ const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string;
     variant: 'rt-nmi-trylock',
     nonRt: [],
     nonRtNote: 'the variant changes only PREEMPT_RT code',
-    rt: ['wait-context'],
-    rtNote: 'on RT the per-CPU lock is an rt_mutex: rt_spin_trylock from NMI would record the interrupted task as owner (local_trylock refuses there)',
+    rt: ['trylock-context'],
+    rtNote: 'on RT the per-CPU lock is an rt_mutex: rt_spin_trylock from NMI would record the interrupted task as owner (local_trylock refuses there); lockdep exempts trylocks, so no Invalid wait context',
   },
   {
     variant: 'no-deferred-drain',

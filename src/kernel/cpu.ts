@@ -1,4 +1,4 @@
-import type { KernelConfig } from './config.ts';
+import { configName, type KernelConfig } from './config.ts';
 import type { Draft } from '../core/schema.ts';
 import { maySleep, quiesce, rcuInit, SPLAT_KINDS, type ContextKind, type Splat, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
 
@@ -24,7 +24,7 @@ export interface CpuInit<L = unknown> {
 
 /** A frame as a fresh value, for pushing onto a stack. */
 export function newFrame(f: Partial<Frame> & { readonly kind: ContextKind; readonly task: string }): FrameDraft {
-  return { irqsOff: false, preempt: 0, migrate: 0, rcu: 0, bh: 0, gpWaits: false, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
+  return { irqsOff: false, preempt: 0, migrate: 0, rcu: 0, bh: 0, threaded: false, gpWaits: false, waiting: null, pc: '', data: null, ...f, irqSaved: [...(f.irqSaved ?? [])] };
 }
 
 /**
@@ -260,14 +260,30 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
 /**
  * Pushes an interrupt frame: the handler starts at `pc` with `data`. Hardirq and NMI run with
  * irqs masked; `current` stays the interrupted task (what RT owner checks compare against).
- * `k` is the draft of a state where canInterrupt() holds.
+ * `k` is the draft of a state where canInterrupt() holds. A hardirq is non-threaded (an
+ * IRQF_NO_THREAD handler or a hard hrtimer: lockdep's LD_WAIT_SPIN) unless `threaded`: a
+ * handler that forced threading would run in a thread, which lockdep checks as LD_WAIT_CONFIG
+ * on !PREEMPT_RT (kernel/locking/lockdep.c, task_wait_context(): "Check if force_irqthreads will
+ * run us threaded"). On PREEMPT_RT such a handler does run in its thread, a task, so it is
+ * refused as a frame.
  */
-export function interrupt(k: KernelDraft, cfg: KernelConfig, cpu: number, kind: 'hardirq' | 'nmi' | 'softirq', pc: string, data: unknown = null): void {
+export function interrupt(
+  k: KernelDraft,
+  cfg: KernelConfig,
+  cpu: number,
+  kind: 'hardirq' | 'nmi' | 'softirq',
+  pc: string,
+  data: unknown = null,
+  opts: { readonly threaded?: boolean } = {},
+): void {
   if (kind === 'softirq' && cfg.rt) throw new Error(`no softirq frame on PREEMPT_RT: softirqs run in task context there; run the softirq work as a task (a parked ksoftirqd/${cpu} that schedule() switches to)`);
+  const threaded = opts.threaded ?? false;
+  if (threaded && kind !== 'hardirq') throw new Error(`only a hardirq handler can be threaded, not ${kind}`);
+  if (threaded && cfg.rt) throw new Error('no threaded hardirq frame on PREEMPT_RT: the handler runs in its irq thread; run it as a task, or make it non-threaded (IRQF_NO_THREAD)');
   if (!canInterrupt(k, cfg, cpu, kind)) throw new Error(`${kind} cannot arrive on cpu${cpu} now`);
   const under = top(k, cpu);
   const c = cpuAt(k, cpu);
-  c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: under.preempt, migrate: under.migrate, pc, data }));
+  c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: under.preempt, migrate: under.migrate, threaded, pc, data }));
   c.budget.set(kind, c.budget.get(kind)! - 1);
 }
 
@@ -435,12 +451,32 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number, at: Preem
 /** Context switch: parks the running task (with its frames) and runs `task`. */
 export function schedule(k: KernelDraft, cfg: KernelConfig, cpu: number, task: string, at: PreemptionPoint = 'anywhere'): void {
   if (!canSchedule(k, cfg, cpu, at)) throw new Error(`cpu${cpu} cannot schedule now (${at === 'anywhere' ? 'involuntary preemption' : at})`);
+  schedulingWhileAtomic(k, cfg, cpu);
   const c = cpuAt(k, cpu);
   const i = c.parked.findIndex((fs) => fs[0].task === task);
   if (i < 0) throw new Error(`cpu${cpu} has no parked task "${task}"`);
   const [next] = c.parked.splice(i, 1);
   c.parked.push(c.frames.splice(0, c.frames.length));
   c.frames.push(...next);
+}
+
+/**
+ * A task that blocks with a preempt count is a kernel bug the scheduler reports and goes on
+ * from (kernel/sched/core.c, schedule_debug(): `if (unlikely(in_atomic_preempt_off())) {
+ * __schedule_bug(prev); preempt_count_set(PREEMPT_DISABLED); }`, which prints "BUG: scheduling
+ * while atomic: %s/%d/0x%08x" with the count schedule() itself adds). Recorded as a splat; the
+ * switch happens, as in the kernel. Without PREEMPT_COUNT nothing sees it.
+ */
+function schedulingWhileAtomic(k: KernelDraft, cfg: KernelConfig, cpu: number): void {
+  const fr = top(k, cpu);
+  const count = preemptCount(k, cfg, cpu);
+  if (fr.waiting === null || count === 0) return;
+  splat(
+    k,
+    'scheduling-while-atomic',
+    cpu,
+    `BUG: scheduling while atomic: ${fr.task}/cpu${cpu}/0x${(count + 1).toString(16).padStart(8, '0')}: ${contextName(k, cpu)} blocks on ${fr.waiting} while ${atomicReasons(k, cfg, cpu).join(', ')} [${configName(cfg)}]`,
+  );
 }
 
 /** `cpu0 nmi`, `cpu1 task`: how messages name the running context. */

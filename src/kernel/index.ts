@@ -107,6 +107,7 @@ export {
   WAIT_CONTEXT,
   NO_SLEEP_IN_ATOMIC,
   NO_SELF_DEADLOCK,
+  TRYLOCK_CONTEXT,
   LOCK_BALANCE,
 } from './wait_context.ts';
 export * from './rcu.ts';

@@ -139,14 +139,16 @@ export function heldInContext(k: Kernel, cpu: number): Lock[] {
 
 /**
  * The wait type the running frame may still take, and why (lockdep's check_wait_context): the
- * context's own (hardirq SPIN, softirq CONFIG, task SLEEP), lowered by every lock held in its
- * irq-context level and by rcu_read_lock(), whose lockdep map has wait_type_inner
- * LD_WAIT_CONFIG (kernel/rcu/update.c: "PREEMPT_RT implies PREEMPT_RCU").
+ * context's own (non-threaded hardirq and NMI SPIN, threaded hardirq and softirq CONFIG, task
+ * SLEEP), lowered by every lock held in its irq-context level and by rcu_read_lock(), whose
+ * lockdep map has wait_type_inner LD_WAIT_CONFIG (kernel/rcu/update.c: "PREEMPT_RT implies
+ * PREEMPT_RCU").
  */
 export function contextWaitType(k: Kernel, cfg: KernelConfig, cpu: number): { type: WaitType; because: string } {
-  const kind = top(k, cpu).kind;
-  let type: WaitType = kind === 'hardirq' || kind === 'nmi' ? 'SPIN' : kind === 'softirq' ? 'CONFIG' : 'SLEEP';
-  let because = kind === 'hardirq' ? 'non-threaded hardirq' : kind === 'nmi' ? 'NMI' : kind === 'softirq' ? 'softirq' : 'task context';
+  const { kind, threaded } = top(k, cpu);
+  let type: WaitType = kind === 'nmi' || (kind === 'hardirq' && !threaded) ? 'SPIN' : kind === 'softirq' || kind === 'hardirq' ? 'CONFIG' : 'SLEEP';
+  let because =
+    kind === 'hardirq' ? (threaded ? 'hardirq, threaded under forced irq threading' : 'non-threaded hardirq') : kind === 'nmi' ? 'NMI' : kind === 'softirq' ? 'softirq' : 'task context';
   const lower = (w: WaitType, why: string) => {
     if (rank(w, cfg) >= rank(type, cfg)) return;
     type = w;
@@ -318,7 +320,7 @@ export interface TrylockOptions {
    * PREEMPT_RT, local_trylock_t / local_lock_t only: try the underlying per-CPU rt spinlock
    * directly, without local_trylock()'s refusal in NMI and hardirq — what code does that
    * trylocks the per-CPU lock on RT from there (rt_spin_trylock). From NMI or hardirq that is
-   * the invalid-context splat of a sleeping lock's trylock. Ignored on !RT.
+   * a `trylock-outside-task` report. Ignored on !RT.
    */
   readonly bypassIrqGuard?: boolean;
 }
@@ -340,23 +342,31 @@ export function canTrylock(k: Kernel, cfg: KernelConfig, cpu: number, name: stri
 
 /**
  * A trylock (raw_spin_trylock, spin_trylock, local_trylock, mutex_trylock and _irqsave forms).
- * Exempt from lockdep's wait-context check, but on PREEMPT_RT a spin_trylock() of a sleeping
- * lock from NMI or hardirq is still invalid (the rt_mutex would record the interrupted task as
- * owner and confuse priority inheritance); local_trylock() guards against that by failing
- * there always. Returns whether it took the lock: canTrylock() before the call.
+ * Exempt from lockdep's wait-context check (kernel/locking/lockdep.c, check_wait_context():
+ * `if (!next_inner || next->trylock) return 0;`). A trylock of a sleeping lock from NMI or
+ * hardirq is still wrong, and is recorded as its own kind, `trylock-outside-task`, which no
+ * kernel prints: an rt_mutex "can only be called in thread context. It's safe to call it from
+ * atomic regions, but not from hard or soft interrupt context" (kernel/locking/rtmutex_api.c,
+ * rt_mutex_trylock(); the owner would be the interrupted task), and mutex_trylock() "must not
+ * be used in interrupt context" (kernel/locking/mutex.c). local_trylock() guards against it
+ * on RT by failing in NMI and hardirq. Returns whether it took the lock: canTrylock() before
+ * the call.
  */
 export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: TrylockOptions = {}): boolean {
   const l = lockDraft(k, name);
   checkInstance(cpu, l);
   const ok = canTrylock(k, cfg, cpu, name, opts);
   if (!guardedLocal(l, cfg, opts) && (inNmi(k, cpu) || inHardirq(k, cpu)) && maySleep(l.type, cfg)) {
-    const fn = l.type === 'mutex' ? 'mutex_trylock' : 'spin_trylock (rt_mutex)';
+    const [fn, rule] =
+      l.type === 'mutex'
+        ? ['mutex_trylock', 'mutex_trylock() "must not be used in interrupt context" (kernel/locking/mutex.c)']
+        : ['rt_spin_trylock', 'an rt_mutex trylock "can only be called in thread context ... not from hard or soft interrupt context" (kernel/locking/rtmutex_api.c): the owner would be the interrupted task'];
     splat(
       k,
-      'invalid-wait-context',
+      'trylock-outside-task',
       cpu,
-      `BUG: Invalid wait context: ${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}; ` +
-        `${heldChain(k, cpu)} ${configTag(cfg)}`,
+      `${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}: ${rule}; ` +
+        `lockdep exempts trylocks from its wait-context check, so nothing prints this; ${heldChain(k, cpu)} ${configTag(cfg)}`,
     );
   }
   if (ok) {

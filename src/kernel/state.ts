@@ -32,7 +32,7 @@ export type LockType = (typeof LOCK_TYPES)[number];
  * state when the offending operation runs, like a splat in dmesg; the run goes on. The
  * kernel's splats are a set, sorted (cpu.ts's splat()).
  */
-export const SPLAT_KINDS = ['invalid-wait-context', 'sleep-in-atomic', 'bad-unlock', 'lock-held-at-return'] as const;
+export const SPLAT_KINDS = ['invalid-wait-context', 'sleep-in-atomic', 'scheduling-while-atomic', 'trylock-outside-task', 'bad-unlock', 'lock-held-at-return'] as const;
 export type SplatKind = (typeof SPLAT_KINDS)[number];
 
 /** Whether waiting for a lock of this type sleeps (the waiter is scheduled out) rather than spins. */
@@ -147,6 +147,11 @@ export function kernelType<L>(shape: KernelShape<L>) {
     irqSaved: t.list(t.bool(), shape.irqSaved ?? 4),
     /** rcu_read_lock() depth (on PREEMPT_RT including the one each held spinlock_t takes). */
     rcu: t.int(0, depth),
+    /**
+     * A hardirq whose handler forced irq threading would run in a thread (not IRQF_NO_THREAD,
+     * IRQF_PERCPU or IRQF_ONESHOT, not a hard hrtimer): lockdep checks it as LD_WAIT_CONFIG.
+     */
+    threaded: t.bool(),
     /** local_bh_disable() depth taken in this frame (spin_lock_bh() included). */
     bh: t.int(0, depth),
     /** The running grace period waits for this frame's reader section (set at its start, cleared when the frame stops being a reader). */

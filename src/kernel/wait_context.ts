@@ -40,16 +40,20 @@ export function splatCheck(k: Kernel, kinds: readonly SplatKind[], path = 'kerne
 export const WAIT_CONTEXT = 'wait-context';
 export const NO_SLEEP_IN_ATOMIC = 'no-sleep-in-atomic';
 export const NO_SELF_DEADLOCK = 'no-self-deadlock';
+export const TRYLOCK_CONTEXT = 'trylock-context';
 export const LOCK_BALANCE = 'lock-balance';
 
 /**
  * The wait-context properties for a model whose state holds a Kernel at `path`
  * (`kernelOf(state)` returns it):
  * - `wait-context`: no spinlock_t / local_lock / mutex taken where only a raw spinlock may be
- *   (a raw spinlock held, non-threaded hardirq, NMI); no mutex inside a spinlock_t; on RT no
- *   spin_trylock() of a sleeping lock from NMI or hardirq (lockdep's "Invalid wait context").
+ *   (a raw spinlock held, non-threaded hardirq, NMI); no mutex inside a spinlock_t or
+ *   rcu_read_lock() (lockdep's "Invalid wait context"; trylocks are exempt).
+ * - `trylock-context`: no trylock of a sleeping lock (a mutex; on RT a spinlock_t or local
+ *   lock) from NMI or hardirq, which lockdep does not report (locks.ts's trylock()).
  * - `no-sleep-in-atomic`: nothing that may sleep (a sleeping lock, GFP_KERNEL,
- *   synchronize_rcu) called in atomic context (might_sleep() with CONFIG_DEBUG_ATOMIC_SLEEP).
+ *   synchronize_rcu) called in atomic context (might_sleep() with CONFIG_DEBUG_ATOMIC_SLEEP),
+ *   and no task switched out while it blocks with a preempt count ("scheduling while atomic").
  * - `no-self-deadlock`: no context waits on a lock held beneath it on its own CPU.
  * - `lock-balance`: no unlock of a lock not held, no handler returning with a lock held.
  */
@@ -58,8 +62,11 @@ export function waitContextProperties<S, P>(kernelOf: (s: S) => Kernel, path = '
     invariant<S, P>(WAIT_CONTEXT, 'no lock is taken in a context of a more restrictive wait type (lockdep: Invalid wait context)', (s) =>
       splatCheck(kernelOf(s), ['invalid-wait-context'], path),
     ),
-    invariant<S, P>(NO_SLEEP_IN_ATOMIC, 'nothing that may sleep is called in atomic context (might_sleep)', (s) =>
-      splatCheck(kernelOf(s), ['sleep-in-atomic'], path),
+    invariant<S, P>(NO_SLEEP_IN_ATOMIC, 'nothing that may sleep is called in atomic context (might_sleep), and no task blocks there (scheduling while atomic)', (s) =>
+      splatCheck(kernelOf(s), ['sleep-in-atomic', 'scheduling-while-atomic'], path),
+    ),
+    invariant<S, P>(TRYLOCK_CONTEXT, 'no sleeping lock is trylocked from NMI or hardirq (rt_mutex_trylock: "can only be called in thread context")', (s) =>
+      splatCheck(kernelOf(s), ['trylock-outside-task'], path),
     ),
     invariant<S, P>(NO_SELF_DEADLOCK, 'no context waits on a lock that a context beneath it on the same CPU holds', (s) => {
       const k = kernelOf(s);

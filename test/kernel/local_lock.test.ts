@@ -123,8 +123,8 @@ describe('local_lock_is_locked() on PREEMPT_RT', () => {
     for (const kind of ['nmi', 'hardirq'] as const) {
       const k = interrupted(base(), rt, kind);
       expect(localTrylock(k, rt, 0, 'slab', { irqsave: true, bypassIrqGuard: true })).toBe(true);
-      expect(k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context']);
-      expect(k.splats[0].message).toContain(`cpu0 ${kind} calls spin_trylock (rt_mutex)(slab@cpu0) on a sleeping lock (local_trylock_t) from ${kind === 'nmi' ? 'NMI' : 'hardirq'}`);
+      expect(k.splats.map((s) => s.kind)).toEqual(['trylock-outside-task']);
+      expect(k.splats[0].message).toContain(`cpu0 ${kind} calls rt_spin_trylock(slab@cpu0) on a sleeping lock (local_trylock_t) from ${kind === 'nmi' ? 'NMI' : 'hardirq'}`);
     }
     // held by the interrupted task: the splat, and the trylock fails
     const held = interrupted(locked(rt), rt);

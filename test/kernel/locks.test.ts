@@ -11,6 +11,7 @@ import {
   kernelConfig,
   lock,
   preemptDisable,
+  schedule,
   selfDeadlocks,
   top,
   trylock,
@@ -158,7 +159,7 @@ describe('wait-context rule (lockdep)', () => {
     expect(k.splats.length).toBe(0);
   });
 
-  it('trylocks are exempt, except a sleeping lock trylocked from NMI/hardirq on RT', () => {
+  it('trylocks are exempt from the wait-context check; a sleeping lock trylocked from NMI/hardirq is its own report', () => {
     const raw = take(base(), nonRt, 0, 'rq->lock');
     trylock(raw, nonRt, 0, 'zone->lock');
     expect(raw.splats.length).toBe(0);
@@ -166,7 +167,13 @@ describe('wait-context rule (lockdep)', () => {
     interrupt(nmi, rt, 0, 'nmi', 'nmi');
     expect(canTrylock(nmi, rt, 0, 'zone->lock')).toBe(true);
     expect(trylock(nmi, rt, 0, 'zone->lock')).toBe(true);
-    expect(nmi.splats[0]?.message).toContain('cpu0 nmi calls spin_trylock (rt_mutex)(zone->lock) on a sleeping lock (spinlock_t) from NMI');
+    expect(nmi.splats.map((x) => x.kind)).toEqual(['trylock-outside-task']);
+    expect(nmi.splats[0].message).toMatch(/^cpu0 nmi calls rt_spin_trylock\(zone->lock\) on a sleeping lock \(spinlock_t\) from NMI: an rt_mutex trylock "can only be called in thread context/);
+    expect(nmi.splats[0].message).toContain('lockdep exempts trylocks from its wait-context check, so nothing prints this');
+    const mutexInIrq = base();
+    interrupt(mutexInIrq, nonRt, 0, 'hardirq', 'h');
+    trylock(mutexInIrq, nonRt, 0, 'mutex');
+    expect(mutexInIrq.splats[0].message).toMatch(/calls mutex_trylock\(mutex\) on a sleeping lock \(mutex\) from hardirq: mutex_trylock\(\) "must not be used in interrupt context"/);
     const nonRtNmi = base();
     interrupt(nonRtNmi, nonRt, 0, 'nmi', 'nmi');
     trylock(nonRtNmi, nonRt, 0, 'zone->lock');
@@ -225,5 +232,42 @@ describe('waiting and the scheduler', () => {
     expect(canSchedule(waiting(nonRt, 'zone->lock'), nonRt, 0)).toBe(false);
     expect(canSchedule(waiting(rt, 'rq->lock'), rt, 0)).toBe(false);
     expect(canSchedule(waiting(nonRt, 'rq->lock'), nonRt, 0)).toBe(false);
+  });
+
+  it('a task that blocks with a preempt count is switched out with "BUG: scheduling while atomic"', () => {
+    const k = initKernel([{ task: 't0', parked: [{ task: 'p', pc: 'start' }] }, { task: 't1' }]);
+    declareLocks(k, [{ name: 'zone->lock', type: 'spinlock_t' }]);
+    take(k, rt, 1, 'zone->lock');
+    preemptDisable(k, 0);
+    expect(lock(k, rt, 0, 'zone->lock')).toBe(false);
+    schedule(k, rt, 0, 'p');
+    expect(k.splats.filter((x) => x.kind === 'scheduling-while-atomic').map((x) => x.message)).toEqual([
+      'BUG: scheduling while atomic: t0/cpu0/0x00000002: cpu0 task (t0) blocks on zone->lock while preemption disabled (preempt_count 1) [PREEMPT_RT]',
+    ]);
+    // Blocking with no preempt count is what a sleeping lock is for.
+    const fine = waiting(rt, 'zone->lock');
+    schedule(fine, rt, 0, 'p');
+    expect(fine.splats).toEqual([]);
+  });
+});
+
+describe('threaded and non-threaded hardirqs (lockdep)', () => {
+  const inIrq = (cfg: KernelConfig, threaded: boolean, name: string) => {
+    const k = base();
+    interrupt(k, cfg, 0, 'hardirq', 'h', null, { threaded });
+    lock(k, cfg, 0, name);
+    return k.splats.map((x) => x.kind);
+  };
+
+  it('on !RT a handler that forced threading would thread is checked as LD_WAIT_CONFIG: spinlock_t is fine there, a mutex is not', () => {
+    expect(inIrq(nonRt, true, 'zone->lock')).toEqual([]);
+    expect(inIrq(nonRt, false, 'zone->lock')).toEqual(['invalid-wait-context']);
+    expect(inIrq(nonRt, true, 'rq->lock')).toEqual([]);
+    expect(inIrq(nonRt, true, 'mutex')).toContain('invalid-wait-context');
+  });
+
+  it('on RT a threaded handler runs in its thread, a task, not a frame', () => {
+    expect(() => interrupt(base(), rt, 0, 'hardirq', 'h', null, { threaded: true })).toThrow(/runs in its irq thread/);
+    expect(() => interrupt(base(), nonRt, 0, 'nmi', 'n', null, { threaded: true })).toThrow(/only a hardirq handler can be threaded/);
   });
 });
