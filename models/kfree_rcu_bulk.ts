@@ -23,13 +23,22 @@
 //   under which it holds is the worst case. At the other defaults (2 CPUs, zoneHoldSteps 2):
 //   raw-zone-lock 9 steps on !RT and RT (a CPU spinning with irqs off on the other CPU's zone
 //   section inside its own krcp section), nowait-under-raw 9, no-locks-gfp 4, workqueue-refill
-//   4 on !RT (the kworker's zone->lock spins there, as every spinlock_t does) and 2 on RT;
+//   4 on !RT (the kworker's zone->lock spins there, as every spinlock_t does) and 2 on RT,
+//   nowait-outside-lock 4 on !RT (a CPU spinning with irqs off on the other's zone section)
+//   and 1 on RT;
 //   test/models/kfree_rcu_bulk.test.ts pins these numbers. The bound belongs to a setting: with
 //   cpus=3 on !RT the kworkers of the merged fix spin on each other's zone->lock sections and
 //   exceed 4 too (548,688 states, violated at latencyBound=4) — the !RT spinwait cost tglx
 //   mentions, which the fix does not claim to remove; on RT the same setting holds.
 // - no-locks-gfp: Uladzislau's __GFP_NO_LOCKS: pcp list by trylock only, never zone->lock,
 //   NULL when it is empty (page_alloc's `lockless` mode).
+// - nowait-outside-lock: the design tglx rejects: "even if we could do the allocation outside
+//   the RCU internal lock this would not solve the problem that kfree_rcu() can be called in any
+//   context except NMI even on RT" (seed 000). The GFP_NOWAIT page is taken before
+//   krc_this_cpu_lock(), from the caller's own context. `context` puts cpu0's caller in a
+//   non-threaded hardirq, under a raw spinlock or with irqs off; from there its zone->lock is
+//   as wrong as under krcp->lock (Invalid wait context; on RT a sleeping lock in atomic
+//   context), while with a task caller it passes every property.
 // - workqueue-refill: the merged fix: no allocation under the lock at all; a per-CPU cache of
 //   pages that fill_page_cache_func() refills from a kworker on the same CPU
 //   (GFP_KERNEL | __GFP_NORETRY, may sleep) after kfree_rcu() found the cache empty and
@@ -40,8 +49,9 @@
 // - kfree_rcu_monitor() and kfree_rcu_work() are one step each on the RCU lane, taken when the
 //   CPU's krcp->lock is free: their own (short, raw) krcp->lock sections are not interleaved
 //   and not counted by `latency-bound`; they take no other lock, so no wait-context splat hides there.
-// - No hardirq callers: a kfree_rcu() from a non-threaded hardirq is a SPIN context, where the
-//   2020 code's zone->lock is invalid as under the raw lock; the model shows it once, under the lock.
+// - The callers of `context` other than `task` are cpu0's only: cpu1's caller stays a task. In
+//   those settings cpu0's caller is non-preemptible throughout by its own context, so
+//   latency-bound, which compares the designs, is not checked there.
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
 import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
@@ -57,6 +67,11 @@ import {
   freePage,
   gpTransitions,
   initKernel,
+  interrupt,
+  localIrqRestore,
+  localIrqSave,
+  declareLocks,
+  returnFromFrame,
   kernelConfig,
   kernelType,
   latencyBoundProperty,
@@ -83,7 +98,9 @@ import {
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
-const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'workqueue-refill'] as const;
+const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
+const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
+const SOME_LOCK = 'some_lock';
 
 const CALLER = 'caller';
 const KWORKER = 'kworker';
@@ -91,6 +108,7 @@ const KWORKER = 'kworker';
 const params = {
   variant: oneOf(VARIANTS, 'nowait-under-raw', 'how kfree_rcu() gets an array page under the raw krcp->lock'),
   rt: bool(false, 'PREEMPT_RT: spinlock_t sleeps'),
+  context: oneOf(CONTEXTS, 'task', "where cpu0's kfree_rcu() calls run: process context, a non-threaded hardirq, under raw_spin_lock(&some_lock), or inside local_irq_save()"),
   cpus: int(2, { min: 1, max: 3, doc: 'CPUs, each with a task calling kfree_rcu()' }),
   calls: int(1, { min: 1, max: 3, doc: 'kfree_rcu() calls per CPU, one object each' }),
   arraySlots: int(1, { min: 1, max: 3, doc: 'pointers per array page (about 500 in the kernel; small here so pages run out)' }),
@@ -130,10 +148,10 @@ const schema = (p: P) => {
   return t.struct({
     kernel: kernelType({
       cpus: p.cpus,
-      maxNesting: 0,
+      maxNesting: p.context === 'hardirq' ? 1 : 0,
       /** A frame's locals: the allocation it runs, if any. */
       locals: t.optional(allocOpType({ cpus: p.cpus, zoneHoldSteps: p.zoneHoldSteps })),
-      locks: 2 * p.cpus + 1,
+      locks: 2 * p.cpus + 2,
       parked: 1,
       holders: 1,
       irqSaved: 2,
@@ -155,11 +173,14 @@ type State = StateOf<typeof schema>;
 type Krc = State['krc'][number];
 
 function cfgOf(p: P): KernelConfig {
-  return kernelConfig({ rt: p.rt, maxNesting: 0 });
+  return kernelConfig({ rt: p.rt, maxNesting: p.context === 'hardirq' ? 1 : 0 });
 }
 
-/** Caller pcs: call → locked → (alloc) → unlock → call | done. Kworker pcs: idle → fill → (alloc → push → fill) → idle. */
-type Pc = 'call' | 'locked' | 'alloc' | 'unlock' | 'done' | 'idle' | 'fill' | 'push';
+/**
+ * Caller pcs: (enter →) call → locked → (alloc) → unlock → call | (leave →) done; in
+ * nowait-outside-lock: call → (alloc → page | no-page →) locked … Kworker pcs: idle → fill → (alloc → push → fill) → idle.
+ */
+type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push';
 
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
@@ -200,18 +221,63 @@ function transitions(s: State, p: P): Transition<State>[] {
     }
 
     if (fr.waiting !== null && fr.pc !== 'alloc') continue;
+    /** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(&krcp->lock); nothing else on this CPU holds it. */
+    const krcLock = (d: Draft<State>) => {
+      if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held by another context than this CPU's caller`);
+    };
+    const cur = krc.arrays.at(-1);
+    const room = cur !== undefined && cur.length < p.arraySlots;
     switch (fr.pc as Pc) {
+      case 'enter':
+        // cpu0's caller enters its `context` once, before its first call.
+        if (p.context === 'hardirq')
+          step(cpu, `${lane}: hardirq enters`, (d) => {
+            at(d, 'done');
+            interrupt(d.kernel, cfg, cpu, 'hardirq', 'call');
+          });
+        else if (p.context === 'raw-spinlock')
+          step(cpu, `${lane}: raw_spin_lock(&${SOME_LOCK})`, (d) => {
+            lock(d.kernel, cfg, cpu, SOME_LOCK);
+            at(d, 'call');
+          });
+        else
+          step(cpu, `${lane}: local_irq_save()`, (d) => {
+            localIrqSave(d.kernel, cpu);
+            at(d, 'call');
+          });
+        break;
+      case 'leave':
+        if (p.context === 'hardirq') step(cpu, `${lane}: hardirq exits`, (d) => returnFromFrame(d.kernel, cpu));
+        else if (p.context === 'raw-spinlock')
+          step(cpu, `${lane}: raw_spin_unlock(&${SOME_LOCK})`, (d) => {
+            unlock(d.kernel, cfg, cpu, SOME_LOCK);
+            at(d, 'done');
+          });
+        else
+          step(cpu, `${lane}: local_irq_restore()`, (d) => {
+            localIrqRestore(d.kernel, cpu);
+            at(d, 'done');
+          });
+        break;
       case 'call':
-        step(cpu, `${lane}: kfree_rcu(${o}): krc_this_cpu_lock()`, (d) => {
-          if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held by another context than this CPU's caller`);
-          at(d, 'locked');
-        });
+        if (p.variant === 'nowait-outside-lock' && !room)
+          step(cpu, `${who}: kfree_rcu(${o}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, (d) => at(d, 'alloc', allocBegin('atomic', cpu)));
+        else
+          step(cpu, `${who}: kfree_rcu(${o}): krc_this_cpu_lock()`, (d) => {
+            krcLock(d);
+            at(d, 'locked');
+          });
         break;
       case 'locked': {
-        const cur = krc.arrays.at(-1);
-        if (cur !== undefined && cur.length < p.arraySlots)
-          step(cpu, `${lane}: ${o} into the pointer array`, (d) => {
+        if (room)
+          step(cpu, `${who}: ${o} into the pointer array`, (d) => {
             d.krc[cpu].arrays.at(-1)!.push(o);
+            at(d, 'unlock');
+          });
+        else if (p.variant === 'nowait-outside-lock')
+          // The array had room before the lock, and the monitor took it since.
+          step(cpu, `${who}: no room any more: ${o}'s rcu_head onto krcp->head`, (d) => {
+            d.krc[cpu].heads.push(o);
             at(d, 'unlock');
           });
         else if (p.variant === 'workqueue-refill') {
@@ -243,8 +309,14 @@ function transitions(s: State, p: P): Transition<State>[] {
             });
             continue;
           }
-          if (task === CALLER)
-            step(cpu, `${lane}: ${a.what}${a.op.page ? `; ${o} into the new array` : `; ${o}'s rcu_head onto krcp->head`}`, (d) => {
+          if (task === CALLER && p.variant === 'nowait-outside-lock')
+            // The allocation returns; krc_this_cpu_lock() is the caller's next step.
+            step(cpu, `${who}: ${a.what}`, (d) => {
+              a.apply(d.kernel, d.pa);
+              at(d, a.op.page ? 'page' : 'no-page');
+            });
+          else if (task === CALLER)
+            step(cpu, `${who}: ${a.what}${a.op.page ? `; ${o} into the new array` : `; ${o}'s rcu_head onto krcp->head`}`, (d) => {
               a.apply(d.kernel, d.pa);
               if (a.op.page) newArray(d.krc[cpu]);
               else d.krc[cpu].heads.push(o);
@@ -258,11 +330,20 @@ function transitions(s: State, p: P): Transition<State>[] {
         }
         break;
       }
+      case 'page':
+      case 'no-page':
+        step(cpu, `${who}: krc_this_cpu_lock(); ${fr.pc === 'page' ? `${o} into the new array` : `${o}'s rcu_head onto krcp->head`}`, (d) => {
+          krcLock(d);
+          if (fr.pc === 'page') newArray(d.krc[cpu]);
+          else d.krc[cpu].heads.push(o);
+          at(d, 'unlock');
+        });
+        break;
       case 'unlock':
-        step(cpu, `${lane}: krc_this_cpu_unlock()`, (d) => {
+        step(cpu, `${who}: krc_this_cpu_unlock()`, (d) => {
           d.calls[cpu] = n + 1;
           unlock(d.kernel, cfg, cpu, krcp);
-          at(d, n + 1 < p.calls ? 'call' : 'done');
+          at(d, n + 1 < p.calls ? 'call' : cpu === 0 && p.context !== 'task' ? 'leave' : 'done');
         });
         break;
       case 'idle':
@@ -333,13 +414,15 @@ export default defineModel({
   init: (p, d) => {
     for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
     d.kernel = initKernel<AllocOp | null>(
-      Array.from({ length: p.cpus }, () => ({
+      Array.from({ length: p.cpus }, (_, c) => ({
         task: CALLER,
-        pc: 'call',
+        pc: c === 0 && p.context !== 'task' ? 'enter' : 'call',
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
+        budget: (c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {}) as Readonly<Record<string, number>>,
       })),
     );
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
+    if (p.context === 'raw-spinlock') declareLocks(d.kernel, [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]);
     declarePageAllocLocks(d.kernel, { zoneLock: p.variant === 'raw-zone-lock' ? 'raw_spinlock_t' : 'spinlock_t' });
     d.pa = pageAllocInit({ cpus: p.cpus, zonePages: p.zonePages, pcpPages: p.pcpPages });
   },
@@ -381,5 +464,30 @@ export default defineModel({
     { params: { variant: 'no-locks-gfp', rt: true }, note: 'same on RT' },
     { params: { variant: 'workqueue-refill', rt: false }, note: 'no allocation under the raw lock; a kworker refills the page cache where it may sleep' },
     { params: { variant: 'workqueue-refill', rt: true }, note: 'same on RT; zone->lock sleeps only in the kworker, which may sleep' },
+    { params: { variant: 'nowait-outside-lock', rt: false }, note: 'with a task caller the allocation outside krcp->lock passes every property' },
+    { params: { variant: 'nowait-outside-lock', rt: true }, note: 'same on RT' },
+    // tglx: kfree_rcu() "can be called in any context except NMI even on RT".
+    ...(['hardirq', 'raw-spinlock', 'irqs-off'] as const).flatMap((context) =>
+      ([false, true] as const).flatMap((rt) => [
+        {
+          params: { variant: 'nowait-outside-lock', rt, context } as const,
+          // irqs off is no lockdep wait type: only RT's sleeping zone->lock is wrong there.
+          // On RT the hardirq's pcp_spin_trylock() is an rt_mutex trylock from hardirq, too.
+          violated: [...(context === 'irqs-off' ? [] : ['wait-context']), ...(rt ? ['no-sleep-in-atomic'] : []), ...(rt && context === 'hardirq' ? ['trylock-context'] : [])],
+          unchecked: ['latency-bound'],
+          note:
+            context === 'irqs-off'
+              ? rt
+                ? 'on RT zone->lock sleeps, and the caller has irqs off: the allocation outside krcp->lock is still in atomic context'
+                : 'on !RT a spinlock_t with irqs off is legal: this context alone does not show the problem'
+              : `the caller's ${context === 'hardirq' ? 'non-threaded hardirq' : 'raw spinlock'} forbids zone->lock as krcp->lock did: moving the allocation out of the RCU lock does not help`,
+        },
+        {
+          params: { variant: 'workqueue-refill', rt, context } as const,
+          unchecked: ['latency-bound'],
+          note: 'the merged fix takes no allocator lock in the caller: it works from this context too',
+        },
+      ]),
+    ),
   ],
 });

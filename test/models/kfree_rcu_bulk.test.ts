@@ -119,4 +119,45 @@ describe('kfree_rcu_bulk', () => {
     expect(fired).toContain('cpu0: kworker: put_cached_bnode() under krcp->lock');
     expect(fired).toContain('cpu0: array page from the krcp page cache; o01 into it');
   });
+
+  describe('"kfree_rcu() can be called in any context except NMI even on RT" (tglx)', () => {
+    it('allocating outside the RCU lock passes every property with task callers', () => {
+      for (const rt of [false, true]) expect(run(model, { variant: 'nowait-outside-lock', rt }).verdict).toBe('holds');
+    });
+
+    it('from a non-threaded hardirq the same allocation takes zone->lock where only a raw lock may be', () => {
+      const o = run(model, { variant: 'nowait-outside-lock', context: 'hardirq' });
+      expect(story(o, 'wait-context')).toEqual([
+        'cpu0: hardirq enters',
+        'cpu0: kfree_rcu(o00): no room: __get_free_page(GFP_NOWAIT) before krc_this_cpu_lock()',
+        'cpu0: pcp_spin_trylock()',
+        'cpu0: pcp list empty; pcp_spin_unlock()',
+        'cpu0: spin_lock_irqsave(zone->lock)',
+      ]);
+      expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toMatch(/in a \{SPIN\} context \(non-threaded hardirq\)/);
+    });
+
+    it('under a raw spinlock too; with irqs off only on RT, where zone->lock sleeps', () => {
+      const raw = run(model, { variant: 'nowait-outside-lock', context: 'raw-spinlock' });
+      expect(raw.properties.find((p) => p.name === 'wait-context')!.violation!.message).toMatch(/#0: some_lock \(raw_spinlock_t\) \{SPIN\}/);
+      const irqsOff = (rt: boolean) => run(model, { variant: 'nowait-outside-lock', context: 'irqs-off', rt }).properties.find((p) => p.name === 'no-sleep-in-atomic')!;
+      expect(irqsOff(false).verdict).toBe('holds');
+      expect(irqsOff(true).violation!.message).toMatch(/calls rt_spin_lock\(zone->lock\) while irqs disabled/);
+    });
+
+    it('the merged fix takes no allocator lock in the caller: it holds in every context', () => {
+      for (const context of ['hardirq', 'raw-spinlock', 'irqs-off'])
+        for (const rt of [false, true]) {
+          const o = run(model, { variant: 'workqueue-refill', context, rt });
+          const bad = o.properties.filter((p) => p.verdict === 'violated' && p.name !== 'latency-bound').map((p) => p.name);
+          expect([context, rt, bad]).toEqual([context, rt, []]);
+        }
+    });
+
+    it('the latency of allocating outside the lock: a CPU spins with irqs off on the other one\'s zone section on !RT', () => {
+      expect(worstStretch({ variant: 'nowait-outside-lock', rt: false }, 4)).toBe(4);
+      // On RT zone->lock sleeps: no stretch longer than one step (the smallest bound there is).
+      expect(run(model, { variant: 'nowait-outside-lock', rt: true, latencyBound: 1 }).properties.find((p) => p.name === 'latency-bound')!.verdict).toBe('holds');
+    });
+  });
 });
