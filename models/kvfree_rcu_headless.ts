@@ -14,7 +14,8 @@
 // layer, so its wait-context check applies. With no slot (`arrayPages` runs out), the variant's
 // fallback, after the krcp section:
 // - sync-fallback-anywhere: synchronize_rcu(); kvfree(ptr) — Vlad's patch, for every caller.
-// - mightsleep-only: headless only where sleeping is legal (kvfree_rcu_mightsleep()); the
+// - mightsleep-only: headless only where sleeping is legal (kvfree_rcu_mightsleep(), which
+//   calls might_sleep() first: "it can be used from might_sleep() context only"); the
 //   hardirq and the reader use the two-argument kvfree_rcu(ptr, rh), whose fallback queues the
 //   object's own rcu_head with call_rcu() — no memory, no sleep.
 // - atomic-wrapper: Vlad's TINY-RCU idea: under local_irq_save(), kzalloc(wrapper, GFP_ATOMIC)
@@ -106,6 +107,7 @@ const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
   preemption: oneOf(PREEMPTION_MODELS, 'full', 'the preemption model: PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT (full) or PREEMPT_RT (rt: spinlock_t sleeps)'),
   preemptCount: bool(true, 'CONFIG_PREEMPT_COUNT; only none and voluntary may turn it off (full and rt select it)'),
+  readerHeadless: bool(false, 'mightsleep-only: the reader calls kvfree_rcu_mightsleep() inside its rcu_read_lock() (a misuse its might_sleep() catches)'),
   check: oneOf(CHECKS, 'preemptible-and-nesting', 'context-check: how kvfree_rcu() decides it may call synchronize_rcu()'),
   arrayPages: int(0, { min: 0, max: 3, doc: 'pointer-array slots each CPU has before the fallback is needed' }),
   taskCaller: bool(true, 'cpu0 task calls kvfree_rcu(objA) from process context'),
@@ -139,7 +141,7 @@ function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {
 }
 /** Whether caller `c` uses the headless form (else the two-argument form with an rcu_head). */
 function headless(c: string, p: P): boolean {
-  return p.variant !== 'mightsleep-only' || c === 'A';
+  return p.variant !== 'mightsleep-only' || c === 'A' || (c === 'C' && p.readerHeadless);
 }
 
 /** context-check: what the caller's test of its own context says, as the kernel computes it, and whether it takes the atomic path. */
@@ -200,6 +202,9 @@ function transitions(s: State, p: P): Transition<State>[] {
         const left = s.slots[cpu];
         // krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock().
         const section = (k: KernelDraft) => {
+          // kvfree_call_rcu() (mm/slab_common.c, 6.18): "it can be used from might_sleep() context only":
+          // `if (!head) might_sleep();` before anything else.
+          if (p.variant === 'mightsleep-only' && headless(c, p)) mightSleep(k, cfg, cpu, 'kvfree_rcu_mightsleep()');
           if (!lock(k, cfg, cpu, perCpuLockName(KRCP, cpu), { irqsave: true })) throw new Error(`${KRCP}@cpu${cpu} is held outside a krcp section`);
           unlock(k, cfg, cpu, perCpuLockName(KRCP, cpu));
         };

@@ -1,9 +1,11 @@
 /**
- * The page allocator as the kfree_rcu threads see it (mm/page_alloc.c): a per-CPU page list
- * (pcp, guarded by a per-CPU spinlock_t that is only ever trylocked: pcp_spin_trylock() in
- * rmqueue_pcplist()) in front of the buddy allocator under zone->lock (spinlock_t,
- * spin_lock_irqsave() in rmqueue_buddy()), with a finite number of free pages so that
- * exhaustion is explored.
+ * The page allocator as the kfree_rcu threads see it (mm/page_alloc.c, 6.18): a per-CPU page
+ * list (pcp, guarded since 6.2 by a per-CPU spinlock_t, which the allocation path trylocks,
+ * pcp_spin_trylock() in rmqueue_pcplist(), and the drain paths take with a plain spin_lock(),
+ * `spin_lock(&pcp->lock); free_pcppages_bulk(...)` in drain_zone_pages() and
+ * drain_pages_zone(); before 6.2 irqs off alone protected it) in front of the buddy allocator
+ * under zone->lock (spinlock_t, spin_lock_irqsave() in rmqueue_buddy()), with a finite number
+ * of free pages so that exhaustion is explored.
  *
  * The locks are the kernel layer's (locks.ts): `pcp->lock@cpuN` and `zone->lock` live in the
  * model's Kernel, declared by `declarePageAllocLocks()`, and every acquisition goes through
@@ -32,6 +34,9 @@
  *   at once in NMI and hardirq (an rt_mutex may not be trylocked there).
  *
  * Limitations, with their consequence:
+ * - Only the allocation path: no drain path takes pcp->lock with spin_lock(), so a drain that
+ *   spins on (or on RT sleeps on) the pcp lock an interrupted allocation holds is out of reach,
+ *   and models follow 6.2+ (a pre-6.2 kernel has no pcp lock to trylock).
  * - Upstream alloc_pages_nolock() (6.15+) also *trylocks* zone->lock (ALLOC_TRYLOCK). The
  *   `lockless` mode is the stricter proposal: it may return NULL where alloc_pages_nolock()
  *   would find a page, so a model that proves progress with `lockless` proves it for

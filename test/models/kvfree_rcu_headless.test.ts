@@ -54,6 +54,19 @@ describe('kvfree_rcu_headless', () => {
       expect(o.stats.states).toBe(852);
     });
 
+  it("mightsleep-only: kvfree_rcu_mightsleep()'s might_sleep() catches a reader that misuses it, even when a slot is free", () => {
+    for (const preemption of ['full', 'none']) {
+      const o = run(model, { variant: 'mightsleep-only', readerHeadless: true, arrayPages: 3, hardirqCaller: false, preemption });
+      expect(story(o, 'no-sleep-in-atomic')).toEqual(['cpu1: rcu_read_lock()', 'cpu1: kvfree_rcu(objC0): pointer into the array']);
+      expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toMatch(
+        preemption === 'full'
+          ? /calls kvfree_rcu_mightsleep\(\) while in an RCU read-side critical section \(rcu_preempt_depth\(\) 1\)/
+          : /calls kvfree_rcu_mightsleep\(\) while in rcu_read_lock\(\) \(preempt_disable\(\) on !PREEMPT_RCU\)/,
+      );
+    }
+    expect(run(model, { variant: 'mightsleep-only', arrayPages: 3, hardirqCaller: false }).verdict).toBe('holds');
+  });
+
   it('atomic-wrapper (!RT): the wrapper allocation in a hardirq is an invalid wait context; a failed one leaks the object', () => {
     const params = { variant: 'atomic-wrapper', preemption: 'full' };
     const o = run(model, params);
