@@ -16,10 +16,18 @@
 // - kvfree-array-rcu-wrong-pointer: the first version of that patch, whose fallback ended in
 //   kvfree(ptr) — the NULL wrapper — instead of kvfree(to_free): the array leaks.
 // The wrapper's kzalloc(GFP_KERNEL) may fail: both outcomes are explored.
-import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   access,
   allocate,
+  alt,
+  either,
+  END,
+  program,
+  programTransitions,
+  step,
+  type At,
+  type Into,
   callRcu,
   free,
   gpTransitions,
@@ -42,13 +50,6 @@ import { noDoubleFree, noLeakAtQuiescence, rcuNoUseAfterFree, synchronizeRcuLega
 
 const VARIANTS = ['kvfree-immediately', 'synchronize-then-free', 'kvfree-array-rcu', 'kvfree-array-rcu-wrong-pointer'] as const;
 
-/**
- * The resizer's program counter within one resize:
- * alloc → publish → free (variant-specific: free, wrapper, sync, sync-wait, free-after-sync) → next resize.
- */
-const RESIZER_PCS = ['alloc', 'publish', 'free', 'wrapper', 'sync', 'sync-wait', 'free-after-sync', 'done'] as const;
-type ResizerPc = (typeof RESIZER_PCS)[number];
-
 const params = {
   variant: oneOf(VARIANTS, 'kvfree-immediately', 'how resize frees the old s_group_desc array'),
   readers: int(1, { min: 1, max: 3, doc: 'CPUs running ext4_get_group_desc()' }),
@@ -63,17 +64,17 @@ const wrapper = (k: number) => `wrapper${k}`;
 const SLOT = 's_group_desc';
 
 const schema = (p: P) => {
-  /** A reader: `pc` 0 before rcu_read_lock, 1 in the section, 2 holding the array pointer `arr`. */
+  /** A reader's locals: the array pointer it loaded (while it holds one), and its lookups done. */
   const reader = t.struct({
-    pc: t.int(0, 2),
     arr: t.optional(t.enum(Array.from({ length: p.resizes + 1 }, (_, k) => arr(k)))),
     lookups: t.int(0, p.lookups),
   });
   return t.struct({
     readers: t.array(reader, p.readers),
-    resizer: t.struct({ pc: t.enum(RESIZER_PCS), resize: t.int(0, p.resizes) }),
-    // One CPU per reader and one for the resizer, each running its task frame only (the
-    // kernel's RCU readers are those frames); one wrapper callback per resize.
+    /** Resizes done. */
+    resize: t.int(0, p.resizes),
+    // One CPU per reader and one for the resizer, each running its task frame only (its pc is
+    // the program's; the kernel's RCU readers are those frames); one wrapper callback per resize.
     kernel: kernelType({ cpus: p.readers + 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: p.resizes } }),
     // Objects: arr0 … arr{resizes} and a wrapper per resize. Faults: a use after free per lookup
     // at most, and each free of an array or a wrapper could be a second one.
@@ -82,139 +83,61 @@ const schema = (p: P) => {
 };
 type State = StateOf<typeof schema>;
 
+type A = At<State, P>;
+const ctxOf = (a: A) => `cpu${a.cpu}/task`;
+
+/** ext4_get_group_desc(), as patched balloc.c does, `lookups` times. */
+const reader = program<State, P>('reader', [
+  step('lock', 'rcu_read_lock()', (o, a) => rcuReadLock(o.k, a.cpu), { when: (a) => a.s.readers[a.cpu].lookups < a.p.lookups }),
+  step('deref', 'o = rcu_dereference(s_group_desc)', (o, a) => void (o.d.readers[a.cpu].arr = rcuDereference(o.d.mem, o.k, a.cpu, SLOT))),
+  step(
+    'use',
+    (a) => `bh = ${a.s.readers[a.cpu].arr}[i]; rcu_read_unlock()`,
+    (o, a) => {
+      const r = a.s.readers[a.cpu];
+      access(o.d.mem, r.arr!, ctxOf(a));
+      rcuReadUnlock(o.k, a.cpu);
+      o.d.readers[a.cpu] = { arr: null, lookups: r.lookups + 1 };
+    },
+    { goto: 'lock' },
+  ),
+]);
+
+/** add_new_gdb(), `resizes` times; the old array's free is the variant. */
+const old = (a: A) => arr(a.s.resize);
+const nextResize = (o: Into<State>, a: A) => ((o.d.resize = a.s.resize + 1), a.s.resize + 1 < a.p.resizes ? 'alloc' : END);
+const resizer = program<State, P>('resizer', [
+  step('alloc', (a) => `n = kvmalloc() → ${arr(a.s.resize + 1)}`, (o, a) => allocate(o.d.mem, arr(a.s.resize + 1))),
+  step('publish', (a) => `rcu_assign_pointer(s_group_desc, ${arr(a.s.resize + 1)})`, (o, a) => {
+    publish(o.d.mem, SLOT, arr(a.s.resize + 1));
+    return a.p.variant === 'kvfree-immediately' ? 'free' : a.p.variant === 'synchronize-then-free' ? 'sync' : 'wrapper';
+  }),
+  step('free', (a) => `kvfree(${old(a)})`, (o, a) => (free(o.d.mem, old(a), ctxOf(a)), nextResize(o, a))),
+  either(
+    'wrapper',
+    alt(
+      (a) => `kzalloc(wrapper) → ${wrapper(a.s.resize)}; call_rcu(${wrapper(a.s.resize)})`,
+      (o, a) => {
+        allocate(o.d.mem, wrapper(a.s.resize));
+        callRcu(o.k.rcu, `ext4_rcu_ptr_callback(${wrapper(a.s.resize)})`);
+        return nextResize(o, a);
+      },
+    ),
+    alt('kzalloc(wrapper) fails', undefined, { when: (a) => a.p.wrapperFails, goto: 'sync' }),
+  ),
+  step('sync', 'synchronize_rcu()', (o, a) => synchronizeRcuBegin(o.k, a.cpu)),
+  step('sync-wait', 'synchronize_rcu() returns', (o, a) => synchronizeRcuEnd(o.k, a.cpu), { when: (a) => synchronizeRcuDone(a.k, a.cpu) }),
+  either(
+    'free-after-sync',
+    alt('kvfree(ptr = NULL)', (o, a) => (free(o.d.mem, null, ctxOf(a)), nextResize(o, a)), { when: (a) => a.p.variant === 'kvfree-array-rcu-wrong-pointer' }),
+    alt((a) => `kvfree(${old(a)})`, (o, a) => (free(o.d.mem, old(a), ctxOf(a)), nextResize(o, a)), { when: (a) => a.p.variant !== 'kvfree-array-rcu-wrong-pointer' }),
+  ),
+]);
+
 function transitions(s: State, p: P): Transition<State>[] {
-  const out: Transition<State>[] = [];
-  s.readers.forEach((r, i) => {
-    const lane = `cpu${i}`;
-    const ctx = `${lane}/task`;
-    if (r.pc === 0 && r.lookups < p.lookups)
-      out.push({
-        lane,
-        label: `${lane}: rcu_read_lock()`,
-        apply: (d) => {
-          rcuReadLock(d.kernel, i);
-          d.readers[i].pc = 1;
-        },
-      });
-    if (r.pc === 1)
-      out.push({
-        lane,
-        label: `${lane}: o = rcu_dereference(s_group_desc)`,
-        apply: (d) => {
-          const o = rcuDereference(d.mem, d.kernel, i, SLOT);
-          d.readers[i].pc = 2;
-          d.readers[i].arr = o;
-        },
-      });
-    if (r.pc === 2) {
-      const o = r.arr!;
-      out.push({
-        lane,
-        label: `${lane}: bh = ${o}[i]; rcu_read_unlock()`,
-        apply: (d) => {
-          access(d.mem, o, ctx);
-          rcuReadUnlock(d.kernel, i);
-          d.readers[i] = { pc: 0, arr: null, lookups: r.lookups + 1 };
-        },
-      });
-    }
-  });
-
-  const cpu = p.readers;
-  const lane = `cpu${cpu}`;
-  const ctx = `${lane}/task`;
-  const k = s.resizer.resize;
-  const old = arr(k);
-  const to = (d: Draft<State>, pc: ResizerPc) => void (d.resizer.pc = pc);
-  const nextResize = (d: Draft<State>) => void (d.resizer = { pc: k + 1 < p.resizes ? 'alloc' : 'done', resize: k + 1 });
-  switch (s.resizer.pc) {
-    case 'alloc':
-      out.push({
-        lane,
-        label: `${lane}: n = kvmalloc() → ${arr(k + 1)}`,
-        apply: (d) => {
-          allocate(d.mem, arr(k + 1));
-          to(d, 'publish');
-        },
-      });
-      break;
-    case 'publish':
-      out.push({
-        lane,
-        label: `${lane}: rcu_assign_pointer(s_group_desc, ${arr(k + 1)})`,
-        apply: (d) => {
-          publish(d.mem, SLOT, arr(k + 1));
-          to(d, p.variant === 'kvfree-immediately' ? 'free' : p.variant === 'synchronize-then-free' ? 'sync' : 'wrapper');
-        },
-      });
-      break;
-    case 'free':
-      out.push({
-        lane,
-        label: `${lane}: kvfree(${old})`,
-        apply: (d) => {
-          free(d.mem, old, ctx);
-          nextResize(d);
-        },
-      });
-      break;
-    case 'wrapper':
-      out.push({
-        lane,
-        label: `${lane}: kzalloc(wrapper) → ${wrapper(k)}; call_rcu(${wrapper(k)})`,
-        apply: (d) => {
-          allocate(d.mem, wrapper(k));
-          callRcu(d.kernel.rcu, `ext4_rcu_ptr_callback(${wrapper(k)})`);
-          nextResize(d);
-        },
-      });
-      if (p.wrapperFails) out.push({ lane, label: `${lane}: kzalloc(wrapper) fails`, apply: (d) => to(d, 'sync') });
-      break;
-    case 'sync':
-      out.push({
-        lane,
-        label: `${lane}: synchronize_rcu()`,
-        apply: (d) => {
-          synchronizeRcuBegin(d.kernel, cpu);
-          to(d, 'sync-wait');
-        },
-      });
-      break;
-    case 'sync-wait':
-      if (synchronizeRcuDone(s.kernel, cpu))
-        out.push({
-          lane,
-          label: `${lane}: synchronize_rcu() returns`,
-          apply: (d) => {
-            synchronizeRcuEnd(d.kernel, cpu);
-            to(d, 'free-after-sync');
-          },
-        });
-      break;
-    case 'free-after-sync':
-      if (p.variant === 'kvfree-array-rcu-wrong-pointer')
-        out.push({
-          lane,
-          label: `${lane}: kvfree(ptr = NULL)`,
-          apply: (d) => {
-            free(d.mem, null, ctx);
-            nextResize(d);
-          },
-        });
-      else
-        out.push({
-          lane,
-          label: `${lane}: kvfree(${old})`,
-          apply: (d) => {
-            free(d.mem, old, ctx);
-            nextResize(d);
-          },
-        });
-      break;
-    case 'done':
-      break;
-  }
-
+  const cfg = kernelConfig({ rt: false, maxNesting: 0 });
+  const out: Transition<State>[] = programTransitions(s, p, cfg, { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => (cpu < p.readers ? reader : resizer) });
+  const lane = `cpu${p.readers}`;
   // RCU callbacks run in softirq on the resizer's CPU; wrapper k frees arr k.
   const cb = readyCallback(s.kernel.rcu);
   if (cb) {
@@ -244,7 +167,8 @@ export default defineModel({
     publish(d.mem, SLOT, arr(0));
   },
   transitions,
-  isEndState: (s, p) => s.resizer.pc === 'done' && s.readers.every((r) => r.pc === 0 && r.lookups === p.lookups) && s.kernel.rcu.callbacks.length === 0,
+  isEndState: (s, p) =>
+    s.kernel.cpus[p.readers].frames[0].pc === END && s.readers.every((r) => r.arr === null && r.lookups === p.lookups) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.readers + 1 }, (_, i) => `cpu${i}`), RCU_LANE],
   properties: [
     rcuNoUseAfterFree<State, P>((s) => s.mem, 'mem'),

@@ -48,7 +48,7 @@
 // atomic wrapper for it, a UP kernel; here cpu1 runs the reader, so the model is SMP), so the
 // wrapper is judged on tree RCU only. A property whose violation needs every caller finished
 // (no-leak-at-quiescence) is not seen in a setting where a caller never finishes.
-import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   callRcu,
@@ -76,8 +76,6 @@ import {
   rcuReadLock,
   rcuReadUnlock,
   readyCallback,
-  returnFromFrame,
-  setPc,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
@@ -87,15 +85,23 @@ import {
   waitContextProperties,
   type Kernel,
   type KernelConfig,
-  type KernelDraft,
+  alt,
+  either,
+  END,
+  program,
+  programTransitions,
+  returns,
+  step,
+  type Alt,
+  type At,
+  type Instr,
+  type Into,
 } from '../src/kernel/index.ts';
 import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
 const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check'] as const;
 const CHECKS = ['preemptible-and-nesting', 'in-atomic'] as const;
 
-/** Program counter of a caller's frame: `idle` between calls (reader: outside its section). */
-type Pc = 'idle' | 'call' | 'fallback' | 'sync-wait' | 'kvfree' | 'leave' | 'done';
 
 /** The callers: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
 const CALLERS = ['A', 'B', 'C'] as const;
@@ -159,194 +165,111 @@ function cfgOf(p: P): KernelConfig {
   return kernelConfig({ preemption: p.preemption, preemptCount: p.preemptCount, maxNesting: 1 });
 }
 
+type A = At<State, P>;
+
+/** The caller running on the step's CPU, its next object, and how it calls kvfree_rcu(). */
+const callerAt = (a: A) => callerOf(a.k, a.cpu);
+const callsDone = (a: A) => a.s.done.get(callerAt(a)) ?? 0;
+const objAt = (a: A) => `obj${callerAt(a)}${callsDone(a)}`;
+const formAt = (a: A) => (headless(callerAt(a), a.p) ? `kvfree_rcu(${objAt(a)})` : `kvfree_rcu(${objAt(a)}, rh)`);
+const isHeadless = (a: A) => headless(callerAt(a), a.p);
+/** Counts the call the caller has just finished. */
+const count = (o: Into<State>, a: A) => void o.d.done.set(callerAt(a), callsDone(a) + 1);
+const more = (a: A) => callsDone(a) + 1 < a.p.calls;
+
+/** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock(). */
+function krcpSection(o: Into<State>, a: A): void {
+  // kvfree_call_rcu() (mm/slab_common.c, 6.18): "it can be used from might_sleep() context only":
+  // `if (!head) might_sleep();` before anything else.
+  if (a.p.variant === 'mightsleep-only' && isHeadless(a)) mightSleep(o.k, a.cfg, a.cpu, 'kvfree_rcu_mightsleep()');
+  const krcp = perCpuLockName(KRCP, a.cpu);
+  if (!lock(o.k, a.cfg, a.cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held outside a krcp section`);
+  unlock(o.k, a.cfg, a.cpu, krcp);
+}
+
+/** kzalloc()'s slow path takes the slab's spinlock_t; Vlad's sketch runs it inside local_irq_save(). */
+function kzalloc(o: Into<State>, a: A, irqsOff: boolean): void {
+  if (irqsOff) localIrqSave(o.k, a.cpu);
+  if (!lock(o.k, a.cfg, a.cpu, LIST_LOCK)) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
+  unlock(o.k, a.cfg, a.cpu, LIST_LOCK);
+  if (irqsOff) localIrqRestore(o.k, a.cpu);
+}
+
+/** The GFP_ATOMIC wrapper, allocated and queued or failed; `why` prefixes the label (the context check's reading). */
+function wrapper(when: (a: A) => boolean, why: (a: A) => string, irqsOff: boolean): Alt<State, P>[] {
+  const w = (a: A) => `wrapper${objAt(a).slice(3)}`;
+  return [
+    alt(
+      (a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) → ${w(a)}; call_rcu(${w(a)})`,
+      (o, a) => {
+        allocate(o.d.mem, w(a));
+        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${w(a)})`);
+        kzalloc(o, a, irqsOff);
+      },
+      { when, goto: 'leave' },
+    ),
+    alt((a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) fails: return`, (o, a) => kzalloc(o, a, irqsOff), { when, goto: 'leave' }),
+  ];
+}
+
+const says = (a: A) => `${contextTest(a.k, a.cfg, a.cpu, a.p.check).says}: `;
+const checked = (atomic: boolean) => (a: A) => isHeadless(a) && a.p.variant === 'context-check' && contextTest(a.k, a.cfg, a.cpu, a.p.check).atomic === atomic;
+
+/** kvfree_rcu() of the caller's next object, up to the point where the caller leaves it (`leave`). */
+const kvfreeRcu: Instr<State, P>[] = [
+  either(
+    'call',
+    alt(
+      (a) => `${formAt(a)}: pointer into the array`,
+      (o, a) => {
+        o.d.slots[a.cpu]--;
+        callRcu(o.k.rcu, `kfree_rcu_work: kvfree(${objAt(a)})`);
+        krcpSection(o, a);
+      },
+      { when: (a) => a.s.slots[a.cpu] > 0, goto: 'leave' },
+    ),
+    alt((a) => `${formAt(a)}: no array slot`, krcpSection, { when: (a) => a.s.slots[a.cpu] === 0 }),
+  ),
+  either(
+    'fallback',
+    alt((a) => `call_rcu(&${objAt(a)}->rh)`, (o, a) => callRcu(o.k.rcu, `kvfree(${objAt(a)})`), { when: (a) => !isHeadless(a), goto: 'leave' }),
+    ...wrapper((a) => isHeadless(a) && a.p.variant === 'atomic-wrapper', () => '', true),
+    ...wrapper(checked(true), says, false),
+    alt(
+      (a) => `${a.p.variant === 'context-check' ? says(a) : ''}synchronize_rcu()`,
+      (o, a) => {
+        synchronizeRcuBegin(o.k, a.cpu);
+        mightSleep(o.k, a.cfg, a.cpu, 'synchronize_rcu()');
+      },
+      { when: (a) => isHeadless(a) && (a.p.variant === 'sync-fallback-anywhere' || a.p.variant === 'mightsleep-only' || checked(false)(a)) },
+    ),
+  ),
+  step('sync-wait', 'synchronize_rcu() returns', (o, a) => synchronizeRcuEnd(o.k, a.cpu), { when: (a) => synchronizeRcuDone(a.k, a.cpu) }),
+  step('kvfree', (a) => `kvfree(${objAt(a)})`, (o, a) => free(o.d.mem, objAt(a), rcuContext(a.k, a.cpu))),
+];
+
+/** A: cpu0's task, in process context, `calls` times. */
+const taskA = program<State, P>('A', [...kvfreeRcu, step('leave', 'returns', (o, a) => (count(o, a), more(a) ? 'call' : END))]);
+/** B: a non-threaded hardirq on cpu0, one call per arrival. */
+const hardirqB = program<State, P>('B', [...kvfreeRcu, step('leave', 'irq_exit()', (o, a) => (count(o, a), returns(o, a)))]);
+/** C: cpu1's task, each call inside its own rcu_read_lock() section. */
+const readerC = program<State, P>('C', [
+  step('idle', 'rcu_read_lock()', (o, a) => rcuReadLock(o.k, a.cpu)),
+  ...kvfreeRcu,
+  step('leave', 'rcu_read_unlock()', (o, a) => (count(o, a), rcuReadUnlock(o.k, a.cpu), more(a) ? 'idle' : END)),
+]);
+const PROGRAMS = { A: taskA, B: hardirqB, C: readerC };
+
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
   const out: Transition<State>[] = [];
-  const k0 = s.kernel;
-
-  for (let cpu = 0; cpu < 2; cpu++) {
-    const lane = `cpu${cpu}`;
-    const fr = top(k0, cpu);
-    const c = callerOf(k0, cpu);
-    const n = s.done.get(c) ?? 0;
-    const obj = `obj${c}${n}`;
-    const ctx = rcuContext(k0, cpu);
-    const who = fr.kind === 'hardirq' ? `${lane}: hardirq` : lane;
-    /** The running frame of `cpu` goes on at `pc`. */
-    const at = (d: Draft<State>, pc: Pc) => setPc(d.kernel, cpu, pc);
-    const form = headless(c, p) ? `kvfree_rcu(${obj})` : `kvfree_rcu(${obj}, rh)`;
-
-    // A hardirq arrives on cpu0 whenever its irqs are on (canInterrupt checks irqs, budget, nesting).
-    if (cpu === 0 && p.hardirqCaller && canInterrupt(k0, cfg, 0, 'hardirq'))
-      out.push({
-        lane,
-        label: `${lane}: hardirq enters`,
-        apply: (d) => {
-          interrupt(d.kernel, cfg, 0, 'hardirq', 'call');
-        },
-      });
-
-    switch (fr.pc as Pc) {
-      case 'idle':
-        if (c === 'C')
-          out.push({
-            lane,
-            label: `${lane}: rcu_read_lock()`,
-            apply: (d) => {
-              rcuReadLock(d.kernel, cpu);
-              at(d, 'call');
-            },
-          });
-        break;
-      case 'call': {
-        const left = s.slots[cpu];
-        // krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock().
-        const section = (k: KernelDraft) => {
-          // kvfree_call_rcu() (mm/slab_common.c, 6.18): "it can be used from might_sleep() context only":
-          // `if (!head) might_sleep();` before anything else.
-          if (p.variant === 'mightsleep-only' && headless(c, p)) mightSleep(k, cfg, cpu, 'kvfree_rcu_mightsleep()');
-          if (!lock(k, cfg, cpu, perCpuLockName(KRCP, cpu), { irqsave: true })) throw new Error(`${KRCP}@cpu${cpu} is held outside a krcp section`);
-          unlock(k, cfg, cpu, perCpuLockName(KRCP, cpu));
-        };
-        if (left > 0)
-          out.push({
-            lane,
-            label: `${who}: ${form}: pointer into the array`,
-            apply: (d) => {
-              d.slots[cpu] = left - 1;
-              callRcu(d.kernel.rcu, `kfree_rcu_work: kvfree(${obj})`);
-              section(d.kernel);
-              at(d, 'leave');
-            },
-          });
-        else
-          out.push({
-            lane,
-            label: `${who}: ${form}: no array slot`,
-            apply: (d) => {
-              section(d.kernel);
-              at(d, 'fallback');
-            },
-          });
-        break;
-      }
-      case 'fallback': {
-        const w = `wrapper${obj.slice(3)}`;
-        // kzalloc()'s slow path takes the slab's spinlock_t; Vlad's sketch runs it inside local_irq_save().
-        const kzalloc = (k: KernelDraft, irqsOff: boolean) => {
-          if (irqsOff) localIrqSave(k, cpu);
-          if (!lock(k, cfg, cpu, LIST_LOCK)) throw new Error(`${LIST_LOCK} is held outside a kzalloc step`);
-          unlock(k, cfg, cpu, LIST_LOCK);
-          if (irqsOff) localIrqRestore(k, cpu);
-        };
-        const wrapper = (why: string, irqsOff: boolean) => {
-          out.push({
-            lane,
-            label: `${who}: ${why}kzalloc(wrapper, GFP_ATOMIC) → ${w}; call_rcu(${w})`,
-            apply: (d) => {
-              allocate(d.mem, w);
-              callRcu(d.kernel.rcu, `kvfree(${obj}); kfree(${w})`);
-              kzalloc(d.kernel, irqsOff);
-              at(d, 'leave');
-            },
-          });
-          out.push({
-            lane,
-            label: `${who}: ${why}kzalloc(wrapper, GFP_ATOMIC) fails: return`,
-            apply: (d) => {
-              kzalloc(d.kernel, irqsOff);
-              at(d, 'leave');
-            },
-          });
-        };
-        const sync = (why: string) =>
-          out.push({
-            lane,
-            label: `${who}: ${why}synchronize_rcu()`,
-            apply: (d) => {
-              synchronizeRcuBegin(d.kernel, cpu);
-              mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
-              at(d, 'sync-wait');
-            },
-          });
-        if (!headless(c, p))
-          out.push({
-            lane,
-            label: `${who}: call_rcu(&${obj}->rh)`,
-            apply: (d) => {
-              callRcu(d.kernel.rcu, `kvfree(${obj})`);
-              at(d, 'leave');
-            },
-          });
-        else if (p.variant === 'atomic-wrapper') wrapper('', true);
-        else if (p.variant === 'context-check') {
-          const test = contextTest(k0, cfg, cpu, p.check);
-          if (test.atomic) wrapper(`${test.says}: `, false);
-          else sync(`${test.says}: `);
-        } else sync('');
-        break;
-      }
-      case 'sync-wait':
-        if (synchronizeRcuDone(k0, cpu))
-          out.push({
-            lane,
-            label: `${who}: synchronize_rcu() returns`,
-            apply: (d) => {
-              synchronizeRcuEnd(d.kernel, cpu);
-              at(d, 'kvfree');
-            },
-          });
-        break;
-      case 'kvfree':
-        out.push({
-          lane,
-          label: `${who}: kvfree(${obj})`,
-          apply: (d) => {
-            free(d.mem, obj, ctx);
-            at(d, 'leave');
-          },
-        });
-        break;
-      case 'leave': {
-        const next: Pc = n + 1 < p.calls ? (c === 'A' ? 'call' : 'idle') : 'done';
-        const count = (d: Draft<State>) => void d.done.set(c, n + 1);
-        if (c === 'B')
-          out.push({
-            lane,
-            label: `${who} exits`,
-            apply: (d) => {
-              count(d);
-              returnFromFrame(d.kernel, 0);
-            },
-          });
-        else if (c === 'C')
-          out.push({
-            lane,
-            label: `${lane}: rcu_read_unlock()`,
-            apply: (d) => {
-              count(d);
-              rcuReadUnlock(d.kernel, cpu);
-              at(d, next);
-            },
-          });
-        else
-          out.push({
-            lane,
-            label: `${lane}: returns`,
-            apply: (d) => {
-              count(d);
-              at(d, next);
-            },
-          });
-        break;
-      }
-      default:
-        break;
-    }
-  }
+  // A hardirq arrives on cpu0 whenever its irqs are on (canInterrupt checks irqs, budget, nesting).
+  if (p.hardirqCaller && canInterrupt(s.kernel, cfg, 0, 'hardirq'))
+    out.push({ lane: 'cpu0', label: 'cpu0: hardirq enters', apply: (d) => interrupt(d.kernel, cfg, 0, 'hardirq', '') });
+  out.push(...programTransitions(s, p, cfg, { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => PROGRAMS[callerOf(s.kernel, cpu)] }));
 
   // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
-  const cb = readyCallback(k0.rcu);
+  const cb = readyCallback(s.kernel.rcu);
   if (cb) {
     const name = cb.name;
     out.push({
@@ -376,8 +299,8 @@ export default defineModel({
     for (const [on, c] of [[p.taskCaller, 'A'], [p.hardirqCaller, 'B'], [p.readerCaller, 'C']] as const)
       if (on) for (let i = 0; i < p.calls; i++) allocate(d.mem, `obj${c}${i}`);
     d.kernel = initKernel<boolean | null>([
-      { task: 'task0', pc: p.taskCaller ? 'call' : 'done', budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
-      { task: 'task1', pc: p.readerCaller ? 'idle' : 'done' },
+      { task: 'task0', pc: p.taskCaller ? '' : END, budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
+      { task: 'task1', pc: p.readerCaller ? '' : END },
     ]);
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
     declareLocks(d.kernel, [{ name: LIST_LOCK, type: 'spinlock_t' }]);

@@ -81,7 +81,7 @@ describe('kvfree_rcu_headless', () => {
       'cpu0: hardirq enters',
       'cpu0: hardirq: kvfree_rcu(objB0): no array slot',
       'cpu0: hardirq: kzalloc(wrapper, GFP_ATOMIC) fails: return',
-      'cpu0: hardirq exits',
+      'cpu0: hardirq: irq_exit()',
       'cpu0: kvfree_rcu(objA0): no array slot',
       'cpu0: kzalloc(wrapper, GFP_ATOMIC) fails: return',
       'cpu0: returns',
