@@ -95,12 +95,21 @@ import {
   type AllocOp,
   type Kernel,
   type KernelConfig,
+  type KernelDraft,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
 const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
 const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
 const SOME_LOCK = 'some_lock';
+type Context = (typeof CONTEXTS)[number];
+
+/** How cpu0's caller enters and leaves a `context` other than `task`, around its calls. */
+const AROUND: Record<Exclude<Context, 'task'>, { enter: string; leave: string; enters: (k: KernelDraft, cfg: KernelConfig, cpu: number) => void; leaves: (k: KernelDraft, cfg: KernelConfig, cpu: number) => void }> = {
+  hardirq: { enter: 'hardirq enters', leave: 'hardirq exits', enters: (k, cfg, cpu) => interrupt(k, cfg, cpu, 'hardirq', 'call'), leaves: (k, _cfg, cpu) => returnFromFrame(k, cpu) },
+  'raw-spinlock': { enter: `raw_spin_lock(&${SOME_LOCK})`, leave: `raw_spin_unlock(&${SOME_LOCK})`, enters: (k, cfg, cpu) => void lock(k, cfg, cpu, SOME_LOCK), leaves: (k, cfg, cpu) => unlock(k, cfg, cpu, SOME_LOCK) },
+  'irqs-off': { enter: 'local_irq_save()', leave: 'local_irq_restore()', enters: (k, _cfg, cpu) => localIrqSave(k, cpu), leaves: (k, _cfg, cpu) => localIrqRestore(k, cpu) },
+};
 
 const CALLER = 'caller';
 const KWORKER = 'kworker';
@@ -228,37 +237,23 @@ function transitions(s: State, p: P): Transition<State>[] {
     const cur = krc.arrays.at(-1);
     const room = cur !== undefined && cur.length < p.arraySlots;
     switch (fr.pc as Pc) {
-      case 'enter':
-        // cpu0's caller enters its `context` once, before its first call.
-        if (p.context === 'hardirq')
-          step(cpu, `${lane}: hardirq enters`, (d) => {
-            at(d, 'done');
-            interrupt(d.kernel, cfg, cpu, 'hardirq', 'call');
-          });
-        else if (p.context === 'raw-spinlock')
-          step(cpu, `${lane}: raw_spin_lock(&${SOME_LOCK})`, (d) => {
-            lock(d.kernel, cfg, cpu, SOME_LOCK);
-            at(d, 'call');
-          });
-        else
-          step(cpu, `${lane}: local_irq_save()`, (d) => {
-            localIrqSave(d.kernel, cpu);
-            at(d, 'call');
-          });
+      case 'enter': {
+        // cpu0's caller enters its `context` once, before its first call; the hardirq runs the calls in its own frame.
+        const c = AROUND[p.context as Exclude<Context, 'task'>];
+        step(cpu, `${lane}: ${c.enter}`, (d) => {
+          at(d, p.context === 'hardirq' ? 'done' : 'call');
+          c.enters(d.kernel, cfg, cpu);
+        });
         break;
-      case 'leave':
-        if (p.context === 'hardirq') step(cpu, `${lane}: hardirq exits`, (d) => returnFromFrame(d.kernel, cpu));
-        else if (p.context === 'raw-spinlock')
-          step(cpu, `${lane}: raw_spin_unlock(&${SOME_LOCK})`, (d) => {
-            unlock(d.kernel, cfg, cpu, SOME_LOCK);
-            at(d, 'done');
-          });
-        else
-          step(cpu, `${lane}: local_irq_restore()`, (d) => {
-            localIrqRestore(d.kernel, cpu);
-            at(d, 'done');
-          });
+      }
+      case 'leave': {
+        const c = AROUND[p.context as Exclude<Context, 'task'>];
+        step(cpu, `${lane}: ${c.leave}`, (d) => {
+          c.leaves(d.kernel, cfg, cpu);
+          at(d, 'done');
+        });
         break;
+      }
       case 'call':
         if (p.variant === 'nowait-outside-lock' && !room)
           step(cpu, `${who}: kfree_rcu(${o}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, (d) => at(d, 'alloc', allocBegin('atomic', cpu)));

@@ -121,23 +121,20 @@ export function irqsDisabled(k: Kernel, cpu: number): boolean {
   return top(k, cpu).irqsOff;
 }
 
-/** rcu_read_lock() depth of the stack below and at depth `d`: what current->rcu_read_lock_nesting counts (interrupt frames run as `current`). */
-function rcuNesting(fs: readonly Frame[], d: number): number {
+/**
+ * The sum of a per-frame depth over frames `from`..`to` of a stack: `rcu` is what
+ * current->rcu_read_lock_nesting counts (interrupt frames run as `current`), `bh` the
+ * local_bh_disable() depth.
+ */
+export function stackSum(fs: readonly Frame[], field: 'rcu' | 'bh', to: number, from = 0): number {
   let n = 0;
-  for (let i = 0; i <= d; i++) n += fs[i].rcu;
-  return n;
-}
-
-/** local_bh_disable() depth of the stack below and at depth `d`. */
-function bhNesting(fs: readonly Frame[], d: number): number {
-  let n = 0;
-  for (let i = 0; i <= d; i++) n += fs[i].bh;
+  for (let i = from; i <= to; i++) n += fs[i][field];
   return n;
 }
 
 /** The preempt_disable() depth at depth `d`, with the one rcu_read_lock() takes on !PREEMPT_RCU. */
 function preemptDepth(fs: readonly Frame[], d: number, cfg: KernelConfig): number {
-  return fs[d].preempt + (cfg.preemptRcu ? 0 : rcuNesting(fs, d));
+  return fs[d].preempt + (cfg.preemptRcu ? 0 : stackSum(fs, 'rcu', d));
 }
 
 function framesTo(k: Kernel, cpu: number, d: number): readonly Frame[] {
@@ -161,8 +158,8 @@ export function atomicReasons(k: Kernel, cfg: KernelConfig, cpu: number, d = dep
   else if (within('softirq')) why.push('in softirq');
   if (fr.irqsOff && !within('nmi') && !within('hardirq')) why.push('irqs disabled');
   if (fr.preempt > 0) why.push(`preemption disabled (preempt_count ${fr.preempt})`);
-  if (!cfg.preemptRcu && rcuNesting(fs, d) > 0) why.push('in rcu_read_lock() (preempt_disable() on !PREEMPT_RCU)');
-  if (!cfg.rt && bhNesting(fs, d) > 0) why.push('bottom halves disabled');
+  if (!cfg.preemptRcu && stackSum(fs, 'rcu', d) > 0) why.push('in rcu_read_lock() (preempt_disable() on !PREEMPT_RCU)');
+  if (!cfg.rt && stackSum(fs, 'bh', d) > 0) why.push('bottom halves disabled');
   return why;
 }
 
@@ -188,7 +185,7 @@ const NMI_OFFSET = 0x100000;
 export function preemptCount(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): number {
   const fs = framesTo(k, cpu, d);
   let n = cfg.preemptCount ? preemptDepth(fs, d, cfg) : 0;
-  if (!cfg.rt) n += SOFTIRQ_DISABLE_OFFSET * bhNesting(fs, d);
+  if (!cfg.rt) n += SOFTIRQ_DISABLE_OFFSET * stackSum(fs, 'bh', d);
   for (let i = 0; i <= d; i++) {
     const kind = fs[i].kind;
     if (kind === 'softirq') n += SOFTIRQ_OFFSET;
@@ -214,7 +211,7 @@ export function preemptible(k: Kernel, cfg: KernelConfig, cpu: number): boolean 
 
 /** rcu_preempt_depth(): current's rcu_read_lock() nesting on PREEMPT_RCU (RT spinlocks included), 0 without it. */
 export function rcuPreemptDepth(k: Kernel, cfg: KernelConfig, cpu: number, d = depth(k, cpu)): number {
-  return cfg.preemptRcu ? rcuNesting(framesTo(k, cpu, d), d) : 0;
+  return cfg.preemptRcu ? stackSum(framesTo(k, cpu, d), 'rcu', d) : 0;
 }
 
 /** Frames stacked above the task frame. */
@@ -252,7 +249,7 @@ export function canInterrupt(k: Kernel, cfg: KernelConfig, cpu: number, kind: 'h
       return !fr.irqsOff && !inNmi(k, cpu);
     case 'softirq': {
       if (!inTask(k, cpu) || fr.irqsOff || inSoftirq(k, cpu)) return false;
-      return !cfg.rt && bhNesting(cpuAt(k, cpu).frames, depth(k, cpu)) === 0;
+      return !cfg.rt && stackSum(cpuAt(k, cpu).frames, 'bh', depth(k, cpu)) === 0;
     }
   }
 }
@@ -392,7 +389,7 @@ export function migrateEnable(k: KernelDraft, cpu: number): void {
  */
 export function localBhDisable(k: KernelDraft, cfg: KernelConfig, cpu: number): void {
   const c = cpuAt(k, cpu);
-  if (cfg.rt && bhNesting(c.frames, c.frames.length - 1) === 0) topDraft(k, cpu).rcu++;
+  if (cfg.rt && stackSum(c.frames, 'bh', c.frames.length - 1) === 0) topDraft(k, cpu).rcu++;
   topDraft(k, cpu).bh++;
 }
 
@@ -402,7 +399,7 @@ export function localBhEnable(k: KernelDraft, cfg: KernelConfig, cpu: number): v
   if (fr.bh === 0) throw new Error(`cpu${cpu} ${fr.kind}: local_bh_enable() without local_bh_disable()`);
   fr.bh--;
   const c = cpuAt(k, cpu);
-  if (cfg.rt && bhNesting(c.frames, c.frames.length - 1) === 0) fr.rcu--;
+  if (cfg.rt && stackSum(c.frames, 'bh', c.frames.length - 1) === 0) fr.rcu--;
   quiesce(fr);
 }
 

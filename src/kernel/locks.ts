@@ -1,6 +1,6 @@
 import type { Draft } from '../core/schema.ts';
 import { configName, type KernelConfig } from './config.ts';
-import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localBhDisable, localBhEnable, localIrqRestore, localIrqSave, rcuPreemptDepth, splat, top, topDraft } from './cpu.ts';
+import { atomicReasons, contextName, depth, frames, inHardirq, inNmi, localBhDisable, localBhEnable, localIrqRestore, localIrqSave, rcuPreemptDepth, splat, stackSum, top, topDraft } from './cpu.ts';
 import { maySleep, quiesce, type Holder, type Kernel, type KernelDraft, type Lock, type LockType } from './state.ts';
 
 /**
@@ -156,10 +156,7 @@ export function contextWaitType(k: Kernel, cfg: KernelConfig, cpu: number): { ty
   };
   for (const l of heldInContext(k, cpu)) lower(waitType(l.type), `${l.name} (${l.type}) held`);
   const [lo, hi] = levelDepths(k, cpu);
-  const fs = frames(k, cpu);
-  let rcu = 0;
-  for (let d = lo; d <= hi; d++) rcu += fs[d].rcu;
-  if (rcu > 0) lower('CONFIG', 'inside rcu_read_lock()');
+  if (stackSum(frames(k, cpu), 'rcu', hi, lo) > 0) lower('CONFIG', 'inside rcu_read_lock()');
   return { type, because };
 }
 

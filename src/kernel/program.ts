@@ -140,15 +140,14 @@ export class Program<S, P> {
     readonly name: string,
     lines: readonly Line<S, P>[],
   ) {
-    const flat: Instr<S, P>[] = [];
+    const flat: Placed<S, P>[] = [];
     flatten(lines, '', END, flat);
-    for (let i = 0; i < flat.length; i++) {
-      const instr = flat[i];
+    for (const { instr, next } of flat) {
       const reserved = instr.at === END || instr.at === HERE || instr.at === RETURN;
       if (reserved || this.byLabel.has(instr.at)) throw new ModelError(`program ${name}: label "${instr.at}" is ${reserved ? 'reserved' : 'used twice'}`);
-      this.byLabel.set(instr.at, { instr, next: nextOf(flat, i) });
+      this.byLabel.set(instr.at, { instr, next });
     }
-    this.first = flat[0]?.at ?? END;
+    this.first = flat[0]?.instr.at ?? END;
     for (const [at, { instr }] of this.byLabel)
       for (const a of instr.alts) if (a.goto !== undefined && a.goto !== END && !this.byLabel.has(a.goto)) throw new ModelError(`program ${name}: "${at}" goes to "${a.goto}", which is no label; labels: ${[...this.byLabel.keys()].join(', ')}`);
   }
@@ -167,30 +166,26 @@ export class Program<S, P> {
   }
 }
 
-/** The label that follows instruction i: the next one's, or `end` (a called body's last `next` is fixed up by flatten). */
-function nextOf<S, P>(flat: readonly Instr<S, P>[], i: number): string {
-  return (flat[i] as Instr<S, P> & { readonly next?: string }).next ?? flat[i + 1]?.at ?? END;
+/** An instruction of the flattened program and the label it falls through to. */
+interface Placed<S, P> {
+  readonly instr: Instr<S, P>;
+  readonly next: string;
 }
 
 /** Flattens calls: labels prefixed, `return` and gotos renamed, each body's fall-through to the instruction after the call. */
-function flatten<S, P>(lines: readonly Line<S, P>[], prefix: string, after: string, out: Instr<S, P>[]): void {
+function flatten<S, P>(lines: readonly Line<S, P>[], prefix: string, after: string, out: Placed<S, P>[]): void {
   const local = new Set<string>();
   for (const l of lines) if ('at' in l) local.add(l.at);
-  const rename = (to: string | undefined, exit: string): string | undefined =>
-    to === undefined || to === HERE ? to : to === RETURN ? exit : local.has(to) ? prefix + to : to;
+  const exit = prefix === '' ? END : after;
+  const rename = (to: string | undefined): string | undefined => (to === undefined || to === HERE ? to : to === RETURN ? exit : local.has(to) ? prefix + to : to);
   lines.forEach((l, i) => {
-    const following = i + 1 < lines.length ? firstLabel(lines[i + 1], prefix) : after;
+    const next = i + 1 < lines.length ? firstLabel(lines[i + 1], prefix) : after;
     if ('call' in l) {
-      flatten(l.body, `${prefix}${l.call}.`, following, out);
+      flatten(l.body, `${prefix}${l.call}.`, next, out);
       return;
     }
-    const exit = prefix === '' ? END : after;
-    const alts = l.alts.map((a) => ({
-      ...a,
-      goto: rename(a.goto, exit),
-      run: a.run && ((o: Into<S>, at: At<S, P>) => rename(a.run!(o, at) ?? undefined, exit)),
-    }));
-    out.push({ at: prefix + l.at, alts, next: following } as Instr<S, P>);
+    const alts = l.alts.map((a) => ({ ...a, goto: rename(a.goto), run: a.run && ((o: Into<S>, at: At<S, P>) => rename(a.run!(o, at) ?? undefined)) }));
+    out.push({ instr: { at: prefix + l.at, alts }, next });
   });
 }
 
