@@ -65,7 +65,7 @@ const big: Case[] = [
 
 /** The kernel models at the settings of BENCHMARKS.md's before/after table: mc only. */
 const kernelCases: { readonly model: string; readonly mc: string; readonly params: Record<string, string | number | boolean> }[] = [
-  { model: 'kfree_nolock 3 cpus RT', mc: 'models/kfree_nolock.ts', params: { cpus: 3, rt: true } },
+  { model: 'kfree_nolock gated-free 3 cpus RT', mc: 'models/kfree_nolock.ts', params: { variant: 'gated-free', cpus: 3, rt: true } },
   { model: 'kvfree_rcu_headless atomic-wrapper calls=2', mc: 'models/kvfree_rcu_headless.ts', params: { variant: 'atomic-wrapper', calls: 2 } },
   { model: 'kfree_rcu_bulk workqueue-refill 3 cpus', mc: 'models/kfree_rcu_bulk.ts', params: { variant: 'workqueue-refill', cpus: 3 } },
   { model: 'rcu_page_reserve rcu-head-fallback 3 cpus', mc: 'models/rcu_page_reserve.ts', params: { variant: 'rcu-head-fallback', cpus: 3 } },

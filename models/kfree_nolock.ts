@@ -31,24 +31,72 @@
 // (mc would have to rename CPU names inside texts, such as the per-CPU lock names
 // `kmalloc-64@cpu1`): see the note at `lanes` below.
 //
-// What the code does (mm/slub.c, in the model's terms):
-// - kmalloc_nolock(size): PREEMPT_RT and not preemptible (NMI, hardirq, preemption or irqs
-//   off: 6.18's gate) → NULL. If local_lock_is_locked(this bucket's lock) → -EBUSY: retry once
-//   in the next bucket, then NULL (the in_nmi() gate in kmalloc_nolock and the same check in
-//   __slab_alloc for re-entry from hooks; !RT: this CPU's `acquired` flag, RT: owner == current).
-//   Else take an object: the task runs the irq-saved slow path (___slab_alloc: lock, read
-//   c->freelist, write c->freelist = next, unlock); an NMI on !RT runs the lockless fast path
-//   (one this_cpu_cmpxchg). On RT everything is under the per-CPU lock (no lockless fast path).
-// - kfree_nolock(x): x not in this CPU's current slab → defer. PREEMPT_RT and not preemptible
-//   → defer. (in NMI, or RT) and the bucket lock is_locked → defer. Else !RT: one cmpxchg push
-//   onto c->freelist; RT: under the per-CPU lock. Defer = llist_add() on the per-CPU list and,
-//   when the list was empty, irq_work_queue().
-// - The per-CPU lock is taken as the LOCKDEP build does: on !RT local_trylock_irqsave() (a
-//   local_lock_irqsave() from NMI would be a lockdep false positive), on RT local_lock_irqsave()
-//   (rt_spin_lock, may sleep).
+// Upstream version: 6.18.0 (kmalloc_nolock()/kfree_nolock() as merged) and 6.18.y, which
+// differs from it in one hunk, 99a3e3a1cfc9 ("slab: fix kmalloc_nolock() context check for
+// PREEMPT_RT", 6.19-rc7, backported to 6.18.y). 7.0 replaced this code with sheaves (RT:
+// local_trylock first, defer_free otherwise) and is not modelled.
 //
-// Variants (buggy ones reproduce what the review feared):
-//   upstream             holds everything, !RT and RT.
+// What the code does (mm/slub.c, in the model's terms):
+// - kmalloc_nolock(size): PREEMPT_RT gate → NULL. 6.18.0:
+//       if (IS_ENABLED(CONFIG_PREEMPT_RT) && (in_nmi() || in_hardirq()))
+//               /* kmalloc_nolock() in PREEMPT_RT is not supported from irq */
+//               return NULL;
+//   6.18.y:
+//       if (IS_ENABLED(CONFIG_PREEMPT_RT) && !preemptible())
+//               /*
+//                * kmalloc_nolock() in PREEMPT_RT is not supported from
+//                * non-preemptible context because local_lock becomes a
+//                * sleeping lock on RT.
+//                */
+//               return NULL;
+//   i.e. NULL wherever not preemptible (NMI, hardirq, preemption or irqs off). Then if local_lock_is_locked(this
+//   bucket's lock) → -EBUSY: retry once in the next bucket, then NULL (the in_nmi() check in
+//   kmalloc_nolock and the same check in __slab_alloc for re-entry from hooks; !RT: this CPU's
+//   `acquired` flag, RT: owner == current). Else take an object: the task runs the irq-saved
+//   slow path (___slab_alloc: lock, read c->freelist, write c->freelist = next, unlock); an NMI
+//   on !RT runs the lockless fast path (one this_cpu_cmpxchg). On RT everything is under the
+//   per-CPU lock (no lockless fast path).
+// - kfree_nolock(x) → do_slab_free(s, slab, x, x, 0, _RET_IP_), with no context check of its
+//   own in either version ("Can be called while holding raw_spin_lock or from IRQ and NMI"):
+//       if (unlikely(slab != c->slab)) {
+//               if (unlikely(!allow_spin)) {
+//                       ...
+//                       defer_free(s, head);
+//       ...
+//       if (unlikely(!allow_spin)) {
+//               if ((in_nmi() || !USE_LOCKLESS_FAST_PATH()) &&
+//                   local_lock_is_locked(&s->cpu_slab->lock)) {
+//                       defer_free(s, head);
+//                       return;
+//       ...
+//       } else {
+//               /* Update the free list under the local lock */
+//               local_lock_cpu_slab(s, flags);
+//   !RT: one cmpxchg push onto c->freelist; RT (USE_LOCKLESS_FAST_PATH() is false there):
+//   under the per-CPU lock. Defer = llist_add() on the per-CPU list and, when the list was
+//   empty, irq_work_queue().
+// - local_lock_cpu_slab() as the LOCKDEP build has it: on !RT local_trylock_irqsave() (a
+//   local_lock_irqsave() from NMI would be a lockdep false positive), on RT
+//   local_lock_irqsave() (rt_spin_lock, may sleep). Its comment states the assumption the free
+//   side breaks: "On PREEMPT_RT an invocation is not possible from IRQ-off or preempt disabled
+//   context. The lock will always be acquired and if needed it block and sleep until the lock
+//   is available."
+//
+// Variants:
+//   v6.18.y              upstream 6.18.y (the default). !RT holds. RT: a finding. An NMI's
+//                        kfree_nolock() of an object in cpu0's current slab passes the
+//                        is_locked() check whenever the lock is free or owned by a task other
+//                        than current, and calls local_lock_irqsave(), an rt_spin_lock, in NMI
+//                        (wait-context, no-sleep-in-atomic, 4 steps); owned by a preempted task,
+//                        the NMI waits on it (no-deadlock). The same holds for a hardirq or a
+//                        preempt-off caller; the model's NMI is the one that runs the free.
+//   v6.18                6.18.0: the same free side, and kmalloc_nolock()'s in_nmi() ||
+//                        in_hardirq() gate: task B, preemption off, sees is_locked() false (A,
+//                        preempted, owns the lock, not B) and sleeps on it (no-sleep-in-atomic;
+//                        with nmi=false it is the only violation: the bug 99a3e3a1cfc9 fixed).
+//   gated-free           a design, not upstream: kfree_nolock() defers wherever kmalloc_nolock()
+//                        returns NULL (6.18.y's gate on both sides). Holds everything, !RT and RT.
+//                        The bug variants below are built on it, so each shows one bug:
 //   no-is-locked-check   no local_lock_is_locked() check: on !RT an NMI inside the task's
 //                        irq-saved region pops the same c->freelist the task has half-updated
 //                        (freelist-integrity); on RT a hook inside the locked region takes the
@@ -58,12 +106,6 @@
 //                        (lockdep exempts trylocks, so it prints no Invalid wait context).
 //   no-deferred-drain    defer_free() never queues the irq_work: a deferred object is never
 //                        freed (deferred-drained).
-//   rt-assumes-unlocked  on RT the gate is only in_nmi() || in_hardirq(): task B, preemption
-//                        off, sees is_locked() false (A, preempted, owns the lock, not B), takes
-//                        the blocking path and sleeps in atomic context (no-sleep-in-atomic).
-//                        (Later kernels relaxed 6.18's !preemptible() gate to this one once the
-//                        RT path stopped blocking; the variant relaxes it and keeps the blocking
-//                        local_lock_irqsave.)
 //
 // Not modelled, and what that means:
 // - A new slab when c->freelist is empty (alloc_pages_nolock, n->list_lock trylock): an empty
@@ -82,8 +124,6 @@
 // - Interrupts, hooks and allocations on cpu1 and cpu2: they only free. The CPUs share nothing
 //   but cpu0's slab->freelist, so more activity there would multiply states, not behaviours.
 // - NMI and hook budgets of one each, nesting of at most two frames above the task.
-// - Assumed from the allocation side, not confirmed in the source we read: kfree_nolock() on RT
-//   where it may not sleep defers (llist_add is safe anywhere) instead of taking the lock.
 import { bool, defineModel, int, oneOf, t, universe, type Draft, type ParamValues, type StateOf, type Transition, type ValueOf } from '../src/index.ts';
 import {
   atomicReasons,
@@ -124,7 +164,7 @@ import {
 } from '../src/kernel/index.ts';
 import { allocSucceedsOrNull, deferredDrained, deferredFreed, freelistIntegrity, type ObjectPlace, type SlabCensus } from '../properties/slab.ts';
 
-const VARIANTS = ['upstream', 'no-is-locked-check', 'rt-nmi-trylock', 'no-deferred-drain', 'rt-assumes-unlocked'] as const;
+const VARIANTS = ['v6.18.y', 'v6.18', 'gated-free', 'no-is-locked-check', 'rt-nmi-trylock', 'no-deferred-drain'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 /** kmalloc buckets; slab index 2 is the non-current kmalloc-64 slab. */
@@ -239,13 +279,24 @@ function who(k: Kernel, cpu: number): string {
   return fr.kind === 'task' ? fr.task : fr.kind === 'hook' ? `hook in ${fr.task}` : fr.kind;
 }
 
-/** The gate before touching the per-CPU slab from where sleeping is not allowed (PREEMPT_RT only). */
-function rtMayNotLock(k: Kernel, cfg: KernelConfig, cpu: number, v: Variant): string | null {
+/**
+ * kmalloc_nolock()'s early NULL on PREEMPT_RT, per version: 6.18.0 `in_nmi() || in_hardirq()`,
+ * 6.18.y (99a3e3a1cfc9) `!preemptible()`. The bug variants keep 6.18.y's gate, except
+ * rt-nmi-trylock, which lets NMI and hardirq callers through to a trylock.
+ */
+function kmallocGate(k: Kernel, cfg: KernelConfig, cpu: number, v: Variant): string | null {
   if (!cfg.rt) return null;
-  if (v === 'rt-assumes-unlocked') return inNmi(k, cpu) ? 'in NMI' : inHardirq(k, cpu) ? 'in hardirq' : null;
+  if (v === 'v6.18') return inNmi(k, cpu) ? 'in NMI' : inHardirq(k, cpu) ? 'in hardirq' : null;
   if (v === 'rt-nmi-trylock' && (inNmi(k, cpu) || inHardirq(k, cpu))) return null;
   return preemptible(k, cfg, cpu) ? null : atomicReasons(k, cfg, cpu).join(', ');
 }
+
+/**
+ * kfree_nolock()'s: upstream has none (6.18.0 and 6.18.y alike: do_slab_free() goes from the
+ * is_locked() check straight to local_lock_cpu_slab()). The gated-free design, and the bug
+ * variants built on it, defer wherever kmalloc_nolock() would return NULL.
+ */
+const kfreeGate = (k: Kernel, cfg: KernelConfig, cpu: number, v: Variant) => (v === 'v6.18' || v === 'v6.18.y' ? null : kmallocGate(k, cfg, cpu, v));
 
 /** Whether this context trylocks the per-CPU lock as rt_spin_trylock (the rt-nmi-trylock variant in NMI/hardirq). */
 const rtIrqTrylock = (k: Kernel, cfg: KernelConfig, cpu: number, v: Variant) => cfg.rt && v === 'rt-nmi-trylock' && (inNmi(k, cpu) || inHardirq(k, cpu));
@@ -345,7 +396,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       const b = loc.bucket;
       const cache = cacheOf(b);
       const call = `kmalloc_nolock(${SIZES[b]})`;
-      const gate = loc.retried ? null : rtMayNotLock(k, cfg, c, p.variant);
+      const gate = loc.retried ? null : kmallocGate(k, cfg, c, p.variant);
       if (gate !== null) return step(`${me}${call}: PREEMPT_RT and ${gate} -> NULL`, (next) => advance(next.kernel, c, { ...loc, p: NULL }));
       if (checks && localLockIsLocked(k, cfg, c, cache)) {
         if (!loc.retried)
@@ -419,7 +470,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
           next.pcpu[c].irqWork = pc.irqWork || queues;
         });
       if (o.cpu !== c) return defer(`not in this CPU's current ${cacheOf(b)} slab`);
-      const gate = rtMayNotLock(k, cfg, c, p.variant);
+      const gate = kfreeGate(k, cfg, c, p.variant);
       if (gate !== null) return defer(`PREEMPT_RT and ${gate}`);
       if (checks && (inNmi(k, c) || cfg.rt) && localLockIsLocked(k, cfg, c, cacheOf(b))) return defer(`local_lock_is_locked(${cacheOf(b)})`);
       if (!cfg.rt) {
@@ -560,7 +611,8 @@ const finished = (s: State) =>
 const params = {
   cpus: int(2, { min: 2, max: 3, doc: 'number of CPUs: cpu0 allocates and is interrupted, each other CPU frees one of cpu0\'s objects' }),
   rt: bool(false, 'CONFIG_PREEMPT_RT: the per-CPU lock is an rt_spin_lock; hooks and a second, preempting task join'),
-  variant: oneOf(VARIANTS, 'upstream', 'which kmalloc_nolock()/kfree_nolock() to check (see the model file)'),
+  nmi: bool(true, 'the BPF program runs from an NMI on cpu0 (false: only the task-context callers, to see a bug the NMI would hide behind a shorter one)'),
+  variant: oneOf(VARIANTS, 'v6.18.y', 'which kmalloc_nolock()/kfree_nolock() to check (see the model file)'),
 };
 type P = ParamValues<typeof params>;
 
@@ -574,7 +626,7 @@ function init(p: P, draft: Next): void {
             pc: 'km',
             data: newLocals(),
             parked: cfg.rt ? [{ task: 'B', pc: 'pd', data: newLocals() }] : [],
-            budget: (cfg.rt ? { nmi: 1, hook: 1 } : { nmi: 1 }) as Readonly<Record<string, number>>,
+            budget: (cfg.rt ? { nmi: p.nmi ? 1 : 0, hook: 1 } : { nmi: p.nmi ? 1 : 0 }) as Readonly<Record<string, number>>,
           }
         : { task: 'R', pc: 'kf', data: newLocals({ q: remoteObj(c) }) },
     ),
@@ -622,7 +674,22 @@ function allocReturn(before: State, step: { lane: string }, after: State) {
 /** What the kernel facts say about each variant, !RT and RT; the checker must find exactly these. */
 const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string; rt: string[]; rtNote: string }[] = [
   {
-    variant: 'upstream',
+    variant: 'v6.18.y',
+    nonRt: [],
+    nonRtNote: 'an NMI inside the irq-saved region sees local_lock_is_locked() and moves to the next bucket, or defers the free',
+    rt: ['wait-context', 'no-sleep-in-atomic', 'no-deadlock'],
+    rtNote:
+      "finding: kfree_nolock() has no RT context gate, so the NMI's free of an object in cpu0's current slab finds the lock free, or held by a task that is not current, and takes the rt_spin_lock in NMI (4 steps); held by the preempted A, the NMI waits on it forever",
+  },
+  {
+    variant: 'v6.18',
+    nonRt: [],
+    nonRtNote: 'the RT gate is not compiled in: same code as 6.18.y',
+    rt: ['wait-context', 'no-sleep-in-atomic', 'no-deadlock'],
+    rtNote: "the free side as in 6.18.y; and kmalloc_nolock()'s in_nmi() || in_hardirq() gate lets B, preemption off, sleep on the lock the preempted A holds (seen with nmi=false)",
+  },
+  {
+    variant: 'gated-free',
     nonRt: [],
     nonRtNote: 'an NMI inside the irq-saved region sees local_lock_is_locked() and moves to the next bucket, or defers the free',
     rt: [],
@@ -649,13 +716,6 @@ const VERDICTS: readonly { variant: Variant; nonRt: string[]; nonRtNote: string;
     nonRtNote: 'without the irq_work a deferred object is never freed',
     rt: ['deferred-drained', 'deferred-freed'],
     rtNote: 'without the irq_work a deferred object is never freed',
-  },
-  {
-    variant: 'rt-assumes-unlocked',
-    nonRt: [],
-    nonRtNote: 'the variant changes only PREEMPT_RT code',
-    rt: ['no-sleep-in-atomic'],
-    rtNote: 'is_locked() is owner == current: with the lock held by a preempted task it says false, and rt_spin_lock sleeps with preemption off',
   },
 ];
 
@@ -685,7 +745,16 @@ export default defineModel({
     deferredFreed<State, P>((s) => s.pcpu.map((pc, c) => ({ owner: `cpu${c}`, objects: pc.deferred, field: `pcpu[${c}].deferred` }))),
     allocSucceedsOrNull<State, P>(allocReturn),
   ],
-  expectations: [2, 3].flatMap((cpus) =>
+  expectations: [
+    // Without the NMI only kmalloc_nolock()'s gate is left to tell the versions apart: the bug
+    // 99a3e3a1cfc9 fixed is 6.18.0's, and 6.18.y holds.
+    {
+      params: { variant: 'v6.18', rt: true, nmi: false },
+      violated: ['no-sleep-in-atomic'],
+      note: 'is_locked() is owner == current: B, preemption off, sees false while the preempted A owns the lock, passes the in_nmi() || in_hardirq() gate and sleeps on the rt_spin_lock',
+    },
+    { params: { variant: 'v6.18.y', rt: true, nmi: false }, violated: [], note: "99a3e3a1cfc9's !preemptible() gate: B, preemption off, gets NULL" },
+    ...[2, 3].flatMap((cpus) =>
     VERDICTS.flatMap((v) =>
       ([false, true] as const).map((rt) => ({
         params: cpus === 2 ? { variant: v.variant, rt } : { variant: v.variant, rt, cpus },
@@ -696,7 +765,7 @@ export default defineModel({
         ...(cpus === 3 && rt && v.variant === 'rt-nmi-trylock' ? { bounds: { maxStates: 25_000 } } : {}),
       })),
     ),
-  ),
+  )],
 });
 
 // exported for the tests

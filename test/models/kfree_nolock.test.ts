@@ -13,16 +13,97 @@ import { expectDeclared, run, story } from './expect.ts';
 // Two CPUs unless said otherwise: cpu0 runs task A (and on RT task B and a hook), takes the
 // NMI; cpu1 frees one of cpu0's objects (c0:64#2) through its deferred list.
 
-describe('kfree_nolock: upstream', () => {
+describe('kfree_nolock: v6.18.y (the default)', () => {
   it('!RT: every property holds (the default run)', () => {
     const o = run(model, {});
-    expectDeclared(model, { variant: 'upstream', rt: false }, o);
+    expectDeclared(model, { variant: 'v6.18.y', rt: false }, o);
+    expect(o.verdict).toBe('holds');
+    expect(o.stats.states).toBe(140);
+  });
+
+  it("RT, the finding: kfree_nolock() has no context gate, so the NMI's free takes the rt_spin_lock in NMI", () => {
+    const params = { variant: 'v6.18.y', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    const nmiFree = [
+      'cpu0: nmi enters',
+      'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
+      "cpu0: nmi: old = xchg(stash, NULL); kfree_nolock(c0:64#1): kmalloc-64 is this CPU's slab",
+      'cpu0: nmi: local_lock_irqsave(kmalloc-64)',
+    ];
+    expect(story(o, 'wait-context')).toEqual(nmiFree);
+    expect(story(o, 'no-sleep-in-atomic')).toEqual(nmiFree);
+    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
+      'BUG: sleeping function called from invalid context: cpu0 nmi calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while in NMI; no locks held [PREEMPT_RT]',
+    );
+    // on top of the preempted owner, the NMI (current = B, not the owner A) waits for ever
+    expect(story(o, 'no-deadlock').slice(0, 7)).toEqual([
+      'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: A: local_lock_irqsave(kmalloc-64)',
+      'cpu0: schedule: A -> B',
+      'cpu0: nmi enters',
+      'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
+      "cpu0: nmi: old = xchg(stash, NULL); kfree_nolock(c0:64#1): kmalloc-64 is this CPU's slab",
+      'cpu0: nmi: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
+    ]);
+    expect(o.stats.states).toBe(11650);
+  });
+
+  it("RT without the NMI: 99a3e3a1cfc9's !preemptible() gate gives B, preemption off, NULL", () => {
+    const params = { variant: 'v6.18.y', rt: true, nmi: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(o.verdict).toBe('holds');
+    expect(o.stats.states).toBe(1286);
+  });
+});
+
+describe('kfree_nolock: v6.18 (6.18.0)', () => {
+  it('!RT: the gate is not compiled in, same states as 6.18.y', () => {
+    const params = { variant: 'v6.18', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(o.stats.states).toBe(140);
+  });
+
+  it('RT without the NMI: A holds the lock and is preempted; B, preemption off, passes in_nmi() || in_hardirq(), sees is_locked() false and sleeps on the rt_spin_lock', () => {
+    const params = { variant: 'v6.18', rt: true, nmi: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'no-sleep-in-atomic')).toEqual([
+      'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: A: local_lock_irqsave(kmalloc-64)',
+      'cpu0: schedule: A -> B',
+      'cpu0: B: preempt_disable()',
+      'cpu0: B: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
+      'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
+    ]);
+    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
+      'BUG: sleeping function called from invalid context: cpu0 task (B) calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
+    );
+    expect(o.stats.states).toBe(1338);
+  });
+
+  it("RT: the NMI's free reaches the rt_spin_lock first, as on 6.18.y", () => {
+    const params = { variant: 'v6.18', rt: true };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'wait-context').at(-1)).toBe('cpu0: nmi: local_lock_irqsave(kmalloc-64)');
+    expect(o.stats.states).toBe(13194);
+  });
+});
+
+describe('kfree_nolock: gated-free (kfree_nolock defers where kmalloc_nolock returns NULL)', () => {
+  it('!RT: every property holds', () => {
+    const params = { variant: 'gated-free', rt: false };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
     expect(o.verdict).toBe('holds');
     expect(o.stats.states).toBe(140);
   });
 
   it('RT: every property holds', () => {
-    const params = { variant: 'upstream', rt: true };
+    const params = { variant: 'gated-free', rt: true };
     const o = run(model, params);
     expectDeclared(model, params, o);
     expect(o.verdict).toBe('holds');
@@ -36,9 +117,9 @@ function fired(params: Record<string, unknown>): string[] {
   return (o.fired ?? []).map((f) => f.label);
 }
 
-describe('kfree_nolock: upstream takes every guarded path', () => {
+describe('kfree_nolock: gated-free takes every guarded path', () => {
   it('!RT: the NMI inside the irq-saved region retries in kmalloc-128 and defers its free; the irq_work drains both CPUs\' lists', () => {
-    expect(fired({})).toEqual(
+    expect(fired({ variant: 'gated-free' })).toEqual(
       expect.arrayContaining([
         'cpu0: nmi: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
         'cpu0: nmi: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
@@ -50,7 +131,7 @@ describe('kfree_nolock: upstream takes every guarded path', () => {
   });
 
   it('RT: the hook inside the locked region retries and defers; the NMI and the preempt-disabled B get NULL; the preemptible B sleeps on A\'s lock', () => {
-    expect(fired({ rt: true })).toEqual(
+    expect(fired({ variant: 'gated-free', rt: true })).toEqual(
       expect.arrayContaining([
         'cpu0: hook in A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) -> -EBUSY, retry in kmalloc-128',
         'cpu0: hook in A: old = xchg(stash, c0:128#0); kfree_nolock(c0:64#1): local_lock_is_locked(kmalloc-64) -> defer_free: llist_add, irq_work_queue',
@@ -91,7 +172,7 @@ describe('kfree_nolock: no-is-locked-check', () => {
     try {
       const r = mcBin(['verify', 'models/kfree_nolock.ts', '--param', 'variant=no-is-locked-check', '--out', dir]);
       expect(r.code).toBe(1);
-      const dot = readFileSync(join(dir, 'kfree-nolock', 'cpus=2,rt=false,variant=no-is-locked-check', 'freelist-integrity.dot'), 'utf8');
+      const dot = readFileSync(join(dir, 'kfree-nolock', 'cpus=2,rt=false,nmi=true,variant=no-is-locked-check', 'freelist-integrity.dot'), 'utf8');
       const at = (text: string) => dot.indexOf(text);
       expect(at('cpu0: A: local_lock_irqsave(kmalloc-64)')).toBeGreaterThan(0);
       expect(at('cpu0: nmi enters')).toBeGreaterThan(at('cpu0: A: local_lock_irqsave(kmalloc-64)'));
@@ -127,7 +208,7 @@ describe('kfree_nolock: no-is-locked-check', () => {
 });
 
 describe('kfree_nolock: rt-nmi-trylock', () => {
-  it('!RT: same code as upstream, every property holds', () => {
+  it('!RT: same code as gated-free, every property holds', () => {
     const params = { variant: 'rt-nmi-trylock', rt: false };
     const o = run(model, params);
     expectDeclared(model, params, o);
@@ -177,34 +258,6 @@ describe('kfree_nolock: no-deferred-drain', () => {
       "cpu1: R: kfree_nolock(c0:64#2): not in this CPU's current kmalloc-64 slab -> defer_free: llist_add",
     ]);
     expect(o.stats.states).toBe(3380);
-  });
-});
-
-describe('kfree_nolock: rt-assumes-unlocked', () => {
-  it('!RT: same code as upstream, every property holds', () => {
-    const params = { variant: 'rt-assumes-unlocked', rt: false };
-    const o = run(model, params);
-    expectDeclared(model, params, o);
-    expect(o.stats.states).toBe(140);
-  });
-
-  it('RT: A holds the lock and is preempted; B, preemption off, sees is_locked() false and sleeps on the rt_spin_lock', () => {
-    const params = { variant: 'rt-assumes-unlocked', rt: true };
-    const o = run(model, params);
-    expectDeclared(model, params, o);
-    expect(story(o, 'no-sleep-in-atomic')).toEqual([
-      'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
-      'cpu0: A: local_lock_irqsave(kmalloc-64)',
-      'cpu0: schedule: A -> B',
-      'cpu0: B: preempt_disable()',
-      'cpu0: B: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
-      'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
-    ]);
-    expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toBe(
-      'BUG: sleeping function called from invalid context: cpu0 task (B) calls local_lock_irqsave (rt_spin_lock)(kmalloc-64@cpu0) while preemption disabled (preempt_count 1); no locks held [PREEMPT_RT]',
-    );
-    // 9126 while splats were a list in the order they were printed.
-    expect(o.stats.states).toBe(8668);
   });
 });
 
@@ -354,9 +407,9 @@ describe('kfree_nolock: symmetry of the remote CPUs', () => {
 });
 
 describe('kfree_nolock: 3 CPUs', () => {
-  it('!RT upstream holds with 476 states; no-is-locked-check still corrupts the freelist', () => {
+  it('!RT v6.18.y holds with 476 states; no-is-locked-check still corrupts the freelist', () => {
     const up = run(model, { cpus: 3 });
-    expectDeclared(model, { variant: 'upstream', rt: false, cpus: 3 }, up);
+    expectDeclared(model, { variant: 'v6.18.y', rt: false, cpus: 3 }, up);
     expect(up.stats.states).toBe(476);
     const bad = run(model, { cpus: 3, variant: 'no-is-locked-check' });
     expectDeclared(model, { variant: 'no-is-locked-check', rt: false, cpus: 3 }, bad);
@@ -404,7 +457,7 @@ describe('kfree_nolock: the transitions declared local', () => {
     const settings: Record<string, string | number | boolean>[] = [{ cpus: 3 }, { variant: 'no-is-locked-check', rt: true }];
     for (const params of settings) {
       const o = explore(m, { ...defaultParams(m.params), ...params }, { por: true });
-      expectDeclared(model, { variant: 'upstream', rt: false, ...params }, o);
+      expectDeclared(model, { variant: 'v6.18.y', rt: false, ...params }, o);
       expect(o.stats.states).toBeGreaterThan(0);
     }
   });
