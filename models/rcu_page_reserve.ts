@@ -1,38 +1,82 @@
 // A preallocated page reserve for kvfree_rcu()'s pointer arrays, while grace periods are slow
-// (seed 003: Peter Zijlstra and Paul McKenney on "__rcu_alloc_page_lockless()", Sept 2020).
-// Peter: "you must account and pre-allocate the required memory and strictly limit
-// concurrency ... with RCU you can't limit concurrency. call_rcu() can't block, you can't wait
-// for a grace period to end when you've run out of your reserve. That is, you don't have a
-// bound, so no reserve what so ever is going to help. You must have that callback_head fallback."
+// (seed 003: Peter Zijlstra and Paul McKenney on "[RFC-PATCH 2/4] mm: Add
+// __rcu_alloc_page_lockless() func.", Sept 2020). Peter: "carefully account and pre-allocate
+// (or size the reserve) the required memory to make progress and to strictly limit concurrency
+// to ensure you stay in your bounds. ... The very first thing you need to do is proof your
+// memory usage is bounded ... The problem is that with RCU you can't limit concurrency.
+// call_rcu() can't block, you can't wait for a grace period to end when you've ran out of your
+// reserve. ... You must have that callback_head fallback." Paul: "there is a fallback when
+// memory allocation fails".
 //
 // Each CPU calls kvfree_rcu(obj, rh) `calls` times, from a context that cannot wait:
 //   cpu0  under raw_spin_lock_irqsave(&some_lock) (seed 001's example), an irqs-off RCU reader
 //   cpu1  inside rcu_read_lock()
 //   cpu2  plain process context (with cpus = 3)
-// kvfree_rcu(): krc_this_cpu_lock(); pointer into the current array if it has room; else an
+// kvfree_rcu(): krc_this_cpu_lock(); the pointer into the current array if it has room; else an
 // array page from the shared reserve (`reserve` pages, preallocated); else the variant:
-// - reserve-only: no rcu_head channel, so the object needs a page: drop krcp->lock and take
-//   one beyond the reserve with __GFP_NO_LOCKS (page_alloc's lockless mode, as
-//   alloc_pages_nolock(): never a lock the caller's context forbids); when that fails too, the only thing left is to wait
-//   for a grace period to give reserve pages back: synchronize_rcu() from a caller that may not
-//   sleep (cpu0 with irqs off; cpu1 in its PREEMPT_RCU reader, where might_sleep() counts
-//   rcu_preempt_depth()) and that is a reader the grace period waits for (cpu0 and cpu1).
-// - rcu-head-fallback: chain the object's own rcu_head on krcp->head: no memory, no waiting.
+// - reserve-only: the RFC's reserve with no rcu_head channel, so the object needs a page: drop
+//   krcp->lock and take one beyond the reserve with __GFP_NO_LOCKS (the RFC's lockless mode);
+//   when that fails too, the only thing left is to wait for a grace period to give reserve pages
+//   back: synchronize_rcu() from a caller that may not sleep (cpu0 with irqs off; cpu1 in its
+//   PREEMPT_RCU reader, where might_sleep() counts rcu_preempt_depth()) and that is a reader
+//   the grace period waits for (cpu0 and cpu1).
+// - admission-control: Peter's alternative, the reserve as an accounted budget with
+//   concurrency limited to it: a caller that finds no page left is not admitted until a grace
+//   period gives one back, so it waits for one, as reserve-only does, but never takes a page
+//   beyond the reserve.
+// - lockless-page-fallback: the RFC series as Paul defends it: a __GFP_NO_LOCKS page beyond
+//   the reserve, and when that fails the object's own rcu_head on krcp->head.
+// - v5.10: what 5.10 shipped (kernel/rcu/tree.c, kvfree_call_rcu_add_ptr_to_bulk()): the
+//   reserve, then a GFP_NOWAIT page taken under the raw krcp->lock, not on RT, then the rcu_head:
+//       bnode = get_cached_bnode(krcp);
+//       if (!bnode) {
+//           /* To keep this path working on raw non-preemptible sections, prevent the optional
+//            * entry into the allocator as it uses sleeping locks. In fact, even if the caller
+//            * of kfree_rcu() is preemptible, this path still is not, as krcp->lock is a raw
+//            * spinlock. ... */
+//           if (IS_ENABLED(CONFIG_PREEMPT_RT))
+//               return false;
+//           bnode = (struct kvfree_rcu_bulk_data *)
+//               __get_free_page(GFP_NOWAIT | __GFP_NOWARN);
+//       }
+//       /* Switch to emergency path. */
+//       if (unlikely(!bnode))
+//           return false;
+//   and in kvfree_call_rcu(), on false: `head->func = func; head->next = krcp->head;
+//   krcp->head = head;`. GFP_NOWAIT falls through to zone->lock (spinlock_t) when the pcp list
+//   is empty: under the raw krcp->lock that is the "Invalid wait context" Uladzislau's
+//   __GFP_NO_LOCKS patch names ("If built with CONFIG_PROVE_RAW_LOCK_NESTING, the lockdep will
+//   complain about violation of the nesting rules").
+// - rcu-head-fallback: what Peter requires and upstream does since 56292e8609e3 ("rcu/tree:
+//   Defer kvfree_rcu() allocation to a clean context", 5.11, in 5.10.y): no allocation on the
+//   kvfree_rcu() path; the reserve, then the rcu_head (`if (!bnode) return false;` then
+//   `run_page_cache_worker(krcp)` and the rcu_head onto krcp->head).
 // kfree_rcu_monitor() (the RCU lane) hands a CPU's arrays and rcu_heads to one RCU callback;
 // after the grace period kfree_rcu_work() frees the objects and gives array pages back to the
 // reserve (to the page allocator once the reserve is full).
 //
-// Property `bounded-emergency-fallback` (bound: `fallbackBound`): the free path never holds
-// more than fallbackBound pages beyond its reserve. Grace periods may be arbitrarily slow (the
-// checker tries every interleaving, the grace period ending last among them), so with more
-// calls the pages needed grow without bound: a finite run shows it once calls exceed
-// reserve + fallbackBound.
+// The allocator is under memory pressure (page_alloc's `pressure`): a GFP_NOWAIT or
+// __GFP_NO_LOCKS allocation may return NULL at any time, so each design's no-page path is
+// explored whatever pages the pcp lists hold. Grace periods may be arbitrarily slow (the
+// checker tries every interleaving, the grace period ending last among them).
+// Properties, Peter's two requirements:
+// - `memory-bounded`: the free path never holds a page beyond the reserve it accounted and
+//   preallocated (it never needs memory to free memory);
+// - `progress-without-memory`: a kvfree_rcu() that finds the reserve empty and gets no page
+//   still completes: it never waits for pages to come back.
 //
-// Limitations: the krcp->lock section of kvfree_rcu() is one step (nothing else runs on that
-// CPU with irqs off; the lock still goes through the kernel layer's checks); kfree_rcu_monitor() and kfree_rcu_work() are one step each, taken when the CPU's
-// krcp->lock is free; krcp->lock sections are not RCU readers here (they are a few steps of the
-// CPU's own; counting them would only delay grace periods); the reserve is one shared pool
-// taken atomically (an llist in the kernel).
+// Limitations: the krcp->lock section of kvfree_rcu() is one step except v5.10's, which holds
+// it across the allocation (nothing else runs on that CPU with irqs off; the lock still goes
+// through the kernel layer's checks); kfree_rcu_monitor() and kfree_rcu_work() are one step
+// each, taken when the CPU's krcp->lock is free; krcp->lock sections are not RCU readers here
+// (they are a few steps of the CPU's own; counting them would only delay grace periods); the
+// reserve is one shared pool taken atomically (per-CPU krcp->bkvcache llists in the kernel), so
+// a CPU never finds its own cache empty while another's has pages; the page-cache worker
+// (fill_page_cache_func(), GFP_KERNEL) that refills the reserve is not modelled: pages come back
+// only from kfree_rcu_work(), which is the slow case the thread argues about. The page
+// allocator follows 6.2+ (a pcp lock taken by trylock, exempt from lockdep's wait-context
+// check): 5.10 had none, which changes no verdict here. The headless kvfree_rcu(ptr) is
+// models/kvfree_rcu_headless.ts.
 import { atQuiescence, bool, defineModel, int, invariant, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
@@ -73,7 +117,7 @@ import {
 } from '../src/kernel/index.ts';
 import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
-const VARIANTS = ['reserve-only', 'rcu-head-fallback'] as const;
+const VARIANTS = ['reserve-only', 'admission-control', 'lockless-page-fallback', 'v5.10', 'rcu-head-fallback'] as const;
 
 const SOME_LOCK = 'some_lock';
 
@@ -84,8 +128,7 @@ const params = {
   calls: int(2, { min: 1, max: 3, doc: 'kvfree_rcu() calls per CPU, one object each' }),
   arraySlots: int(1, { min: 1, max: 3, doc: 'pointers per array page (about 500 in the kernel)' }),
   reserve: int(1, { min: 0, max: 3, doc: 'preallocated array pages' }),
-  pcpPages: int(1, { min: 0, max: 2, doc: 'pages alloc_pages_nolock() can find on each CPU\'s pcp list' }),
-  fallbackBound: int(1, { min: 0, max: 6, doc: 'bounded-emergency-fallback: pages the free path may hold beyond its reserve' }),
+  pcpPages: int(1, { min: 0, max: 2, doc: 'pages a GFP_NOWAIT or __GFP_NO_LOCKS allocation can find on each CPU\'s pcp list' }),
 };
 type P = ParamValues<typeof params>;
 
@@ -111,7 +154,7 @@ const schema = (p: P) => {
       locals: t.optional(allocOpType({ cpus: p.cpus })),
       locks: 2 * p.cpus + 2,
       holders: 1,
-      irqSaved: 2,
+      irqSaved: p.variant === 'v5.10' ? 3 : 2,
       splats: p.cpus,
       rcu: { callbacks: objs, waiters: p.cpus },
     }),
@@ -142,8 +185,25 @@ function beyondReserve(s: State, p: P): number {
   return pagesInUse(s) + s.pool - p.reserve;
 }
 
+/** What the variant does when the reserve is empty: take a page (with which allocation, under krcp->lock or not), and without one fall back or wait. */
+function onEmpty(p: P): { alloc: 'lockless' | 'atomic' | null; underKrcp: boolean; fallback: 'rcu_head' | 'wait' } {
+  switch (p.variant) {
+    case 'reserve-only':
+      return { alloc: 'lockless', underKrcp: false, fallback: 'wait' };
+    case 'admission-control':
+      return { alloc: null, underKrcp: false, fallback: 'wait' };
+    case 'lockless-page-fallback':
+      return { alloc: 'lockless', underKrcp: false, fallback: 'rcu_head' };
+    case 'v5.10':
+      return { alloc: p.rt ? null : 'atomic', underKrcp: true, fallback: 'rcu_head' };
+    case 'rcu-head-fallback':
+      return { alloc: null, underKrcp: false, fallback: 'rcu_head' };
+  }
+}
+
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
+  const empty = onEmpty(p);
   const out: Transition<State>[] = [];
   const k0 = s.kernel;
   for (let cpu = 0; cpu < p.cpus; cpu++) {
@@ -156,8 +216,14 @@ function transitions(s: State, p: P): Transition<State>[] {
     /** The running frame goes on at `pc`, its locals `data`. */
     const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
     const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
+    /** No page: wait for a grace period to give reserve pages back. */
+    const waitForGp = (d: Draft<State>) => {
+      synchronizeRcuBegin(d.kernel, cpu);
+      mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
+      at(d, 'sync-wait');
+    };
     const take = (k: KernelDraft, name: string, irqsave = true) => {
-      if (!lock(k, cfg, cpu, name, { irqsave })) throw new Error(`${name} is held outside its one-step section`);
+      if (!lock(k, cfg, cpu, name, { irqsave })) throw new Error(`${name} is held outside its section`);
     };
     /** The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock(). */
     const section = (k: KernelDraft) => {
@@ -209,7 +275,18 @@ function transitions(s: State, p: P): Transition<State>[] {
               at(d, 'leave');
             },
           });
-        else if (p.variant === 'rcu-head-fallback')
+        else if (empty.alloc !== null) {
+          const mode = empty.alloc;
+          out.push({
+            lane,
+            label: `${call}: reserve empty: ${allocCall(mode)}${empty.underKrcp ? ' under krcp->lock' : ''}`,
+            apply: (d) => {
+              if (empty.underKrcp) take(d.kernel, krcp);
+              else section(d.kernel);
+              at(d, 'alloc', allocBegin(mode, cpu));
+            },
+          });
+        } else if (empty.fallback === 'rcu_head')
           out.push({
             lane,
             label: `${call}: reserve empty: rcu_head onto krcp->head`,
@@ -222,47 +299,44 @@ function transitions(s: State, p: P): Transition<State>[] {
         else
           out.push({
             lane,
-            label: `${call}: reserve empty: ${allocCall('lockless')}`,
+            label: `${call}: reserve empty: not admitted; synchronize_rcu() until a grace period gives a page back`,
             apply: (d) => {
               section(d.kernel);
-              at(d, 'alloc', allocBegin('lockless', cpu));
+              waitForGp(d);
             },
           });
         break;
       }
       case 'alloc': {
-        for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp)) {
-          if (a.op.pc !== 'done')
-            out.push({
+        for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp, { pressure: true })) {
+          const step = (label: string, then: (d: Draft<State>) => void): void =>
+            void out.push({
               lane,
-              label: `${lane}: ${a.what}`,
+              label: `${lane}: ${a.what}${label}`,
               apply: (d) => {
                 a.apply(d.kernel, d.pa);
-                at(d, 'alloc', a.op);
+                then(d);
               },
             });
+          /** krcp->lock around `f`: still held (v5.10), or taken again after the allocation. */
+          const underKrcp = (d: Draft<State>, f: () => void) => {
+            f();
+            if (empty.underKrcp) unlock(d.kernel, cfg, cpu, krcp);
+            else section(d.kernel);
+          };
+          const relock = empty.underKrcp ? '' : 'krc_this_cpu_lock(); ';
+          if (a.op.pc !== 'done') step('', (d) => at(d, 'alloc', a.op));
           else if (a.op.page)
-            out.push({
-              lane,
-              label: `${lane}: ${a.what}; krc_this_cpu_lock(); ${o} into a page beyond the reserve; krc_this_cpu_unlock()`,
-              apply: (d) => {
-                a.apply(d.kernel, d.pa);
-                section(d.kernel);
-                newArray(d.krc[cpu]);
-                at(d, 'leave');
-              },
+            step(`; ${relock}${o} into a page beyond the reserve; krc_this_cpu_unlock()`, (d) => {
+              underKrcp(d, () => newArray(d.krc[cpu]));
+              at(d, 'leave');
             });
-          else
-            out.push({
-              lane,
-              label: `${lane}: ${a.what}; no page anywhere: synchronize_rcu() until the reserve refills`,
-              apply: (d) => {
-                a.apply(d.kernel, d.pa);
-                synchronizeRcuBegin(d.kernel, cpu);
-                mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
-                at(d, 'sync-wait');
-              },
+          else if (empty.fallback === 'rcu_head')
+            step(`; ${relock}emergency path: rcu_head onto krcp->head; krc_this_cpu_unlock()`, (d) => {
+              underKrcp(d, () => void d.krc[cpu].heads.push(o));
+              at(d, 'leave');
             });
+          else step('; no page anywhere: synchronize_rcu() until the reserve refills', waitForGp);
         }
         break;
       }
@@ -356,19 +430,24 @@ export default defineModel({
   isEndState: (s, p) => callersDone(s, p) && s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
   properties: [
-    invariant<State, P>(
-      'bounded-emergency-fallback',
-      'the free path never holds more than fallbackBound array pages beyond its preallocated reserve (no memory needed to free memory)',
-      (s, p) => {
-        const extra = beyondReserve(s, p);
-        return (
-          extra <= p.fallbackBound || {
-            message: `the free path holds ${extra} page(s) beyond its reserve of ${p.reserve} (fallbackBound ${p.fallbackBound}): memory is needed to free memory while the grace period has not ended`,
-            fields: ['krc', 'batches', 'pool'],
-          }
-        );
-      },
-    ),
+    invariant<State, P>('memory-bounded', 'the free path never holds a page beyond the reserve it preallocated: it never needs memory to free memory', (s, p) => {
+      const extra = beyondReserve(s, p);
+      return (
+        extra <= 0 || {
+          message: `the free path holds ${extra} page(s) beyond its preallocated reserve of ${p.reserve} while the grace period has not ended: memory is needed to free memory`,
+          fields: ['krc', 'batches', 'pool'],
+        }
+      );
+    }),
+    invariant<State, P>('progress-without-memory', 'a kvfree_rcu() that finds the reserve empty and gets no page still completes: it never waits for pages to come back', (s, p) => {
+      const cpu = s.kernel.cpus.findIndex((_, c) => (top(s.kernel, c).pc as Pc) === 'sync-wait');
+      return (
+        cpu < 0 || {
+          message: `cpu${cpu}'s kvfree_rcu(${obj(cpu, s.calls[cpu])}, rh) waits for a grace period to give pages back: the reserve (${p.reserve} page(s)) is empty and progress needs memory`,
+          fields: ['pool', 'kernel.cpus'],
+        }
+      );
+    }),
     synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
@@ -380,17 +459,27 @@ export default defineModel({
     synchronizeRcuReturns<State, P>((s) => s.kernel.rcu),
   ],
   expectations: [
+    ...[false, true].map((rt) => ({
+      params: { variant: 'reserve-only' as const, rt },
+      violated: ['memory-bounded', 'progress-without-memory', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note: 'once the reserve is gone the free path takes pages beyond it; when none is left it can only wait for a grace period, which it may not (irqs off, an RCU reader) and which waits for it (a reader): neither ever ends; the same on RT, call_rcu() cannot block on any kernel',
+    })),
+    ...[false, true].map((rt) => ({
+      params: { variant: 'admission-control' as const, rt },
+      violated: ['progress-without-memory', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note: 'memory stays within the reserve, but a caller beyond the budget must wait for a grace period: "with RCU you can\'t limit concurrency. call_rcu() can\'t block"',
+    })),
+    ...[false, true].map((rt) => ({
+      params: { variant: 'lockless-page-fallback' as const, rt },
+      violated: ['memory-bounded'],
+      note: 'progress needs no memory (the rcu_head fallback), but the free path takes pages beyond its reserve while the allocator has them: "requiring memory to free memory"',
+    })),
     {
-      params: { variant: 'reserve-only', rt: false },
-      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
-      note: 'once the reserve is gone the free path takes pages beyond it; when none is left it can only wait for a grace period, which it may not (irqs off) and which waits for it (a reader): neither ever ends',
+      params: { variant: 'v5.10', rt: false },
+      violated: ['memory-bounded', 'wait-context'],
+      note: 'GFP_NOWAIT under the raw krcp->lock: pages beyond the reserve, and with the pcp list empty spin_lock(zone->lock) inside a raw spinlock (Invalid wait context under PROVE_RAW_LOCK_NESTING); the rcu_head fallback keeps progress',
     },
-    {
-      params: { variant: 'reserve-only', rt: true },
-      violated: ['bounded-emergency-fallback', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
-      note: 'same on RT: call_rcu() cannot block on any kernel',
-    },
-    { params: { variant: 'rcu-head-fallback', rt: false }, note: 'the rcu_head channel needs no memory: nothing beyond the reserve, nothing blocks' },
-    { params: { variant: 'rcu-head-fallback', rt: true }, note: 'same on RT' },
+    { params: { variant: 'v5.10', rt: true }, note: 'no allocation on RT (`if (IS_ENABLED(CONFIG_PREEMPT_RT)) return false;`): the reserve, then the rcu_head' },
+    ...[false, true].map((rt) => ({ params: { variant: 'rcu-head-fallback' as const, rt }, note: 'the rcu_head channel needs no memory: nothing beyond the reserve, nothing blocks' })),
   ],
 });

@@ -14,6 +14,9 @@
  * "BUG: Invalid wait context" on any kernel, and on PREEMPT_RT also a sleep in atomic context.
  * A model may declare zone->lock as a raw_spinlock_t instead (option A of seed 000).
  *
+ * With `pressure` (AllocOptions) a non-blocking allocation may fail at once, as under memory
+ * pressure it can, so that a model's fallback path is explored whatever the pages.
+ *
  * An allocation is a small state machine (`AllocOp`, kept in the allocating frame's data or in
  * the model's state) stepped by the model in the allocating context, so that other contexts
  * interleave with it and see the locks it holds: an NMI or a hardirq on the same CPU finds the
@@ -145,10 +148,18 @@ export interface AllocStep {
   readonly apply: (k: KernelDraft, pa: PageAllocDraft) => void;
 }
 
-/** Options of the allocator's timing. */
+/** Options of the allocator's timing and supply. */
 export interface AllocOptions {
   /** Steps one zone->lock section lasts (default 1). */
   readonly zoneHoldSteps?: number;
+  /**
+   * Memory pressure (default false): an `atomic` or `lockless` allocation may also return NULL
+   * at its first step, whatever the pcp list and the zone hold, as it does when other users
+   * have taken the pages or the zone is below its watermark (neither of which the model
+   * shows). A model that proves progress with it proves it without relying on the pages the
+   * allocator happened to have.
+   */
+  readonly pressure?: boolean;
 }
 
 /** The call the mode stands for, for labels. */
@@ -169,8 +180,8 @@ const nothing = (): void => {};
 
 /**
  * The steps an allocation can take now, run by the running frame of `op.cpu` (0 or 1: an
- * allocation is sequential; none while it waits for zone->lock or for a page). Deterministic:
- * a function of `k`, `pa` and `op`. The caller must make sure that frame is the one that runs `op`.
+ * allocation is sequential; none while it waits for zone->lock or for a page; 2 at the first
+ * step under `pressure`). A function of `k`, `pa`, `op` and `opts`. The caller must make sure that frame is the one that runs `op`.
  */
 export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: AllocOp, opts: AllocOptions = {}): AllocStep[] {
   const c = op.cpu;
@@ -192,10 +203,11 @@ export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: Allo
         enter(kd);
         trylock(kd, cfg, c, pcpLock);
       };
-      if (canTrylock(k, cfg, c, pcpLock)) return [{ what: 'pcp_spin_trylock()', op: next({ pc: 'pcp' }), apply: attempt }];
+      const pressure: AllocStep[] = opts.pressure && !sleeps ? [{ what: 'NULL (memory pressure)', op: done(false), apply: enter }] : [];
+      if (canTrylock(k, cfg, c, pcpLock)) return [{ what: 'pcp_spin_trylock()', op: next({ pc: 'pcp' }), apply: attempt }, ...pressure];
       const holder = lockState(k, pcpLock).holders[0];
       const by = holder ? ` (held by ${describeHolder(k, holder)})` : '';
-      return [{ what: `pcp_spin_trylock() fails${by}`, op: op.mode === 'lockless' ? done(false) : next({ pc: 'zone-lock' }), apply: attempt }];
+      return [{ what: `pcp_spin_trylock() fails${by}`, op: op.mode === 'lockless' ? done(false) : next({ pc: 'zone-lock' }), apply: attempt }, ...pressure];
     }
     case 'pcp': {
       const n = pa.pcp[c];

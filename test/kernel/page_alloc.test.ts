@@ -104,6 +104,22 @@ describe('page allocator', () => {
     expect(run(raw, pa, 'atomic', { rt: true }).k.splats.length).toBe(0);
   });
 
+  it('memory pressure: a non-blocking allocation may also return NULL at once, a blocking one may not', () => {
+    const k = kernel();
+    const pa = pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 });
+    for (const mode of ['atomic', 'lockless'] as const) {
+      const steps = allocSteps(k, NRT, pa, allocBegin(mode, 0), { pressure: true });
+      expect(steps.map((s) => s.what)).toEqual(['pcp_spin_trylock()', 'NULL (memory pressure)']);
+      expect(steps[1].op).toMatchObject({ pc: 'done', page: false });
+      // Without the option the allocation is a function of the pages: one step, the trylock.
+      expect(allocSteps(k, NRT, pa, allocBegin(mode, 0)).map((s) => s.what)).toEqual(['pcp_spin_trylock()']);
+    }
+    for (const mode of ['may-sleep', 'noretry'] as const) expect(allocSteps(k, NRT, pa, allocBegin(mode, 0), { pressure: true })).toHaveLength(1);
+    // Only the first step branches: a taken pcp lock or a started zone section runs on.
+    const [trylock] = allocSteps(k, NRT, pa, allocBegin('atomic', 0));
+    expect(allocSteps(after(k, (d) => trylock.apply(d, structuredClone(pa) as PageAllocDraft)), NRT, pa, trylock.op, { pressure: true })).toHaveLength(1);
+  });
+
   it('trylock failure: lockless returns NULL, atomic falls back to zone->lock', () => {
     // cpu0's task holds the pcp lock (it is between trylock and take) when an NMI allocates.
     const k = kernel();
