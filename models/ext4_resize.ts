@@ -125,7 +125,7 @@ const resizer = program<State, P>('resizer', [
     ),
     alt('kzalloc(wrapper) fails', undefined, { when: (a) => a.p.wrapperFails, goto: 'sync' }),
   ),
-  step('sync', 'synchronize_rcu()', (o, a) => synchronizeRcuBegin(o.k, a.cpu)),
+  step('sync', 'synchronize_rcu()', (o, a) => synchronizeRcuBegin(o.k, a.cfg, a.cpu)),
   step('sync-wait', 'synchronize_rcu() returns', (o, a) => synchronizeRcuEnd(o.k, a.cpu), { when: (a) => synchronizeRcuDone(a.k, a.cpu) }),
   either(
     'free-after-sync',

@@ -36,6 +36,27 @@
 //   0 without; include/linux/rcupdate.h: on !PREEMPT_RCU `__rcu_read_lock()` is
 //   preempt_disable() and rcu_preempt_depth() is 0). The wrapper's kzalloc() runs without
 //   local_irq_save() here, as Joel wrote it.
+// - tree-wrapper: Joel's tree-RCU patch of Feb 21, 2020 ("only build-tested -- just to show the
+//   idea"), the wrapper grown inside kfree_call_rcu() when the array has no room, under
+//   krcp->lock with irqs off:
+//       ret = !kfree_call_rcu_add_ptr_to_bulk(krcp, head, func, ptr);
+//       if (unlikely(!ret)) {
+//           if (ptr) {
+//               kvwrap = kzalloc(sizeof(*kvwrap), GFP_KERNEL);
+//               // If memory is really low, just try inline-freeing.
+//               if (!kvwrap) {
+//                   // NOT SURE if permitted due to IRQ. Maybe we
+//                   // should try doing this from WQ?
+//                   synchronize_rcu();
+//                   kvfree(ptr);
+//               }
+//               kvwrap->ptr = ptr;  ...
+//           head->func = func; head->next = krcp->head; krcp->head = head;
+//   `gfp`: GFP_KERNEL as written, or GFP_ATOMIC as he goes on to propose ("I believe we could
+//   tap into the GFP_ATOMIC emergency memory pool for this emergency situation"). krcp->lock is
+//   the raw_spinlock_t it has been since 5.8 (in Feb 2020 it was a spinlock_t). After a NULL
+//   kzalloc() the patch dereferences the NULL kvwrap; the model does not get there, since the
+//   synchronize_rcu() before it, under a raw spinlock with irqs off, never returns.
 // Pointer arrays are freed after a grace period (kfree_rcu_work; one RCU callback per object
 // here). Limitation: the kzalloc() is one step that takes and releases list_lock (the slow
 // path, always); its fast path, which takes no lock, is not explored, so the splats show what
@@ -44,11 +65,15 @@
 // Configuration: `preemption` (none, voluntary, full = PREEMPT, rt = PREEMPT_RT) and
 // `preemptCount` (CONFIG_PREEMPT_COUNT, which only none and voluntary may lack) give the kernel
 // layer's values of preempt_count(), in_atomic(), preemptible() and rcu_preempt_depth() and its
-// RCU flavour (PREEMPT_RCU with full and rt). Left out: TINY_RCU (the thread proposed the
-// atomic wrapper for it, a UP kernel; here cpu1 runs the reader, so the model is SMP), so the
-// wrapper is judged on tree RCU only. A property whose violation needs every caller finished
-// (no-leak-at-quiescence) is not seen in a setting where a caller never finishes.
-import { bool, defineModel, int, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+// RCU flavour (PREEMPT_RCU with full and rt). `smp: false` is a UP kernel: cpu0's task and
+// hardirq only (the reader is cpu1's), and with none or voluntary TINY_RCU, for which Vlad
+// proposed the atomic wrapper ("for CONFIG_TINY_RCU we should implement very similar what we
+// have done for CONFIG_TREE_RCU or just simply do like Ted has done"); there synchronize_rcu()
+// returns at once (kernel/rcu/tiny.c), so sync-fallback-anywhere's call from the hardirq is
+// illegal but neither splats nor hangs. Left out: a reader on a UP kernel (it would be a second
+// task on cpu0, and the layer has no scheduler yet). A property whose violation needs every
+// caller finished (no-leak-at-quiescence) is not seen in a setting where a caller never finishes.
+import { bool, defineModel, int, ModelError, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   callRcu,
@@ -99,7 +124,8 @@ import {
 } from '../src/kernel/index.ts';
 import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
-const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check'] as const;
+const VARIANTS = ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check', 'tree-wrapper'] as const;
+const GFPS = ['GFP_KERNEL', 'GFP_ATOMIC'] as const;
 const CHECKS = ['preemptible-and-nesting', 'in-atomic'] as const;
 
 
@@ -113,8 +139,10 @@ const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
   preemption: oneOf(PREEMPTION_MODELS, 'full', 'the preemption model: PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT (full) or PREEMPT_RT (rt: spinlock_t sleeps)'),
   preemptCount: bool(true, 'CONFIG_PREEMPT_COUNT; only none and voluntary may turn it off (full and rt select it)'),
+  smp: bool(true, 'CONFIG_SMP; false is a UP kernel, TINY_RCU under none and voluntary (cpu0 only: the reader caller, on cpu1, must be off)'),
   readerHeadless: bool(false, 'mightsleep-only: the reader calls kvfree_rcu_mightsleep() inside its rcu_read_lock() (a misuse its might_sleep() catches)'),
   check: oneOf(CHECKS, 'preemptible-and-nesting', 'context-check: how kvfree_rcu() decides it may call synchronize_rcu()'),
+  gfp: oneOf(GFPS, 'GFP_KERNEL', "tree-wrapper: the wrapper's allocation flags, GFP_KERNEL as in Joel's patch or GFP_ATOMIC as he proposes next"),
   arrayPages: int(0, { min: 0, max: 3, doc: 'pointer-array slots each CPU has before the fallback is needed' }),
   taskCaller: bool(true, 'cpu0 task calls kvfree_rcu(objA) from process context'),
   hardirqCaller: bool(true, 'a hardirq on cpu0 calls kvfree_rcu(objB)'),
@@ -123,19 +151,24 @@ const params = {
 };
 type P = ParamValues<typeof params>;
 
+/** cpu0, and cpu1 for the reader on an SMP kernel. */
+const cpusOf = (p: P) => (p.smp ? 2 : 1);
+
 const schema = (p: P) => {
   // One object per call per caller, and at most one wrapper for each (atomic-wrapper).
   const objects = CALLERS.length * p.calls;
   return t.struct({
     // Locks: krcp->lock on each CPU and n->list_lock, each held by one frame at most, within one
     // step, which saves irqs once at most. Splats: a call records at most two (the hardirq's
-    // kzalloc on RT: invalid wait context and sleep in atomic), the others one.
+    // kzalloc on RT: invalid wait context and sleep in atomic), the others one; tree-wrapper's up
+    // to four (kzalloc(GFP_KERNEL)'s might_sleep(), list_lock's wait context and on RT its sleep,
+    // synchronize_rcu()'s might_sleep()).
     // RCU: a callback per object at most; cpu0/task0, cpu0/hardirq and cpu1/task1 in synchronize_rcu().
-    kernel: kernelType({ cpus: 2, maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: 4 * p.calls, rcu: { callbacks: objects, waiters: 3 } }),
+    kernel: kernelType({ cpus: cpusOf(p), maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: (p.variant === 'tree-wrapper' ? 4 * CALLERS.length : 4) * p.calls, rcu: { callbacks: objects, waiters: 3 } }),
     /** Completed calls per caller (`A`, `B`, `C`); a caller is absent until its first call returns. */
     done: t.map(t.enum(CALLERS), t.int(0, p.calls), CALLERS.length),
     /** Free slots left in each CPU's pointer array (pages the krcp already has). */
-    slots: t.array(t.int(0, p.arrayPages), 2),
+    slots: t.array(t.int(0, p.arrayPages), cpusOf(p)),
     mem: memoryType({ objects: 2 * objects }),
   });
 };
@@ -162,7 +195,7 @@ function contextTest(k: Kernel, cfg: KernelConfig, cpu: number, check: P['check'
 }
 
 function cfgOf(p: P): KernelConfig {
-  return kernelConfig({ preemption: p.preemption, preemptCount: p.preemptCount, maxNesting: 1 });
+  return kernelConfig({ preemption: p.preemption, preemptCount: p.preemptCount, smp: p.smp, maxNesting: 1 });
 }
 
 type A = At<State, P>;
@@ -177,15 +210,21 @@ const isHeadless = (a: A) => headless(callerAt(a), a.p);
 const count = (o: Into<State>, a: A) => void o.d.done.set(callerAt(a), callsDone(a) + 1);
 const more = (a: A) => callsDone(a) + 1 < a.p.calls;
 
-/** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock(). */
-function krcpSection(o: Into<State>, a: A): void {
+/** tree-wrapper: the headless fallback runs inside the krcp->lock section. */
+const inSection = (a: A) => isHeadless(a) && a.p.variant === 'tree-wrapper';
+
+/** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(); the slot check; krc_this_cpu_unlock() unless the fallback runs under the lock (`inSection`). */
+function krcpSection(o: Into<State>, a: A, keep = false): void {
   // kvfree_call_rcu() (mm/slab_common.c, 6.18): "it can be used from might_sleep() context only":
   // `if (!head) might_sleep();` before anything else.
   if (a.p.variant === 'mightsleep-only' && isHeadless(a)) mightSleep(o.k, a.cfg, a.cpu, 'kvfree_rcu_mightsleep()');
   const krcp = perCpuLockName(KRCP, a.cpu);
   if (!lock(o.k, a.cfg, a.cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held outside a krcp section`);
-  unlock(o.k, a.cfg, a.cpu, krcp);
+  if (!keep) unlock(o.k, a.cfg, a.cpu, krcp);
 }
+
+/** krc_this_cpu_unlock() at the end of tree-wrapper's section. */
+const krcpUnlock = (o: Into<State>, a: A) => unlock(o.k, a.cfg, a.cpu, perCpuLockName(KRCP, a.cpu));
 
 /** kzalloc()'s slow path takes the slab's spinlock_t; Vlad's sketch runs it inside local_irq_save(). */
 function kzalloc(o: Into<State>, a: A, irqsOff: boolean): void {
@@ -195,9 +234,11 @@ function kzalloc(o: Into<State>, a: A, irqsOff: boolean): void {
   if (irqsOff) localIrqRestore(o.k, a.cpu);
 }
 
+const wrapperAt = (a: A) => `wrapper${objAt(a).slice(3)}`;
+
 /** The GFP_ATOMIC wrapper, allocated and queued or failed; `why` prefixes the label (the context check's reading). */
 function wrapper(when: (a: A) => boolean, why: (a: A) => string, irqsOff: boolean): Alt<State, P>[] {
-  const w = (a: A) => `wrapper${objAt(a).slice(3)}`;
+  const w = wrapperAt;
   return [
     alt(
       (a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) → ${w(a)}; call_rcu(${w(a)})`,
@@ -210,6 +251,12 @@ function wrapper(when: (a: A) => boolean, why: (a: A) => string, irqsOff: boolea
     ),
     alt((a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) fails: return`, (o, a) => kzalloc(o, a, irqsOff), { when, goto: 'leave' }),
   ];
+}
+
+/** tree-wrapper's kzalloc(): GFP_KERNEL may sleep (might_alloc()); either takes the slab's spinlock_t in its slow path. */
+function treeKzalloc(o: Into<State>, a: A): void {
+  if (a.p.gfp === 'GFP_KERNEL') mightSleep(o.k, a.cfg, a.cpu, 'kzalloc(GFP_KERNEL)');
+  kzalloc(o, a, false);
 }
 
 const says = (a: A) => `${contextTest(a.k, a.cfg, a.cpu, a.p.check).says}: `;
@@ -228,24 +275,48 @@ const kvfreeRcu: Instr<State, P>[] = [
       },
       { when: (a) => a.s.slots[a.cpu] > 0, goto: 'leave' },
     ),
-    alt((a) => `${formAt(a)}: no array slot`, krcpSection, { when: (a) => a.s.slots[a.cpu] === 0 }),
+    alt((a) => `${formAt(a)}: no array slot`, (o, a) => krcpSection(o, a, inSection(a)), { when: (a) => a.s.slots[a.cpu] === 0 }),
   ),
   either(
     'fallback',
     alt((a) => `call_rcu(&${objAt(a)}->rh)`, (o, a) => callRcu(o.k.rcu, `kvfree(${objAt(a)})`), { when: (a) => !isHeadless(a), goto: 'leave' }),
     ...wrapper((a) => isHeadless(a) && a.p.variant === 'atomic-wrapper', () => '', true),
     ...wrapper(checked(true), says, false),
+    // tree-wrapper, under krcp->lock with irqs off: kzalloc() (might_alloc(): might_sleep() for
+    // GFP_KERNEL), the wrapper's rcu_head onto krcp->head; on NULL synchronize_rcu() inline.
+    alt(
+      (a) => `kzalloc(wrapper, ${a.p.gfp}) → ${wrapperAt(a)}; rcu_head onto krcp->head; krc_this_cpu_unlock()`,
+      (o, a) => {
+        treeKzalloc(o, a);
+        allocate(o.d.mem, wrapperAt(a));
+        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${wrapperAt(a)})`);
+        krcpUnlock(o, a);
+      },
+      { when: inSection, goto: 'leave' },
+    ),
+    alt(
+      (a) => `kzalloc(wrapper, ${a.p.gfp}) fails: synchronize_rcu() under krcp->lock`,
+      (o, a) => {
+        treeKzalloc(o, a);
+        synchronizeRcuBegin(o.k, a.cfg, a.cpu);
+      },
+      { when: inSection },
+    ),
     alt(
       (a) => `${a.p.variant === 'context-check' ? says(a) : ''}synchronize_rcu()`,
       (o, a) => {
-        synchronizeRcuBegin(o.k, a.cpu);
-        mightSleep(o.k, a.cfg, a.cpu, 'synchronize_rcu()');
+        synchronizeRcuBegin(o.k, a.cfg, a.cpu);
       },
       { when: (a) => isHeadless(a) && (a.p.variant === 'sync-fallback-anywhere' || a.p.variant === 'mightsleep-only' || checked(false)(a)) },
     ),
   ),
   step('sync-wait', 'synchronize_rcu() returns', (o, a) => synchronizeRcuEnd(o.k, a.cpu), { when: (a) => synchronizeRcuDone(a.k, a.cpu) }),
-  step('kvfree', (a) => `kvfree(${objAt(a)})`, (o, a) => free(o.d.mem, objAt(a), rcuContext(a.k, a.cpu))),
+  // tree-wrapper goes on to `kvwrap->ptr = ptr` with kvwrap NULL: never reached, since its
+  // synchronize_rcu() under krcp->lock with irqs off does not return.
+  step('kvfree', (a) => `kvfree(${objAt(a)})${inSection(a) ? '; krc_this_cpu_unlock()' : ''}`, (o, a) => {
+    free(o.d.mem, objAt(a), rcuContext(a.k, a.cpu));
+    if (inSection(a)) krcpUnlock(o, a);
+  }),
 ];
 
 /** A: cpu0's task, in process context, `calls` times. */
@@ -298,17 +369,18 @@ export default defineModel({
   init: (p, d) => {
     for (const [on, c] of [[p.taskCaller, 'A'], [p.hardirqCaller, 'B'], [p.readerCaller, 'C']] as const)
       if (on) for (let i = 0; i < p.calls; i++) allocate(d.mem, `obj${c}${i}`);
+    if (!p.smp && p.readerCaller) throw new ModelError('smp=false: the reader caller runs on cpu1, which a UP kernel does not have; add --param readerCaller=false');
     d.kernel = initKernel<boolean | null>([
       { task: 'task0', pc: p.taskCaller ? '' : END, budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
-      { task: 'task1', pc: p.readerCaller ? '' : END },
+      ...(p.smp ? [{ task: 'task1', pc: p.readerCaller ? '' : END }] : []),
     ]);
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
     declareLocks(d.kernel, [{ name: LIST_LOCK, type: 'spinlock_t' }]);
-    d.slots = [p.arrayPages, p.arrayPages];
+    d.slots = Array<number>(cpusOf(p)).fill(p.arrayPages);
   },
   transitions,
   isEndState: (s, p) => allDone(s, p) && s.kernel.rcu.callbacks.length === 0,
-  lanes: () => ['cpu0', 'cpu1', RCU_LANE],
+  lanes: (p) => [...(p.smp ? ['cpu0', 'cpu1'] : ['cpu0']), RCU_LANE],
   properties: [
     synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),
@@ -360,6 +432,25 @@ export default defineModel({
       violated: ['wait-context', 'no-leak-at-quiescence'],
       note: "Vlad's in_atomic() is right for PREEMPT=n with PREEMPT_COUNT: rcu_read_lock() is preempt_disable() there, so the reader sees in_atomic() 1",
     },
+    ...(['GFP_KERNEL', 'GFP_ATOMIC'] as const).flatMap((gfp) =>
+      (['full', 'rt'] as const).map((preemption) => ({
+        params: { variant: 'tree-wrapper', gfp, preemption } as const,
+        violated: ['wait-context', 'synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+        note: `under the raw krcp->lock with irqs off: kzalloc()'s list_lock (spinlock_t) is an invalid wait context${gfp === 'GFP_KERNEL' ? ' and GFP_KERNEL may sleep' : ''}${preemption === 'rt' ? ' (on RT a sleeping lock)' : ''}; when it fails, synchronize_rcu() under the lock never returns`,
+      })),
+    ),
+    // TINY_RCU (UP, PREEMPT_NONE): cpu0's task and hardirq.
+    {
+      params: { variant: 'atomic-wrapper', smp: false, preemption: 'none', readerCaller: false },
+      violated: ['wait-context', 'no-leak-at-quiescence'],
+      note: "on TINY_RCU, where Vlad proposed it, as on tree RCU: a failed GFP_ATOMIC leaks the object, and the non-threaded hardirq's kzalloc() takes the slab's spinlock_t",
+    },
+    {
+      params: { variant: 'sync-fallback-anywhere', smp: false, preemption: 'none', readerCaller: false },
+      violated: ['synchronize-rcu-legal'],
+      note: "TINY_RCU's synchronize_rcu() has no might_sleep() and waits for nothing: the hardirq's call is illegal, but returns at once; no splat, no hang",
+    },
+    { params: { variant: 'mightsleep-only', smp: false, preemption: 'none', readerCaller: false }, note: 'on TINY_RCU too' },
     ...([['full', true], ['rt', true], ['none', false]] as const).map(([preemption, preemptCount]) => ({
       params: { variant: 'context-check', check: 'in-atomic', preemption, preemptCount } as const,
       // The hardirq's lost object is not seen: no run gets all callers finished.

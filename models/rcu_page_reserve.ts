@@ -94,7 +94,6 @@ import {
   kernelType,
   lock,
   memoryType,
-  mightSleep,
   pageAllocInit,
   pageAllocType,
   perCpuLockName,
@@ -218,8 +217,7 @@ function transitions(s: State, p: P): Transition<State>[] {
     const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
     /** No page: wait for a grace period to give reserve pages back. */
     const waitForGp = (d: Draft<State>) => {
-      synchronizeRcuBegin(d.kernel, cpu);
-      mightSleep(d.kernel, cfg, cpu, 'synchronize_rcu()');
+      synchronizeRcuBegin(d.kernel, cfg, cpu);
       at(d, 'sync-wait');
     };
     const take = (k: KernelDraft, name: string, irqsave = true) => {

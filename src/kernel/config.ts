@@ -17,10 +17,17 @@
  *   LD_WAIT_CONFIG is LD_WAIT_SPIN (include/linux/lockdep_types.h), so a spinlock_t inside a
  *   raw_spinlock_t is not reported on !PREEMPT_RT.
  *
- * Not modelled: TINY_RCU (`default y if !PREEMPTION && !SMP`), PREEMPT_DYNAMIC and
- * PREEMPT_LAZY. A one-CPU model under `none` or `voluntary` has TINY_RCU's semantics (on one
- * non-preemptible CPU a legal synchronize_rcu() has no reader to wait for) but runs tree RCU's
- * grace-period steps.
+ * - SMP, and TINY_RCU (`default y if !PREEMPTION && !SMP`, kernel/rcu/Kconfig), which implies
+ *   !PREEMPT_RCU: `smp: false` asks for one CPU, and under `none` or `voluntary` TINY_RCU with
+ *   it. TINY_RCU's synchronize_rcu() (kernel/rcu/tiny.c, 6.18) waits for nothing and does not
+ *   call might_sleep(): "it is illegal to invoke synchronize_rcu() from within an RCU read-side
+ *   critical section. Therefore, any legal call to synchronize_rcu() is a quiescent state, and
+ *   so on a UP system, synchronize_rcu() need do nothing" (its only check is the
+ *   RCU_LOCKDEP_WARN "Illegal synchronize_rcu() in RCU read-side critical section"). Its
+ *   call_rcu() callbacks run after any quiescent state of the one CPU, which is what tree RCU's
+ *   grace period comes to on one CPU, so the layer keeps its grace-period steps for them.
+ *
+ * Not modelled: PREEMPT_DYNAMIC and PREEMPT_LAZY.
  */
 
 export const PREEMPTION_MODELS = ['none', 'voluntary', 'full', 'rt'] as const;
@@ -37,6 +44,10 @@ export interface KernelConfig {
   readonly preemptRcu: boolean;
   /** CONFIG_PROVE_RAW_LOCK_NESTING: lockdep tells LD_WAIT_CONFIG (spinlock_t) from LD_WAIT_SPIN (raw_spinlock_t). */
   readonly proveRawLockNesting: boolean;
+  /** CONFIG_SMP. A model with `smp: false` must have one CPU. */
+  readonly smp: boolean;
+  /** CONFIG_TINY_RCU: !SMP and !PREEMPTION; synchronize_rcu() returns at once. */
+  readonly tinyRcu: boolean;
   /**
    * How many frames (hook, softirq, hardirq, NMI) may be stacked above the task frame on one
    * CPU. Real kernels nest deeper (a hook inside a hardirq inside …); the bound keeps the state
@@ -54,6 +65,8 @@ export interface KernelConfigOptions {
   readonly preemptCount?: boolean;
   /** Default true. */
   readonly proveRawLockNesting?: boolean;
+  /** Default true; false is a UP kernel (TINY_RCU under `none` and `voluntary`). */
+  readonly smp?: boolean;
   /** Default 2. */
   readonly maxNesting?: number;
 }
@@ -68,7 +81,8 @@ export function kernelConfig(opts: KernelConfigOptions): KernelConfig {
   if (preemptionOn && !preemptCount) throw new RangeError(`preemptCount: false is impossible with preemption '${preemption}': PREEMPTION selects PREEMPT_COUNT`);
   const maxNesting = opts.maxNesting ?? 2;
   if (!Number.isInteger(maxNesting) || maxNesting < 0) throw new RangeError(`maxNesting must be a non-negative integer, got ${maxNesting}`);
-  return { preemption, rt, preemptCount, preemptRcu: preemptionOn, proveRawLockNesting: opts.proveRawLockNesting ?? true, maxNesting };
+  const smp = opts.smp ?? true;
+  return { preemption, rt, preemptCount, preemptRcu: preemptionOn, proveRawLockNesting: opts.proveRawLockNesting ?? true, smp, tinyRcu: !smp && !preemptionOn, maxNesting };
 }
 
 /**
@@ -79,7 +93,9 @@ export function kernelConfig(opts: KernelConfigOptions): KernelConfig {
 export function configName(cfg: KernelConfig): string {
   const parts = [cfg.rt ? 'PREEMPT_RT' : cfg.preemption === 'full' ? '!PREEMPT_RT' : cfg.preemption === 'none' ? 'PREEMPT_NONE' : 'PREEMPT_VOLUNTARY'];
   if (!cfg.preemptCount) parts.push('!PREEMPT_COUNT');
-  if (!cfg.preemptRcu) parts.push('!PREEMPT_RCU');
+  if (!cfg.smp) parts.push('!SMP');
+  if (cfg.tinyRcu) parts.push('TINY_RCU');
+  else if (!cfg.preemptRcu) parts.push('!PREEMPT_RCU');
   if (!cfg.proveRawLockNesting) parts.push('!PROVE_RAW_LOCK_NESTING');
   return parts.join(', ');
 }

@@ -65,6 +65,7 @@ import type { SchemaTransition } from '../core/model.ts';
 import type { Draft } from '../core/schema.ts';
 import type { KernelConfig } from './config.ts';
 import { atomicReasons } from './cpu.ts';
+import { mightSleep } from './locks.ts';
 import { frameIsReader, frameReaderReasons, quiesce, type Callback, type Frame, type FrameDraft, type Kernel, type KernelDraft, type Rcu, type RcuDraft, type Stage } from './state.ts';
 
 export { rcuType, rcuInit, frameIsReader, frameReaderReasons, quiesce, STAGES, type RcuShape, type Rcu, type RcuDraft, type Callback, type Stage } from './state.ts';
@@ -161,14 +162,23 @@ export function pendingCallbacks(rcu: Rcu): number {
 }
 
 /**
- * synchronize_rcu() called by the running context of `cpu`: it blocks until a grace period
- * that starts after now has ended. Legality is the caller's business (`synchronizeRcuProblem`,
- * the synchronize-rcu-legal property): the RCU state records the wait either way, so that an
- * illegal call shows its consequence (a grace period that waits for its own waiter never ends).
+ * synchronize_rcu() called by the running context of `cpu`. Tree RCU: might_sleep() (in
+ * rcu_blocking_is_gp(), "Check for RCU read-side critical section"), then it blocks until a
+ * grace period that starts after now has ended. TINY_RCU (`cfg.tinyRcu`): nothing, it returns
+ * at once (kernel/rcu/tiny.c: "any legal call to synchronize_rcu() is a quiescent state");
+ * the caller still ends it with synchronizeRcuEnd(). Legality is the caller's business
+ * (`synchronizeRcuProblem`, the synchronize-rcu-legal property): the RCU state records the
+ * wait either way, so that an illegal call shows its consequence (a grace period that waits
+ * for its own waiter never ends; on TINY_RCU, one that does not wait at all).
  */
-export function synchronizeRcuBegin(k: KernelDraft, cpu: number): void {
+export function synchronizeRcuBegin(k: KernelDraft, cfg: KernelConfig, cpu: number): void {
   const ctx = rcuContext(k, cpu);
   if (k.rcu.sync.has(ctx)) throw new ModelError(`rcu: ${ctx} is already blocked in synchronize_rcu()`);
+  if (cfg.tinyRcu) {
+    k.rcu.sync.set(ctx, 'done');
+    return;
+  }
+  mightSleep(k, cfg, cpu, 'synchronize_rcu()');
   k.rcu.sync.set(ctx, 'next');
 }
 
@@ -198,9 +208,12 @@ export function synchronizeRcuEnd(k: KernelDraft, cpu: number): void {
 export function synchronizeRcuProblem(k: Kernel, cfg: KernelConfig, cpu: number, d = runningDepth(k, cpu)): string | undefined {
   const ctx = rcuContext(k, cpu, d);
   const atomic = atomicReasons(k, cfg, cpu, d);
-  if (atomic.length > 0) return `synchronize_rcu() in atomic context (${ctx}: ${atomic.join(', ')}): it sleeps`;
+  // TINY_RCU's synchronize_rcu() neither sleeps nor waits: an illegal call returns at once,
+  // before the readers it runs inside or interrupted have finished.
+  const tiny = ': on TINY_RCU it returns at once, inside a reader';
+  if (atomic.length > 0) return `synchronize_rcu() in atomic context (${ctx}: ${atomic.join(', ')})${cfg.tinyRcu ? tiny : ': it sleeps'}`;
   const reader = readerReasons(k, cpu, d);
-  if (reader.length > 0) return `synchronize_rcu() inside ${ctx}'s own RCU reader (${reader.join(', ')}): the grace period waits for the caller`;
+  if (reader.length > 0) return `synchronize_rcu() inside ${ctx}'s own RCU reader (${reader.join(', ')})${cfg.tinyRcu ? tiny : ': the grace period waits for the caller'}`;
   return undefined;
 }
 

@@ -58,6 +58,17 @@ describe('kernelConfig', () => {
     expect(configName(rt)).toBe('PREEMPT_RT');
     expect(configName(noneNoCount)).toBe('PREEMPT_NONE, !PREEMPT_COUNT, !PREEMPT_RCU');
     expect(configName(kernelConfig({ rt: false, proveRawLockNesting: false }))).toBe('!PREEMPT_RT, !PROVE_RAW_LOCK_NESTING');
+    expect(configName(kernelConfig({ preemption: 'none', smp: false }))).toBe('PREEMPT_NONE, !SMP, TINY_RCU');
+    expect(configName(kernelConfig({ preemption: 'full', smp: false }))).toBe('!PREEMPT_RT, !SMP');
+  });
+
+  it('TINY_RCU is !SMP without PREEMPTION; a preemptible UP kernel keeps tree RCU with PREEMPT_RCU', () => {
+    for (const preemption of ['none', 'voluntary'] as const) {
+      const c = kernelConfig({ preemption, smp: false });
+      expect([c.smp, c.tinyRcu, c.preemptRcu]).toEqual([false, true, false]);
+      expect(kernelConfig({ preemption }).tinyRcu).toBe(false);
+    }
+    for (const preemption of ['full', 'rt'] as const) expect([kernelConfig({ preemption, smp: false }).tinyRcu, kernelConfig({ preemption, smp: false }).preemptRcu]).toEqual([false, true]);
   });
 });
 

@@ -140,7 +140,7 @@ describe('grace periods', () => {
 
 describe('synchronize_rcu', () => {
   it('returns only after a full grace period', () => {
-    const k = kernelAfter((x) => rcuReadLock(x, 1), (x) => synchronizeRcuBegin(x, 0));
+    const k = kernelAfter((x) => rcuReadLock(x, 1), (x) => synchronizeRcuBegin(x, NRT, 0));
     expect(synchronizeRcuDone(k, 0)).toBe(false);
     startGp(k);
     expect(() => synchronizeRcuEnd(k, 0)).toThrow(/returns before its grace period ended/);
@@ -162,9 +162,21 @@ describe('synchronize_rcu', () => {
       "synchronize_rcu() inside cpu0/task0's own RCU reader (rcu_read_lock() depth 1): the grace period waits for the caller",
     );
   });
+  it('tree RCU: might_sleep() first; TINY_RCU: no might_sleep(), and it returns at once, even where it is illegal', () => {
+    const inHardirq = (x: KernelDraft) => interrupt(x, NRT, 0, 'hardirq', 'h');
+    const tree = kernelAfter(inHardirq, (x) => synchronizeRcuBegin(x, NRT, 0));
+    expect(tree.splats.map((s) => s.kind)).toEqual(['sleep-in-atomic']);
+    expect(synchronizeRcuDone(tree, 0)).toBe(false);
+    const TINY = kernelConfig({ preemption: 'none', smp: false });
+    const tiny = kernelAfter(inHardirq, (x) => synchronizeRcuBegin(x, TINY, 0));
+    expect(tiny.splats).toEqual([]);
+    expect(synchronizeRcuDone(tiny, 0)).toBe(true);
+    expect(synchronizeRcuProblem(tiny, TINY, 0)).toBe('synchronize_rcu() in atomic context (cpu0/hardirq: in hardirq): on TINY_RCU it returns at once, inside a reader');
+  });
+
   it("inside the caller's own reader, the grace period it waits for never ends", () => {
     for (const enter of [(k: KernelDraft) => rcuReadLock(k, 0), (k: KernelDraft) => lock(k, RT, 0, 'sl')]) {
-      const k = kernelAfter(enter, (x) => synchronizeRcuBegin(x, 0), startGp);
+      const k = kernelAfter(enter, (x) => synchronizeRcuBegin(x, RT, 0), startGp);
       expect(canEndGp(k)).toBe(false);
     }
   });
@@ -239,7 +251,7 @@ function readerModel(sync: boolean) {
           },
         });
       if (upc === 0) step('rcu_assign_pointer(gp, NULL)', (d) => publish(d.mem, 'gp', null), 1);
-      if (upc === 1 && sync) step('synchronize_rcu', (d) => synchronizeRcuBegin(d.kernel, 2), 2);
+      if (upc === 1 && sync) step('synchronize_rcu', (d) => synchronizeRcuBegin(d.kernel, NRT, 2), 2);
       if (upc === 1 && !sync) step('skip synchronize_rcu', () => {}, 3);
       if (upc === 2 && synchronizeRcuDone(s.kernel, 2)) step('synchronize_rcu returns', (d) => synchronizeRcuEnd(d.kernel, 2), 3);
       if (upc === 3) step('kfree(a)', (d) => free(d.mem, 'a', u), 4);
@@ -326,7 +338,7 @@ function lockedSyncModel() {
       });
       const out = gpTransitions<Locked>(s, (x) => x.kernel, (d) => d.kernel) as Transition<Locked>[];
       if (s.pc === 0) out.push(step(p.locked ? 'spin_lock(&sl)' : 'no lock', (k) => void (p.locked && lock(k, cfg, 0, 'sl')), 1));
-      if (s.pc === 1) out.push(step('synchronize_rcu()', (k) => synchronizeRcuBegin(k, 0), 2));
+      if (s.pc === 1) out.push(step('synchronize_rcu()', (k) => synchronizeRcuBegin(k, cfg, 0), 2));
       if (s.pc === 2 && synchronizeRcuDone(s.kernel, 0)) out.push(step('synchronize_rcu() returns', (k) => synchronizeRcuEnd(k, 0), 3));
       if (s.pc === 3) out.push(step(p.locked ? 'spin_unlock(&sl)' : 'done', (k) => void (p.locked && unlock(k, cfg, 0, 'sl')), 4));
       return out;

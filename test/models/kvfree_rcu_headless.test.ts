@@ -106,7 +106,7 @@ describe('kvfree_rcu_headless', () => {
   });
 
   it('with a free array slot for each caller no fallback runs, and every variant holds', () => {
-    for (const variant of ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check']) expect(run(model, { variant, arrayPages: 3 }).verdict).toBe('holds');
+    for (const variant of ['sync-fallback-anywhere', 'mightsleep-only', 'atomic-wrapper', 'context-check', 'tree-wrapper']) expect(run(model, { variant, arrayPages: 3 }).verdict).toBe('holds');
   });
 
   describe("context-check: Joel's !preemptible() || rcu_preempt_depth() against Vlad's in_atomic()", () => {
@@ -153,6 +153,64 @@ describe('kvfree_rcu_headless', () => {
 
     it('a configuration Kconfig cannot produce is a model error naming the option', () => {
       expect(() => run(model, { ...callers, preemption: 'full', preemptCount: false })).toThrow(/preemptCount: false is impossible with preemption 'full': PREEMPTION selects PREEMPT_COUNT/);
+    });
+  });
+
+  describe("tree-wrapper: Joel's wrapper grown inside kfree_call_rcu(), under krcp->lock", () => {
+    const solo = { variant: 'tree-wrapper', hardirqCaller: false, readerCaller: false };
+    it('GFP_KERNEL as written: might_sleep() and the slab\'s spinlock_t under a raw spinlock with irqs off', () => {
+      const o = run(model, solo);
+      expect(story(o, 'no-sleep-in-atomic')).toEqual([
+        'cpu0: kvfree_rcu(objA0): no array slot',
+        'cpu0: kzalloc(wrapper, GFP_KERNEL) → wrapperA0; rcu_head onto krcp->head; krc_this_cpu_unlock()',
+      ]);
+      expect(o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!.message).toMatch(
+        /^BUG: sleeping function called from invalid context: cpu0 task \(task0\) calls kzalloc\(GFP_KERNEL\) while irqs disabled, preemption disabled \(preempt_count 1\); #0: krcp->lock@cpu0 \(raw_spinlock_t\)/,
+      );
+      expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toMatch(/is trying to lock n->list_lock \(spinlock_t\) \{CONFIG\} with spin_lock in a \{SPIN\} context \(krcp->lock@cpu0 \(raw_spinlock_t\) held\)/);
+      // When kzalloc() fails: synchronize_rcu() under the lock, with irqs off, never returns.
+      expect(story(o, 'synchronize-rcu-legal')).toEqual(['cpu0: kvfree_rcu(objA0): no array slot', 'cpu0: kzalloc(wrapper, GFP_KERNEL) fails: synchronize_rcu() under krcp->lock']);
+      expect(verdicts(o)['no-deadlock']).toBe('violated');
+    });
+
+    it('GFP_ATOMIC as he proposes next: no might_sleep() from the allocation, the same wait context, the same hang when it fails', () => {
+      const o = run(model, { ...solo, gfp: 'GFP_ATOMIC' });
+      const sleep = o.properties.find((p) => p.name === 'no-sleep-in-atomic')!.violation!;
+      expect(sleep.message).toMatch(/calls synchronize_rcu\(\) while irqs disabled/);
+      expect(sleep.trace.steps.at(-1)!.label).toBe('cpu0: kzalloc(wrapper, GFP_ATOMIC) fails: synchronize_rcu() under krcp->lock');
+      expect(verdicts(o)['wait-context']).toBe('violated');
+      // With a free array slot nothing of this runs.
+      expect(run(model, { ...solo, gfp: 'GFP_ATOMIC', arrayPages: 1 }).verdict).toBe('holds');
+    });
+  });
+
+  describe('TINY_RCU (smp=false, PREEMPT_NONE): the kernel the atomic wrapper was proposed for', () => {
+    const up = { smp: false, preemption: 'none', readerCaller: false };
+    it('atomic-wrapper: the same two faults as on tree RCU, on the one CPU', () => {
+      const params = { ...up, variant: 'atomic-wrapper' };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toBe(
+        'BUG: Invalid wait context: cpu0 hardirq is trying to lock n->list_lock (spinlock_t) {CONFIG} with spin_lock in a {SPIN} context (non-threaded hardirq); no locks held [PREEMPT_NONE, !SMP, TINY_RCU]',
+      );
+      expect(o.stats.states).toBe(144);
+    });
+
+    it("sync-fallback-anywhere: TINY_RCU's synchronize_rcu() returns at once in the hardirq: illegal, but no splat and no hang", () => {
+      const params = { ...up, variant: 'sync-fallback-anywhere' };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(story(o, 'synchronize-rcu-legal')).toEqual(['cpu0: hardirq enters', 'cpu0: hardirq: kvfree_rcu(objB0): no array slot', 'cpu0: hardirq: synchronize_rcu()']);
+      expect(o.properties.find((p) => p.name === 'synchronize-rcu-legal')!.violation!.message).toBe(
+        'synchronize_rcu() in atomic context (cpu0/hardirq: in hardirq): on TINY_RCU it returns at once, inside a reader',
+      );
+      // On an SMP PREEMPT_NONE kernel the same call splats and its grace period never ends.
+      const smp = verdicts(run(model, { variant: 'sync-fallback-anywhere', preemption: 'none', readerCaller: false }));
+      expect([smp['no-sleep-in-atomic'], smp['no-deadlock']]).toEqual(['violated', 'violated']);
+    });
+
+    it('the reader needs cpu1: asking for it on a UP kernel is a model error that says what to change', () => {
+      expect(() => run(model, { smp: false, preemption: 'none' })).toThrow(/smp=false: the reader caller runs on cpu1, which a UP kernel does not have; add --param readerCaller=false/);
     });
   });
 });
