@@ -72,9 +72,24 @@
 //       } else {
 //               /* Update the free list under the local lock */
 //               local_lock_cpu_slab(s, flags);
-//   !RT: one cmpxchg push onto c->freelist; RT (USE_LOCKLESS_FAST_PATH() is false there):
-//   under the per-CPU lock. Defer = llist_add() on the per-CPU list and, when the list was
-//   empty, irq_work_queue().
+//   !RT, the lockless fast path, two steps and a retry:
+//       redo:
+//               c = raw_cpu_ptr(s->cpu_slab);
+//               tid = READ_ONCE(c->tid);
+//       ...
+//               freelist = READ_ONCE(c->freelist);
+//               set_freepointer(s, tail, freelist);
+//               if (unlikely(!__update_cpu_freelist_fast(s, freelist, head, tid))) {
+//                       note_cmpxchg_failure("slab_free", s, tid);
+//                       goto redo;
+//               }
+//   (the cmpxchg of the pair (c->freelist, c->tid); every update of c->freelist on !RT also
+//   moves c->tid on, next_tid()); an NMI between the read and the cmpxchg makes the task's
+//   fail and retry. RT (USE_LOCKLESS_FAST_PATH() is false there): under the per-CPU lock.
+//   Defer: `if (llist_add(head + s->offset, &df->objects)) irq_work_queue(&df->work);`: the
+//   llist link lives in the object's free pointer word, and free_deferred_objects() clears it
+//   before __slab_free(): "We used freepointer in 'x' to link 'x' into df->objects. Clear it
+//   to NULL to avoid false positive detection of "Freepointer corruption".
 // - local_lock_cpu_slab() as the LOCKDEP build has it: on !RT local_trylock_irqsave() (a
 //   local_lock_irqsave() from NMI would be a lockdep false positive), on RT
 //   local_lock_irqsave() (rt_spin_lock, may sleep). Its comment states the assumption the free
@@ -110,11 +125,15 @@
 // Not modelled, and what that means:
 // - A new slab when c->freelist is empty (alloc_pages_nolock, n->list_lock trylock): an empty
 //   freelist makes kmalloc_nolock return NULL. Bugs that need a slab refill are out of reach.
-// - The !RT task's lockless fast path and the NMI's irq-saved slow path: the hazard the
-//   is_locked() gate exists for is an interrupt finding the freelist half-updated inside the
-//   slow path, so the task always takes the slow path and the NMI the fast path.
+// - The !RT task's lockless *allocation* fast path and the NMI's irq-saved slow path: the
+//   hazard the is_locked() gate exists for is an interrupt finding the freelist half-updated
+//   inside the slow path, so the task always allocates by the slow path and the NMI by the
+//   fast path (one step: nothing interrupts an NMI on cpu0). Frees on !RT take the lockless
+//   path, the task's with its retry. The NMI allocates before it frees, so it never restores
+//   the c->freelist a task read: no ABA that only c->tid would catch is reachable here.
 // - __slab_free()'s list_lock and slab discarding: a remote free is one atomic push onto the
-//   slab's own freelist.
+//   slab's own freelist, kept as a list rather than through the objects' words (nothing else
+//   touches an object's word while it is there).
 // - Hardirqs other than the irq_work, softirqs, and hooks on !RT (___slab_alloc is NOKPROBE and
 //   has no tracepoint inside its irq-saved region, so a hook never finds the lock taken there;
 //   the NMI covers every arrival point a hook would have).
@@ -209,6 +228,13 @@ const programOf = (fr: Frame) => PROGRAMS[fr.kind === 'task' ? fr.task : 'bpf'];
 const opOf = (fr: Frame) => programOf(fr)[(fr.data as Locals).op];
 
 // ---- state
+/**
+ * c->tid counts the updates of a CPU's c->freelist (next_tid()); the !RT lockless free
+ * compares it in its cmpxchg. It is kept on !RT only: on RT nothing reads it (no lockless
+ * path). At most four updates per cache: A's and the NMI's kmalloc and kfree on cpu0 (other
+ * CPUs' frees are deferred and go to slab->freelist).
+ */
+const MAX_TID = 4;
 /** An object of cpu0's slabs, or NULL: every object is known beforehand. */
 const objType = (cpus: number) => t.enum([NULL, ...allObjects(cpus)]);
 /** A context's locals: which operation of its program it is at, and its variables. */
@@ -222,9 +248,11 @@ const localsType = (cpus: number) => {
     took: t.bool(),
     /** The object kmalloc_nolock returned (or NULL). */
     p: obj,
-    /** kmalloc slow path: c->freelist and its free pointer as read under the lock. */
+    /** kmalloc slow path: c->freelist and its free pointer as read under the lock; !RT kfree fast path: c->freelist as read. */
     head: obj,
     next: obj,
+    /** !RT kfree fast path: c->tid as read at `redo:`. */
+    tid: t.int(0, MAX_TID),
     /** kfree_nolock: the object being freed. */
     x: obj,
     /** Task R on cpu1, cpu2: the object of cpu0's slab it will free. */
@@ -232,7 +260,7 @@ const localsType = (cpus: number) => {
   });
 };
 type Locals = ValueOf<ReturnType<typeof localsType>>;
-const newLocals = (fields: Partial<Locals> = {}): Locals => ({ op: 0, bucket: 0, retried: false, took: false, p: NULL, head: NULL, next: NULL, x: NULL, q: NULL, ...fields });
+const newLocals = (fields: Partial<Locals> = {}): Locals => ({ op: 0, bucket: 0, retried: false, took: false, p: NULL, head: NULL, next: NULL, tid: 0, x: NULL, q: NULL, ...fields });
 
 /**
  * The CPUs, one universe indexing both the kernel's CPUs and `pcpu`, so that lane `cpuN` owns
@@ -244,12 +272,16 @@ const schema = (p: P) => {
   const cpus = cpuUniverse(p.cpus);
   const obj = objType(p.cpus);
   const objects = allObjects(p.cpus).length;
-  /** One slab: c->freelist's head (for the CPU's current slabs), each slot's free pointer, and slab->freelist (remote frees). */
-  const slab = t.struct({ head: obj, next: t.list(obj, p.cpus + 1), freed: t.list(obj, objects) });
+  /**
+   * One slab: c->freelist's head and c->tid (for the CPU's current slabs), each slot's free
+   * pointer word (which also links a deferred object into its llist), and slab->freelist
+   * (remote frees).
+   */
+  const slab = t.struct({ head: obj, tid: t.int(0, MAX_TID), next: t.list(obj, p.cpus + 1), freed: t.list(obj, objects) });
   const percpu = t.struct({
     slabs: t.array(slab, SIZES.length),
-    /** The llist of defer_free(), newest first. */
-    deferred: t.list(obj, objects),
+    /** The head of defer_free()'s llist; each object on it links to the next through its free pointer. */
+    deferred: obj,
     /** irq_work_queue() was called and the work has not run yet. */
     irqWork: t.bool(),
     /** The BPF program's map element. */
@@ -268,11 +300,45 @@ function advance(k: KernelDraft, cpu: number, loc: Locals): void {
   const fr = topDraft(k, cpu);
   const prog = programOf(fr);
   const op = loc.op + 1;
-  fr.data = { ...loc, op, head: NULL, next: NULL, bucket: 0, retried: false, took: prog[op]?.kind === 'kmalloc' ? false : loc.took };
+  fr.data = { ...loc, op, head: NULL, next: NULL, tid: 0, bucket: 0, retried: false, took: prog[op]?.kind === 'kmalloc' ? false : loc.took };
   fr.pc = op < prog.length ? FIRST_PC[prog[op].kind] : fr.kind === 'task' ? 'done' : 'return';
 }
 /** The running frame goes on at `pc` with locals `loc` (a fresh value). */
 const setLocals = (k: KernelDraft, cpu: number, pc: string, loc: Locals) => setPc(k, cpu, pc, { ...loc });
+
+// ---- free pointer words: each object's lives in its slab's `next`, at its slot
+const wordAt = (x: string) => {
+  const id = parseObj(x);
+  return { cpu: id.cpu, slab: slabOf(id), slot: id.slot };
+};
+const wordOf = (s: State, x: string) => {
+  const w = wordAt(x);
+  return s.pcpu[w.cpu].slabs[w.slab].next[w.slot];
+};
+/** set_freepointer(x, v), or a link written where the free pointer is. */
+function setWord(next: Next, x: string, v: string): void {
+  const w = wordAt(x);
+  next.pcpu[w.cpu].slabs[w.slab].next[w.slot] = v;
+}
+
+/**
+ * defer_free(): `llist_add(head + s->offset, &df->objects)`: the llist node is the object's
+ * free pointer word, which now links to the list's old head.
+ */
+function llistAdd(next: Next, c: number, x: string): void {
+  setWord(next, x, next.pcpu[c].deferred);
+  next.pcpu[c].deferred = x;
+}
+
+/** The objects on cpu `c`'s deferred llist, newest first, following the links; `cycle` is an object reached twice. */
+function deferredList(s: State, c: number): { objects: string[]; cycle: string | null } {
+  const objects: string[] = [];
+  for (let o = s.pcpu[c].deferred; o !== NULL; o = wordOf(s, o)) {
+    if (objects.includes(o)) return { objects, cycle: o };
+    objects.push(o);
+  }
+  return { objects, cycle: null };
+}
 
 function who(k: Kernel, cpu: number): string {
   const fr = top(k, cpu);
@@ -339,14 +405,18 @@ function transitions(s: State, p: P): Transition<State>[] {
     if (cfg.rt && !preempted && taskHoldsSlabLock(k, c) && canEnterHook(k, cfg, c))
       step(`hook enters in ${fr.task}`, (next) => enterHook(next.kernel, cfg, c, 'km', newLocals()));
     // The irq_work that drains the deferred list.
+    // llist_del_all(), then for each object: `*(void **)x = NULL` (the link was its free
+    // pointer: "Clear it to NULL to avoid false positive detection of Freepointer corruption")
+    // and __slab_free().
     if (pc.irqWork && irqWorkCanRun(k, cfg, c)) {
-      const deferred = [...pc.deferred];
+      const deferred = deferredList(s, c).objects;
       step(`irq_work: free_deferred_objects: __slab_free(${deferred.join(', ')})`, (next) => {
-        next.pcpu[c].deferred = [];
+        next.pcpu[c].deferred = NULL;
         next.pcpu[c].irqWork = false;
         for (const x of deferred) {
-          const id = parseObj(x);
-          next.pcpu[id.cpu].slabs[slabOf(id)].freed.push(x);
+          setWord(next, x, NULL);
+          const w = wordAt(x);
+          next.pcpu[w.cpu].slabs[w.slab].freed.push(x);
         }
       });
     }
@@ -377,6 +447,20 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
   const loc = fr.data as Locals;
   const pc = s.pcpu[c];
   const checks = p.variant !== 'no-is-locked-check';
+  /**
+   * !RT do_slab_free(), USE_LOCKLESS_FAST_PATH(): `tid = READ_ONCE(c->tid)` at `redo:`, then
+   * `freelist = READ_ONCE(c->freelist); set_freepointer(s, tail, freelist);`, one step (x is
+   * the freer's own object: nothing else reads its word meanwhile); the cmpxchg is the next.
+   */
+  const fastRead = (x: string) => {
+    const slab = pc.slabs[slabOf(parseObj(x))];
+    return `tid = c->tid (${slab.tid}); freelist = c->freelist (${slab.head}); set_freepointer(${x}, ${slab.head})`;
+  };
+  const fastReadApply = (next: Next, l: Locals) => {
+    const slab = pc.slabs[slabOf(parseObj(l.x))];
+    setWord(next, l.x, slab.head);
+    setLocals(next.kernel, c, 'kf.cmpxchg', { ...l, head: slab.head, tid: slab.tid });
+  };
   switch (fr.pc) {
     case 'pd':
       return step(`${me}preempt_disable()`, (next) => {
@@ -417,6 +501,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       return step(`${me}this_cpu_cmpxchg(${cacheOf(b)} c->freelist: ${obj} -> ${nx}) -> returns ${obj}`, (next) => {
         advance(next.kernel, c, { ...loc, p: obj, took: true });
         next.pcpu[c].slabs[b].head = nx;
+        next.pcpu[c].slabs[b].tid++;
       });
     }
     case 'km.lock':
@@ -441,6 +526,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
         localUnlock(next.kernel, cfg, c, cacheOf(b));
         advance(next.kernel, c, { ...loc, p: loc.head, took: true });
         next.pcpu[c].slabs[b].head = loc.next;
+        if (!cfg.rt) next.pcpu[c].slabs[b].tid++;
       });
     }
 
@@ -461,39 +547,53 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
         });
       const o = parseObj(x);
       const b = slabOf(o);
-      const queues = pc.deferred.length === 0 && p.variant !== 'no-deferred-drain';
+      const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
       const defer = (why: string) =>
         step(`${me}${call}: ${why} -> defer_free: llist_add${queues ? ', irq_work_queue' : ''}`, (next) => {
           base(next);
           advance(next.kernel, c, taken);
-          next.pcpu[c].deferred.unshift(x);
+          llistAdd(next, c, x);
           next.pcpu[c].irqWork = pc.irqWork || queues;
         });
       if (o.cpu !== c) return defer(`not in this CPU's current ${cacheOf(b)} slab`);
       const gate = kfreeGate(k, cfg, c, p.variant);
       if (gate !== null) return defer(`PREEMPT_RT and ${gate}`);
       if (checks && (inNmi(k, c) || cfg.rt) && localLockIsLocked(k, cfg, c, cacheOf(b))) return defer(`local_lock_is_locked(${cacheOf(b)})`);
-      if (!cfg.rt) {
-        const head = pc.slabs[b].head;
-        return step(`${me}${call}: this_cpu_cmpxchg(${cacheOf(b)} c->freelist: ${head} -> ${x})`, (next) => {
+      if (!cfg.rt)
+        return step(`${me}${call}: ${fastRead(x)}`, (next) => {
           base(next);
-          advance(next.kernel, c, taken);
-          const slab = next.pcpu[c].slabs[b];
-          slab.head = x;
-          slab.next[o.slot] = head;
+          fastReadApply(next, { ...taken, x });
         });
-      }
       return step(`${me}${call}: ${cacheOf(b)} is this CPU's slab`, (next) => {
         base(next);
         setLocals(next.kernel, c, 'kf.lock', { ...taken, x });
       });
     }
+    case 'kf.cmpxchg': {
+      // __update_cpu_freelist_fast(s, freelist, head, tid): this_cpu_try_cmpxchg128() of
+      // (c->freelist, c->tid) from what was read to (x, next_tid(tid)).
+      const b = slabOf(parseObj(loc.x));
+      const slab = pc.slabs[b];
+      const cas = `this_cpu_cmpxchg(${cacheOf(b)} c->freelist, c->tid: ${loc.head}, ${loc.tid} -> ${loc.x}, ${loc.tid + 1})`;
+      if (slab.head === loc.head && slab.tid === loc.tid)
+        return step(`${me}${cas}`, (next) => {
+          const sl = next.pcpu[c].slabs[b];
+          sl.head = loc.x;
+          sl.tid = loc.tid + 1;
+          advance(next.kernel, c, { ...loc, x: NULL });
+        });
+      return step(`${me}${cas} fails (now ${slab.head}, ${slab.tid}): note_cmpxchg_failure(); goto redo`, (next) => setPc(next.kernel, c, 'kf.redo'));
+    }
+    case 'kf.redo':
+      // `redo:` again: the object's slab is still this CPU's, and a task on !RT does not check
+      // local_lock_is_locked(); an NMI's cmpxchg cannot fail (nothing interrupts it on cpu0).
+      return step(`${me}redo: ${fastRead(loc.x)}`, (next) => fastReadApply(next, loc));
     case 'kf.lock': {
       const b = slabOf(parseObj(loc.x));
-      const queues = pc.deferred.length === 0 && p.variant !== 'no-deferred-drain';
+      const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
       return lockStep(s, p, cfg, c, me, step, b, 'kf.write', (next) => {
         advance(next.kernel, c, { ...loc, x: NULL });
-        next.pcpu[c].deferred.unshift(loc.x);
+        llistAdd(next, c, loc.x);
         next.pcpu[c].irqWork = pc.irqWork || queues;
       });
     }
@@ -593,7 +693,9 @@ function census(s: State): SlabCensus {
       }
       for (const o of slab.freed) places.push({ obj: o, where: `cpu${c} ${cacheOf(i)} slab->freelist`, field: `${field}.freed` });
     });
-    for (const o of pc.deferred) places.push({ obj: o, where: `cpu${c} deferred list`, field: `pcpu[${c}].deferred` });
+    const deferred = deferredList(s, c);
+    if (deferred.cycle !== null) problems.push({ message: `cpu${c}'s deferred llist is a cycle through ${deferred.cycle}`, fields: [`pcpu[${c}].deferred`] });
+    for (const o of deferred.objects) places.push({ obj: o, where: `cpu${c} deferred list`, field: `pcpu[${c}].deferred` });
     if (pc.stash !== NULL) places.push({ obj: pc.stash, where: `cpu${c} stash (BPF map)`, field: `pcpu[${c}].stash` });
   });
   forEachFrame(s.kernel, (fr, c, field) => {
@@ -603,6 +705,9 @@ function census(s: State): SlabCensus {
   });
   return { objects, places, problems };
 }
+
+/** Each CPU's deferred llist, for the deferred-* properties. */
+const deferredLists = (s: State) => s.pcpu.map((_, c) => ({ owner: `cpu${c}`, objects: deferredList(s, c).objects, field: `pcpu[${c}].deferred` }));
 
 /** Every context has finished: A is done, no interrupt or hook runs, and B is done or never woke. */
 const finished = (s: State) =>
@@ -633,20 +738,20 @@ function init(p: P, draft: Next): void {
   );
   for (const size of SIZES) declarePerCpuLock(k, `kmalloc-${size}`, 'local_trylock_t');
   const o = (size: number, slot: number) => objName({ cpu: 0, size, slot });
-  const emptySlab = () => ({ head: NULL, next: [], freed: [] });
+  const emptySlab = () => ({ head: NULL, tid: 0, next: [], freed: [] });
   draft.kernel = k;
   draft.pcpu = Array.from({ length: p.cpus }, (_, c) =>
     c === 0
       ? {
           slabs: [
-            { head: o(64, 0), next: Array.from({ length: p.cpus + 1 }, () => NULL), freed: [] },
-            { head: o(128, 0), next: [o(128, 1), NULL], freed: [] },
+            { head: o(64, 0), tid: 0, next: Array.from({ length: p.cpus + 1 }, () => NULL), freed: [] },
+            { head: o(128, 0), tid: 0, next: [o(128, 1), NULL], freed: [] },
           ],
-          deferred: [],
+          deferred: NULL,
           irqWork: false,
           stash: o(64, 1),
         }
-      : { slabs: [emptySlab(), emptySlab()], deferred: [], irqWork: false, stash: NULL },
+      : { slabs: [emptySlab(), emptySlab()], deferred: NULL, irqWork: false, stash: NULL },
   );
 }
 
@@ -739,10 +844,8 @@ export default defineModel({
   properties: [
     freelistIntegrity<State, P>((s) => census(s)),
     ...waitContextProperties<State, P>((s) => s.kernel),
-    deferredDrained<State, P>((s) => s.pcpu.map((pc, c) => ({ owner: `cpu${c}`, objects: pc.deferred, field: `pcpu[${c}].deferred` })), {
-      finished,
-    }),
-    deferredFreed<State, P>((s) => s.pcpu.map((pc, c) => ({ owner: `cpu${c}`, objects: pc.deferred, field: `pcpu[${c}].deferred` }))),
+    deferredDrained<State, P>(deferredLists, { finished }),
+    deferredFreed<State, P>(deferredLists),
     allocSucceedsOrNull<State, P>(allocReturn),
   ],
   expectations: [

@@ -18,7 +18,7 @@ describe('kfree_nolock: v6.18.y (the default)', () => {
     const o = run(model, {});
     expectDeclared(model, { variant: 'v6.18.y', rt: false }, o);
     expect(o.verdict).toBe('holds');
-    expect(o.stats.states).toBe(140);
+    expect(o.stats.states).toBe(189);
   });
 
   it("RT, the finding: kfree_nolock() has no context gate, so the NMI's free takes the rt_spin_lock in NMI", () => {
@@ -63,7 +63,7 @@ describe('kfree_nolock: v6.18 (6.18.0)', () => {
     const params = { variant: 'v6.18', rt: false };
     const o = run(model, params);
     expectDeclared(model, params, o);
-    expect(o.stats.states).toBe(140);
+    expect(o.stats.states).toBe(189);
   });
 
   it('RT without the NMI: A holds the lock and is preempted; B, preemption off, passes in_nmi() || in_hardirq(), sees is_locked() false and sleeps on the rt_spin_lock', () => {
@@ -99,7 +99,7 @@ describe('kfree_nolock: gated-free (kfree_nolock defers where kmalloc_nolock ret
     const o = run(model, params);
     expectDeclared(model, params, o);
     expect(o.verdict).toBe('holds');
-    expect(o.stats.states).toBe(140);
+    expect(o.stats.states).toBe(189);
   });
 
   it('RT: every property holds', () => {
@@ -158,13 +158,14 @@ describe('kfree_nolock: no-is-locked-check', () => {
       'cpu0: nmi enters',
       'cpu0: nmi: kmalloc_nolock(64): no local_lock_is_locked() check',
       'cpu0: nmi: this_cpu_cmpxchg(kmalloc-64 c->freelist: c0:64#0 -> NULL) -> returns c0:64#0',
-      'cpu0: nmi: old = xchg(stash, c0:64#0); kfree_nolock(c0:64#1): this_cpu_cmpxchg(kmalloc-64 c->freelist: NULL -> c0:64#1)',
+      'cpu0: nmi: old = xchg(stash, c0:64#0); kfree_nolock(c0:64#1): tid = c->tid (1); freelist = c->freelist (NULL); set_freepointer(c0:64#1, NULL)',
+      'cpu0: nmi: this_cpu_cmpxchg(kmalloc-64 c->freelist, c->tid: NULL, 1 -> c0:64#1, 2)',
       'cpu0: nmi returns',
       'cpu0: A: c->freelist = NULL; local_unlock_irqrestore(kmalloc-64) -> returns c0:64#0',
     ]);
     const v = o.properties.find((p) => p.name === 'freelist-integrity')!.violation!;
     expect(v.message).toBe('c0:64#0 is in 2 places at once: cpu0 stash (BPF map) and cpu0 task A');
-    expect(o.stats.states).toBe(123);
+    expect(o.stats.states).toBe(174);
   });
 
   it('!RT: the DOT graph shows the NMI arriving between the task\'s lock and unlock, and marks the object handed out twice', () => {
@@ -212,7 +213,7 @@ describe('kfree_nolock: rt-nmi-trylock', () => {
     const params = { variant: 'rt-nmi-trylock', rt: false };
     const o = run(model, params);
     expectDeclared(model, params, o);
-    expect(o.stats.states).toBe(140);
+    expect(o.stats.states).toBe(189);
   });
 
   it('RT: rt_spin_trylock of the per-CPU lock from NMI: no Invalid wait context (trylocks are exempt), a trylock outside task context', () => {
@@ -243,7 +244,7 @@ describe('kfree_nolock: no-deferred-drain', () => {
     expect(o.properties.find((p) => p.name === 'deferred-drained')!.violation!.message).toBe(
       "leaked: c0:64#2 still on cpu1's deferred list; nothing will free it",
     );
-    expect(o.stats.states).toBe(88);
+    expect(o.stats.states).toBe(118);
   });
 
   it('RT: the NMI\'s deferred free and cpu1\'s both stay on their lists', () => {
@@ -358,9 +359,9 @@ function swapRemote(s: S): S {
         // cpu0's kmalloc-64 free pointers are indexed by slot: move them with the slots
         const next = sl.next.map(renameObj);
         const moved = next.length > 2 ? next.map((_, slot) => (slot >= 2 ? next[SWAP.indexOf(slot - 1) + 1] : next[slot])) : next;
-        return { head: renameObj(sl.head), next: moved, freed: sl.freed.map(renameObj) };
+        return { head: renameObj(sl.head), tid: sl.tid, next: moved, freed: sl.freed.map(renameObj) };
       }),
-      deferred: pc.deferred.map(renameObj),
+      deferred: renameObj(pc.deferred),
       irqWork: pc.irqWork,
       stash: renameObj(pc.stash),
     })),
@@ -406,14 +407,61 @@ describe('kfree_nolock: symmetry of the remote CPUs', () => {
   });
 });
 
+describe('kfree_nolock: memory by word', () => {
+  const word = (st: S, x: string) => {
+    const id = parseObj(x);
+    return st.pcpu[id.cpu].slabs[id.size === 64 ? 0 : 1].next[id.slot];
+  };
+  /** Every reachable state with its outgoing transitions' labels. */
+  const graph = (params: Record<string, unknown>) => {
+    const sp = statesOf(params);
+    return reachable(sp, 100_000).map((st) => ({ st, labels: sp.transitions(st).map((t) => t.label), sp }));
+  };
+
+  it("!RT: the task's lockless free is a read, then a cmpxchg of (c->freelist, c->tid); an NMI in between makes it fail and go to redo", () => {
+    const all = graph({});
+    const fails = all.filter((g) => g.labels.some((l) => /^cpu0: A: this_cpu_cmpxchg\(kmalloc-64 c->freelist, c->tid: .* fails \(now .*\): note_cmpxchg_failure\(\); goto redo$/.test(l)));
+    expect(fails.length).toBeGreaterThan(0);
+    for (const { st, sp, labels } of fails) {
+      // the NMI changed c->tid since A read it; A's object already points at what it read
+      const loc = st.kernel.cpus[0].frames[0].data;
+      expect(st.pcpu[0].slabs[0].tid).not.toBe(loc.tid);
+      expect(word(st, loc.x)).toBe(loc.head);
+      // after the failure A re-reads and its second cmpxchg, with nothing left to interrupt it, succeeds
+      const t = sp.transitions(st).find((x) => x.label === labels.find((l) => l.includes('goto redo')))!;
+      const redo = sp.after(st, t);
+      const [again] = sp.transitions(redo).filter((x) => x.label.startsWith('cpu0: A: redo: '));
+      const read = sp.after(redo, again);
+      expect(sp.transitions(read).some((x) => /^cpu0: A: this_cpu_cmpxchg\(kmalloc-64 c->freelist, c->tid: .*\)$/.test(x.label))).toBe(true);
+    }
+    // (The NMI allocates before it frees, so it never puts back the c->freelist A read: the
+    // head differs too in every failure here; no ABA that only the tid would catch.)
+    expect(fails.every(({ st }) => st.pcpu[0].slabs[0].head !== st.kernel.cpus[0].frames[0].data.head)).toBe(true);
+  });
+
+  it('defer_free() links the llist through the object\'s free pointer, and the irq_work clears it', () => {
+    const all = graph({ variant: 'gated-free', rt: true });
+    const two = all.filter(({ st }) => st.pcpu[0].deferred !== 'NULL' && word(st, st.pcpu[0].deferred) !== 'NULL');
+    expect(two.length).toBeGreaterThan(0);
+    for (const { st } of two) expect(word(st, word(st, st.pcpu[0].deferred))).toBe('NULL');
+    // after free_deferred_objects() every object it freed has a NULL free pointer
+    for (const { st, sp } of all)
+      for (const t of sp.transitions(st).filter((x) => x.label.startsWith('cpu0: irq_work: free_deferred_objects: '))) {
+        const after = sp.after(st, t);
+        expect(after.pcpu[0].deferred).toBe('NULL');
+        for (const x of t.label.replace(/^.*__slab_free\((.*)\)$/, '$1').split(', ')) expect(word(after, x)).toBe('NULL');
+      }
+  });
+});
+
 describe('kfree_nolock: 3 CPUs', () => {
-  it('!RT v6.18.y holds with 476 states; no-is-locked-check still corrupts the freelist', () => {
+  it('!RT v6.18.y holds with 644 states; no-is-locked-check still corrupts the freelist', () => {
     const up = run(model, { cpus: 3 });
     expectDeclared(model, { variant: 'v6.18.y', rt: false, cpus: 3 }, up);
-    expect(up.stats.states).toBe(476);
+    expect(up.stats.states).toBe(644);
     const bad = run(model, { cpus: 3, variant: 'no-is-locked-check' });
     expectDeclared(model, { variant: 'no-is-locked-check', rt: false, cpus: 3 }, bad);
-    expect(bad.stats.states).toBe(410);
+    expect(bad.stats.states).toBe(580);
   });
 });
 
