@@ -44,7 +44,7 @@ import {
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
-  takeCallback,
+  runRcuCallback,
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence, rcuNoUseAfterFree, synchronizeRcuLegal } from '../properties/rcu.ts';
 
@@ -75,7 +75,7 @@ const schema = (p: P) => {
     resize: t.int(0, p.resizes),
     // One CPU per reader and one for the resizer, each running its task frame only (its pc is
     // the program's; the kernel's RCU readers are those frames); one wrapper callback per resize.
-    kernel: kernelType({ cpus: p.readers + 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: p.resizes } }),
+    kernel: kernelType({ cpus: p.readers + 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: p.resizes, frees: 2 } }),
     // Objects: arr0 … arr{resizes} and a wrapper per resize. Faults: a use after free per lookup
     // at most, and each free of an array or a wrapper could be a second one.
     mem: memoryType({ objects: 2 * p.resizes + 1, slots: 1, faults: p.readers * p.lookups + 2 * p.resizes }),
@@ -119,7 +119,7 @@ const resizer = program<State, P>('resizer', [
       (a) => `kzalloc(wrapper) → ${wrapper(a.s.resize)}; call_rcu(${wrapper(a.s.resize)})`,
       (o, a) => {
         allocate(o.d.mem, wrapper(a.s.resize));
-        callRcu(o.k.rcu, `ext4_rcu_ptr_callback(${wrapper(a.s.resize)})`);
+        callRcu(o.k.rcu, `ext4_rcu_ptr_callback(${wrapper(a.s.resize)})`, [arr(a.s.resize), wrapper(a.s.resize)]);
         return nextResize(o, a);
       },
     ),
@@ -138,20 +138,15 @@ function transitions(s: State, p: P): Transition<State>[] {
   const cfg = kernelConfig({ rt: false, maxNesting: 0 });
   const out: Transition<State>[] = programTransitions(s, p, cfg, { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => (cpu < p.readers ? reader : resizer) });
   const lane = `cpu${p.readers}`;
-  // RCU callbacks run in softirq on the resizer's CPU; wrapper k frees arr k.
+  // RCU callbacks run in softirq on the resizer's CPU: ext4_rcu_ptr_callback() kvfree()s the
+  // array the wrapper points at, then kfree()s the wrapper.
   const cb = readyCallback(s.kernel.rcu);
-  if (cb) {
-    const w = Number(/wrapper(\d+)/.exec(cb.name)![1]);
+  if (cb)
     out.push({
       lane,
-      label: `${lane}: ${cb.name}: kvfree(${arr(w)}); kfree(${wrapper(w)})`,
-      apply: (d) => {
-        takeCallback(d.kernel.rcu);
-        free(d.mem, arr(w), `${lane}/softirq`);
-        free(d.mem, wrapper(w), `${lane}/softirq`);
-      },
+      label: `${lane}: ${cb.name}: kvfree(${cb.frees[0]}); kfree(${cb.frees[1]})`,
+      apply: (d) => void runRcuCallback(d.kernel.rcu, d.mem, `${lane}/softirq`),
     });
-  }
   out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
 }

@@ -104,7 +104,7 @@ import {
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
-  takeCallback,
+  runRcuCallback,
   top,
   unlock,
   waitContextProperties,
@@ -164,7 +164,7 @@ const schema = (p: P) => {
     // to four (kzalloc(GFP_KERNEL)'s might_sleep(), list_lock's wait context and on RT its sleep,
     // synchronize_rcu()'s might_sleep()).
     // RCU: a callback per object at most; cpu0/task0, cpu0/hardirq and cpu1/task1 in synchronize_rcu().
-    kernel: kernelType({ cpus: cpusOf(p), maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: (p.variant === 'tree-wrapper' ? 4 * CALLERS.length : 4) * p.calls, rcu: { callbacks: objects, waiters: 3 } }),
+    kernel: kernelType({ cpus: cpusOf(p), maxNesting: 1, locals: t.optional(t.bool()), locks: 3, holders: 1, irqSaved: 1, splats: (p.variant === 'tree-wrapper' ? 4 * CALLERS.length : 4) * p.calls, rcu: { callbacks: objects, waiters: 3, frees: 2 } }),
     /** Completed calls per caller (`A`, `B`, `C`); a caller is absent until its first call returns. */
     done: t.map(t.enum(CALLERS), t.int(0, p.calls), CALLERS.length),
     /** Free slots left in each CPU's pointer array (pages the krcp already has). */
@@ -244,7 +244,7 @@ function wrapper(when: (a: A) => boolean, why: (a: A) => string, irqsOff: boolea
       (a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) → ${w(a)}; call_rcu(${w(a)})`,
       (o, a) => {
         allocate(o.d.mem, w(a));
-        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${w(a)})`);
+        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${w(a)})`, [objAt(a), w(a)]);
         kzalloc(o, a, irqsOff);
       },
       { when, goto: 'leave' },
@@ -270,7 +270,7 @@ const kvfreeRcu: Instr<State, P>[] = [
       (a) => `${formAt(a)}: pointer into the array`,
       (o, a) => {
         o.d.slots[a.cpu]--;
-        callRcu(o.k.rcu, `kfree_rcu_work: kvfree(${objAt(a)})`);
+        callRcu(o.k.rcu, `kfree_rcu_work: kvfree(${objAt(a)})`, [objAt(a)]);
         krcpSection(o, a);
       },
       { when: (a) => a.s.slots[a.cpu] > 0, goto: 'leave' },
@@ -279,7 +279,7 @@ const kvfreeRcu: Instr<State, P>[] = [
   ),
   either(
     'fallback',
-    alt((a) => `call_rcu(&${objAt(a)}->rh)`, (o, a) => callRcu(o.k.rcu, `kvfree(${objAt(a)})`), { when: (a) => !isHeadless(a), goto: 'leave' }),
+    alt((a) => `call_rcu(&${objAt(a)}->rh)`, (o, a) => callRcu(o.k.rcu, `kvfree(${objAt(a)})`, [objAt(a)]), { when: (a) => !isHeadless(a), goto: 'leave' }),
     ...wrapper((a) => isHeadless(a) && a.p.variant === 'atomic-wrapper', () => '', true),
     ...wrapper(checked(true), says, false),
     // tree-wrapper, under krcp->lock with irqs off: kzalloc() (might_alloc(): might_sleep() for
@@ -289,7 +289,7 @@ const kvfreeRcu: Instr<State, P>[] = [
       (o, a) => {
         treeKzalloc(o, a);
         allocate(o.d.mem, wrapperAt(a));
-        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${wrapperAt(a)})`);
+        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${wrapperAt(a)})`, [objAt(a), wrapperAt(a)]);
         krcpUnlock(o, a);
       },
       { when: inSection, goto: 'leave' },
@@ -341,17 +341,7 @@ function transitions(s: State, p: P): Transition<State>[] {
 
   // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
   const cb = readyCallback(s.kernel.rcu);
-  if (cb) {
-    const name = cb.name;
-    out.push({
-      lane: RCU_LANE,
-      label: `rcu: callback ${name}`,
-      apply: (d) => {
-        takeCallback(d.kernel.rcu);
-        for (const m of name.matchAll(/k?v?free\((\w+)\)/g)) free(d.mem, m[1], 'rcu callback');
-      },
-    });
-  }
+  if (cb) out.push({ lane: RCU_LANE, label: `rcu: callback ${cb.name}`, apply: (d) => void runRcuCallback(d.kernel.rcu, d.mem, 'rcu callback') });
   out.push(...gpTransitions(s, (x) => x.kernel, (d) => d.kernel));
   return out;
 }

@@ -17,8 +17,8 @@
  */
 import { ModelError } from '../core/errors.ts';
 import { t, type Draft, type ValueOf } from '../core/schema.ts';
-import { isReader, rcuContext } from './rcu.ts';
-import type { Kernel } from './state.ts';
+import { isReader, rcuContext, readyCallback, takeCallback } from './rcu.ts';
+import type { Callback, Kernel, RcuDraft } from './state.ts';
 
 export const OBJECT_STATES = ['allocated', 'published', 'retired', 'freed'] as const;
 export type ObjectState = (typeof OBJECT_STATES)[number];
@@ -108,6 +108,19 @@ export function free(mem: MemoryDraft, obj: string | null, ctx: string): void {
   if (st === undefined) throw new ModelError(`memory: ${ctx} frees ${obj}, which was never allocated`);
   if (st === 'freed') mem.faults.push({ kind: 'double-free', ctx, obj });
   else mem.objects.set(obj, 'freed');
+}
+
+/**
+ * Runs the ready RCU callback in `ctx`: frees the objects call_rcu() gave it, in order (a use
+ * of a freed one is the double free it is), and takes it off the queue. Returns it.
+ */
+export function runRcuCallback(rcu: RcuDraft, mem: MemoryDraft, ctx: string): Callback {
+  const cb = readyCallback(rcu);
+  if (!cb) throw new ModelError('rcu: no callback is ready to run');
+  const done = { ...cb, frees: [...cb.frees] };
+  takeCallback(rcu);
+  for (const x of done.frees) free(mem, x, ctx);
+  return done;
 }
 
 /** Faults of one kind, in the order they happened. */

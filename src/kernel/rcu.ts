@@ -139,9 +139,12 @@ export function rcuReadUnlock(k: KernelDraft, cpu: number): void {
   quiesce(fr);
 }
 
-/** call_rcu(): queue a callback that may run once a grace period started after now has ended. */
-export function callRcu(rcu: RcuDraft, name: string): void {
-  rcu.callbacks.push({ name, stage: 'next' });
+/**
+ * call_rcu(): queue a callback that may run once a grace period started after now has ended;
+ * `frees` is what it does, the objects it kfree()s/kvfree()s (runRcuCallback()).
+ */
+export function callRcu(rcu: RcuDraft, name: string, frees: readonly string[] = []): void {
+  rcu.callbacks.push({ name, frees: [...frees], stage: 'next' });
 }
 
 /** The callback that runs next, if its grace period has ended (callbacks run in queue order). */

@@ -49,13 +49,17 @@ export interface RcuShape {
   readonly waiters?: number;
   /** call_rcu() callbacks queued at one time, at most (default 1). */
   readonly callbacks?: number;
+  /** Objects one callback frees when it runs, at most (default 1). */
+  readonly frees?: number;
 }
 
 /** The schema of the RCU state with the bounds of `shape`. */
 export function rcuType(shape: RcuShape = {}) {
   const callback = t.struct({
-    /** What the callback does, as the model names it (`free arr0`). Need not be unique. */
+    /** The callback as the model names it (`ext4_rcu_ptr_callback(wrapper0)`). Need not be unique. */
     name: t.text(),
+    /** What it does when it runs: kfree()/kvfree() these objects, in order (runRcuCallback()). */
+    frees: t.list(t.text(), shape.frees ?? 1),
     stage: t.enum(STAGES),
   });
   return t.struct({

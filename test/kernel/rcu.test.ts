@@ -23,7 +23,7 @@ import {
   takeCallback,
 } from '../../src/kernel/rcu.ts';
 import { kernelType, type KernelDraft } from '../../src/kernel/state.ts';
-import { access, allocate, free, faultsOf, leaked, memoryInit, memoryType, publish, rcuDereference } from '../../src/kernel/memory.ts';
+import { access, allocate, free, faultsOf, leaked, memoryInit, memoryType, objectState, publish, rcuDereference, runRcuCallback } from '../../src/kernel/memory.ts';
 import { gracePeriodsEnd, synchronizeRcuLegal } from '../../properties/rcu.ts';
 
 const NRT = kernelConfig({ rt: false });
@@ -288,6 +288,24 @@ describe('rcu with objects, exhaustively', () => {
 });
 
 describe('memory', () => {
+  it('an RCU callback is a typed action: it frees the objects call_rcu() gave it, in order, after its grace period', () => {
+    const m = memoryInit();
+    for (const x of ['arr0', 'wrapper0']) allocate(m, x);
+    const k = kernelAfter((x) => callRcu(x.rcu, 'ext4_rcu_ptr_callback(wrapper0)', ['arr0', 'wrapper0']));
+    expect(() => runRcuCallback(k.rcu, m, 'softirq')).toThrow(/no callback is ready/);
+    startGp(k);
+    endGp(k);
+    const cb = runRcuCallback(k.rcu, m, 'softirq');
+    expect([cb.name, cb.frees]).toEqual(['ext4_rcu_ptr_callback(wrapper0)', ['arr0', 'wrapper0']]);
+    expect([objectState(m, 'arr0'), objectState(m, 'wrapper0'), k.rcu.callbacks.length]).toEqual(['freed', 'freed', 0]);
+    // a second callback for the same object is the double free it is
+    callRcu(k.rcu, 'again', ['arr0']);
+    startGp(k);
+    endGp(k);
+    runRcuCallback(k.rcu, m, 'softirq');
+    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'softirq', obj: 'arr0' }]);
+  });
+
   it('records a double free and a dereference outside a reader', () => {
     const m = memoryInit();
     allocate(m, 'x');
