@@ -14,11 +14,18 @@ import { expectDeclared, run, story } from './expect.ts';
 // NMI; cpu1 frees one of cpu0's objects (c0:64#2) through its deferred list.
 
 describe('kfree_nolock: v6.18.y (the default)', () => {
-  it('!RT: every property holds (the default run)', () => {
+  it('!RT: every property holds (the default run); the variants that differ from it only in RT code explore the same states', () => {
     const o = run(model, {});
     expectDeclared(model, { variant: 'v6.18.y', rt: false }, o);
     expect(o.verdict).toBe('holds');
     expect(o.stats.states).toBe(189);
+    // v6.18's gate is not compiled in; gated-free's and rt-nmi-trylock's gates are RT-only
+    for (const variant of ['v6.18', 'gated-free', 'rt-nmi-trylock']) {
+      const params = { variant, rt: false };
+      const same = run(model, params);
+      expectDeclared(model, params, same);
+      expect([variant, same.stats.states]).toEqual([variant, 189]);
+    }
   });
 
   it("RT, the finding: kfree_nolock() has no context gate, so the NMI's free takes the rt_spin_lock in NMI", () => {
@@ -59,13 +66,6 @@ describe('kfree_nolock: v6.18.y (the default)', () => {
 });
 
 describe('kfree_nolock: v6.18 (6.18.0)', () => {
-  it('!RT: the gate is not compiled in, same states as 6.18.y', () => {
-    const params = { variant: 'v6.18', rt: false };
-    const o = run(model, params);
-    expectDeclared(model, params, o);
-    expect(o.stats.states).toBe(189);
-  });
-
   it('RT without the NMI: A holds the lock and is preempted; B, preemption off, passes in_nmi() || in_hardirq(), sees is_locked() false and sleeps on the rt_spin_lock', () => {
     const params = { variant: 'v6.18', rt: true, nmi: false };
     const o = run(model, params);
@@ -94,14 +94,6 @@ describe('kfree_nolock: v6.18 (6.18.0)', () => {
 });
 
 describe('kfree_nolock: gated-free (kfree_nolock defers where kmalloc_nolock returns NULL)', () => {
-  it('!RT: every property holds', () => {
-    const params = { variant: 'gated-free', rt: false };
-    const o = run(model, params);
-    expectDeclared(model, params, o);
-    expect(o.verdict).toBe('holds');
-    expect(o.stats.states).toBe(189);
-  });
-
   it('RT: every property holds', () => {
     const params = { variant: 'gated-free', rt: true };
     const o = run(model, params);
@@ -209,13 +201,6 @@ describe('kfree_nolock: no-is-locked-check', () => {
 });
 
 describe('kfree_nolock: rt-nmi-trylock', () => {
-  it('!RT: same code as gated-free, every property holds', () => {
-    const params = { variant: 'rt-nmi-trylock', rt: false };
-    const o = run(model, params);
-    expectDeclared(model, params, o);
-    expect(o.stats.states).toBe(189);
-  });
-
   it('RT: rt_spin_trylock of the per-CPU lock from NMI: no Invalid wait context (trylocks are exempt), a trylock outside task context', () => {
     const params = { variant: 'rt-nmi-trylock', rt: true };
     const o = run(model, params);
