@@ -170,6 +170,7 @@ import {
   returnFromFrame,
   schedule,
   setPc,
+  switchLabel,
   top,
   topDraft,
   waitContextProperties,
@@ -390,7 +391,7 @@ function transitions(s: State, p: P): Transition<State>[] {
       for (const fs of parked) {
         const f = fs.at(-1)!;
         const ok = f.task === 'B' ? runnable(f) && (f.pc !== 'pd' || taskHoldsSlabLock(k, c)) : running === 'B' && !runnable(fr);
-        if (ok) step(`schedule: ${fr.task} -> ${f.task}`, (next) => schedule(next.kernel, cfg, c, f.task));
+        if (ok) step(switchLabel(k, c, f.task, fr.pc === 'done' ? 'is done' : undefined), (next) => schedule(next.kernel, cfg, c, f.task));
       }
     }
 

@@ -86,6 +86,7 @@ import {
   rcuBatchType,
   runningTask,
   schedule,
+  switchLabel,
   setPc,
   top,
   unlock,
@@ -226,7 +227,8 @@ function transitions(s: State, p: P): Transition<State>[] {
       const other = task === CALLER ? KWORKER : CALLER;
       const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other);
       const runnable = parked !== undefined && (other === CALLER ? parked.at(-1)!.pc !== 'done' : parked.at(-1)!.pc !== 'idle' || krc.workPending);
-      if (runnable) step(cpu, `${lane}: schedule ${other}`, (d) => schedule(d.kernel, cfg, cpu, other));
+      const why = fr.pc === 'done' ? 'is done' : fr.pc === 'idle' && !krc.workPending ? 'sleeps' : undefined;
+      if (runnable) step(cpu, `${lane}: ${switchLabel(k0, cpu, other, why)}`, (d) => schedule(d.kernel, cfg, cpu, other));
     }
 
     if (fr.waiting !== null && fr.pc !== 'alloc') continue;

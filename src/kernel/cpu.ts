@@ -445,6 +445,18 @@ export function canSchedule(k: Kernel, cfg: KernelConfig, cpu: number, at: Preem
   }
 }
 
+/**
+ * What a switch from the running task to `task` is, for the step's label: `B preempts A`, or
+ * `A blocks on <lock>; B runs` when the running context waits on a sleeping lock, or
+ * `A <why>; B runs` when the model says why A gives up the CPU (`is done`, `sleeps`).
+ */
+export function switchLabel(k: Kernel, cpu: number, task: string, why?: string): string {
+  const from = k.cpus[cpu].frames[0].task;
+  const waiting = top(k, cpu).waiting;
+  if (waiting !== null) return `${from} blocks on ${waiting}; ${task} runs`;
+  return why === undefined ? `${task} preempts ${from}` : `${from} ${why}; ${task} runs`;
+}
+
 /** Context switch: parks the running task (with its frames) and runs `task`. */
 export function schedule(k: KernelDraft, cfg: KernelConfig, cpu: number, task: string, at: PreemptionPoint = 'anywhere'): void {
   if (!canSchedule(k, cfg, cpu, at)) throw new Error(`cpu${cpu} cannot schedule now (${at === 'anywhere' ? 'involuntary preemption' : at})`);

@@ -74,6 +74,7 @@ export {
   parkedTasks,
   canSchedule,
   schedule,
+  switchLabel,
   contextName,
   type CpuInit,
 } from './cpu.ts';

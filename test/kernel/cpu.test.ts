@@ -20,7 +20,10 @@ import {
   runningTask,
   schedule,
   splat,
+  switchLabel,
   top,
+  declareLocks,
+  lock,
 } from '../../src/kernel/index.ts';
 import { after } from './after.ts';
 
@@ -141,6 +144,19 @@ describe('scheduling', () => {
     expect(runningTask(k, 0)).toBe('b');
     schedule(k, rt, 0, 'a');
     expect(runningTask(k, 0)).toBe('a');
+  });
+
+  it('a switch reads as what it is: a preemption, a block on a sleeping lock, or the model\'s reason', () => {
+    const k = initKernel([{ task: 'A', parked: [{ task: 'B', pc: 'start' }], budget }]);
+    declareLocks(k, [{ name: 'sl', type: 'spinlock_t' }, { name: 'other', type: 'spinlock_t' }]);
+    expect(switchLabel(k, 0, 'B')).toBe('B preempts A');
+    expect(switchLabel(k, 0, 'B', 'is done')).toBe('A is done; B runs');
+    // B takes sl, is preempted by A, and A then sleeps on it (RT: spinlock_t is an rt_mutex)
+    schedule(k, rt, 0, 'B');
+    lock(k, rt, 0, 'sl');
+    schedule(k, rt, 0, 'A');
+    lock(k, rt, 0, 'sl');
+    expect(switchLabel(k, 0, 'B')).toBe('A blocks on sl; B runs');
   });
 });
 

@@ -47,7 +47,7 @@ describe('kfree_nolock: v6.18.y (the default)', () => {
     expect(story(o, 'no-deadlock').slice(0, 7)).toEqual([
       'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
       'cpu0: A: local_lock_irqsave(kmalloc-64)',
-      'cpu0: schedule: A -> B',
+      'cpu0: B preempts A',
       'cpu0: nmi enters',
       'cpu0: nmi: kmalloc_nolock(64): PREEMPT_RT and in NMI -> NULL',
       "cpu0: nmi: old = xchg(stash, NULL); kfree_nolock(c0:64#1): kmalloc-64 is this CPU's slab",
@@ -73,7 +73,7 @@ describe('kfree_nolock: v6.18 (6.18.0)', () => {
     expect(story(o, 'no-sleep-in-atomic')).toEqual([
       'cpu0: A: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
       'cpu0: A: local_lock_irqsave(kmalloc-64)',
-      'cpu0: schedule: A -> B',
+      'cpu0: B preempts A',
       'cpu0: B: preempt_disable()',
       'cpu0: B: kmalloc_nolock(64): local_lock_is_locked(kmalloc-64) = false',
       'cpu0: B: local_lock_irqsave(kmalloc-64): held by cpu0 task (A) (not running) -> waits',
