@@ -54,8 +54,21 @@
 //   kmalloc_nolock and the same check in __slab_alloc for re-entry from hooks; !RT: this CPU's
 //   `acquired` flag, RT: owner == current). Else take an object: the task runs the irq-saved
 //   slow path (___slab_alloc: lock, read c->freelist, write c->freelist = next, unlock); an NMI
-//   on !RT runs the lockless fast path (one this_cpu_cmpxchg). On RT everything is under the
-//   per-CPU lock (no lockless fast path).
+//   on !RT runs the lockless fast path (one this_cpu_cmpxchg), or the slow path when
+//   c->freelist is empty. On RT everything is under the per-CPU lock (no lockless fast path).
+//   An empty c->freelist is refilled, under the lock, from the slab's own freelist (the
+//   objects freed to it from elsewhere), and failing that the slab stops being c->slab:
+//       freelist = get_freelist(s, slab);
+//       if (!freelist) {
+//               c->slab = NULL;
+//               c->tid = next_tid(c->tid);
+//               local_unlock_cpu_slab(s, flags);
+//               stat(s, DEACTIVATE_BYPASS);
+//               goto new_slab;
+//       }
+//   so that later frees of its objects on this CPU see `slab != c->slab` and defer, and a
+//   kfree_nolock() already at the lock goes back to `redo:` (RT: `if (unlikely(slab !=
+//   c->slab)) { local_unlock(...); goto redo; }`; !RT: its cmpxchg fails on c->tid).
 // - kfree_nolock(x) → do_slab_free(s, slab, x, x, 0, _RET_IP_), with no context check of its
 //   own in either version ("Can be called while holding raw_spin_lock or from IRQ and NMI"):
 //       if (unlikely(slab != c->slab)) {
@@ -123,14 +136,19 @@
 //                        freed (deferred-drained).
 //
 // Not modelled, and what that means:
-// - A new slab when c->freelist is empty (alloc_pages_nolock, n->list_lock trylock): an empty
-//   freelist makes kmalloc_nolock return NULL. Bugs that need a slab refill are out of reach.
+// - A new slab (new_slab: get_partial()'s `spin_trylock_irqsave(&n->list_lock, flags)`,
+//   alloc_slab_page()'s alloc_frozen_pages_nolock(), retry_load_slab's
+//   defer_deactivate_slab()): with no c->slab, kmalloc_nolock() returns NULL, and a slab that
+//   stopped being c->slab never comes back (its objects, freed, stay on its slab->freelist;
+//   __slab_free()'s partial lists are not modelled either). Bugs in the new-slab path, such as
+//   the accounting one "slab: fix slab accounting imbalance due to defer_deactivate_slab()"
+//   fixed, are out of reach.
 // - The !RT task's lockless *allocation* fast path and the NMI's irq-saved slow path: the
 //   hazard the is_locked() gate exists for is an interrupt finding the freelist half-updated
 //   inside the slow path, so the task always allocates by the slow path and the NMI by the
 //   fast path (one step: nothing interrupts an NMI on cpu0). Frees on !RT take the lockless
-//   path, the task's with its retry. The NMI allocates before it frees, so it never restores
-//   the c->freelist a task read: no ABA that only c->tid would catch is reachable here.
+//   path, the task's with its retry. Only c->tid makes the task's cmpxchg fail when the NMI
+//   found the slab empty and dropped it, leaving c->freelist the NULL the task read.
 // - __slab_free()'s list_lock and slab discarding: a remote free is one atomic push onto the
 //   slab's own freelist, kept as a list rather than through the objects' words (nothing else
 //   touches an object's word while it is there).
@@ -274,11 +292,11 @@ const schema = (p: P) => {
   const obj = objType(p.cpus);
   const objects = allObjects(p.cpus).length;
   /**
-   * One slab: c->freelist's head and c->tid (for the CPU's current slabs), each slot's free
-   * pointer word (which also links a deferred object into its llist), and slab->freelist
-   * (remote frees).
+   * One slab: whether it is its CPU's c->slab, c->freelist's head and c->tid (for the CPU's
+   * current slabs), each slot's free pointer word (which also links a deferred object into its
+   * llist), and slab->freelist (frees from elsewhere, oldest first).
    */
-  const slab = t.struct({ head: obj, tid: t.int(0, MAX_TID), next: t.list(obj, p.cpus + 1), freed: t.list(obj, objects) });
+  const slab = t.struct({ current: t.bool(), head: obj, tid: t.int(0, MAX_TID), next: t.list(obj, p.cpus + 1), freed: t.list(obj, objects) });
   const percpu = t.struct({
     slabs: t.array(slab, SIZES.length),
     /** The head of defer_free()'s llist; each object on it links to the next through its free pointer. */
@@ -489,6 +507,8 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
         return step(`${me}${call}: local_lock_is_locked(${cache}) -> -EBUSY -> NULL`, (next) => advance(next.kernel, c, { ...loc, p: NULL }));
       }
       const what = checks ? `local_lock_is_locked(${cache}) = false` : 'no local_lock_is_locked() check';
+      // ___slab_alloc(): `slab = READ_ONCE(c->slab); if (!slab) { ... goto new_objects; }`
+      if (!pc.slabs[b].current) return step(`${me}${call}: ${what}; c->slab is NULL: new_slab (not modelled) -> NULL`, (next) => advance(next.kernel, c, { ...loc, p: NULL }));
       const to = !cfg.rt && fr.kind !== 'task' ? 'km.fast' : 'km.lock';
       return step(`${me}${call}: ${what}`, (next) => setPc(next.kernel, c, to), true);
     }
@@ -496,7 +516,8 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       // !RT NMI: __update_cpu_freelist_fast(), one this_cpu_cmpxchg on (c->freelist, tid).
       const b = loc.bucket;
       const slab = pc.slabs[b];
-      if (slab.head === NULL) return step(`${me}${cacheOf(b)} c->freelist empty -> NULL`, (next) => advance(next.kernel, c, { ...loc, p: NULL }));
+      // an empty c->freelist sends slab_alloc_node() to __slab_alloc(), the slow path
+      if (slab.head === NULL) return step(`${me}${cacheOf(b)} c->freelist empty: __slab_alloc()`, (next) => setPc(next.kernel, c, 'km.lock'));
       const obj = slab.head;
       const nx = slab.next[parseObj(obj).slot];
       return step(`${me}this_cpu_cmpxchg(${cacheOf(b)} c->freelist: ${obj} -> ${nx}) -> returns ${obj}`, (next) => {
@@ -512,11 +533,33 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       );
     case 'km.read': {
       const b = loc.bucket;
-      const head = pc.slabs[b].head;
+      const slab = pc.slabs[b];
+      const head = slab.head;
+      if (head === NULL && slab.freed.length > 0) {
+        // `freelist = get_freelist(s, slab);`: the objects freed to slab->freelist meanwhile
+        // (newest first, linked through their free pointers), then load_freelist:
+        // `c->freelist = get_freepointer(s, freelist); c->tid = next_tid(c->tid);`
+        const list = [...slab.freed].reverse();
+        const rest = list.length > 1 ? list[1] : NULL;
+        return step(`${me}c->freelist empty; get_freelist(): slab->freelist (${list.join(', ')}); c->freelist = ${rest}; local_unlock_irqrestore(${cacheOf(b)}) -> returns ${list[0]}`, (next) => {
+          localUnlock(next.kernel, cfg, c, cacheOf(b));
+          advance(next.kernel, c, { ...loc, p: list[0], took: true });
+          const sl = next.pcpu[c].slabs[b];
+          list.forEach((x, i) => setWord(next, x, list[i + 1] ?? NULL));
+          sl.freed = [];
+          sl.head = rest;
+          if (!cfg.rt) sl.tid++;
+        });
+      }
       if (head === NULL)
-        return step(`${me}${cacheOf(b)} c->freelist empty; local_unlock_irqrestore(${cacheOf(b)}) -> NULL`, (next) => {
+        // get_freelist() found nothing either: `c->slab = NULL; c->tid = next_tid(c->tid);
+        // local_unlock_cpu_slab(s, flags); ... goto new_slab;`
+        return step(`${me}c->freelist and slab->freelist empty: c->slab = NULL; local_unlock_irqrestore(${cacheOf(b)}); new_slab (not modelled) -> NULL`, (next) => {
           localUnlock(next.kernel, cfg, c, cacheOf(b));
           advance(next.kernel, c, { ...loc, p: NULL });
+          const sl = next.pcpu[c].slabs[b];
+          sl.current = false;
+          if (!cfg.rt) sl.tid++;
         });
       const nx = pc.slabs[b].next[parseObj(head).slot];
       return step(`${me}object = c->freelist (${head}), next = ${nx}`, (next) => setLocals(next.kernel, c, 'km.write', { ...loc, head, next: nx }), true);
@@ -533,14 +576,16 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
 
     // ---- kfree_nolock(x)
     case 'kf': {
+      // A frame that already holds its object (`x`) is back at do_slab_free()'s `redo:`.
       const op = opOf(fr) as Extract<Op, { kind: 'kfree' }>;
-      const x = op.what === 'p' ? loc.p : op.what === 'q' ? loc.q : pc.stash;
-      const taken: Locals = op.what === 'q' ? { ...loc, q: NULL } : { ...loc, p: NULL };
+      const redo = loc.x !== NULL;
+      const x = redo ? loc.x : op.what === 'p' ? loc.p : op.what === 'q' ? loc.q : pc.stash;
+      const taken: Locals = redo ? { ...loc, x: NULL } : op.what === 'q' ? { ...loc, q: NULL } : { ...loc, p: NULL };
       // the BPF program's xchg(stash, new) happens with the free
       const base = (next: Next) => {
-        if (op.what === 'stash') next.pcpu[c].stash = loc.p;
+        if (op.what === 'stash' && !redo) next.pcpu[c].stash = loc.p;
       };
-      const call = `${op.what === 'stash' ? `old = xchg(stash, ${loc.p}); ` : ''}kfree_nolock(${x})`;
+      const call = redo ? 'redo' : `${op.what === 'stash' ? `old = xchg(stash, ${loc.p}); ` : ''}kfree_nolock(${x})`;
       if (x === NULL)
         return step(`${me}${call}: nothing to free`, (next) => {
           base(next);
@@ -556,7 +601,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
           llistAdd(next, c, x);
           next.pcpu[c].irqWork = pc.irqWork || queues;
         });
-      if (o.cpu !== c) return defer(`not in this CPU's current ${cacheOf(b)} slab`);
+      if (o.cpu !== c || !pc.slabs[b].current) return defer(`not in this CPU's current ${cacheOf(b)} slab`);
       const gate = kfreeGate(k, cfg, c, p.variant);
       if (gate !== null) return defer(`PREEMPT_RT and ${gate}`);
       if (checks && (inNmi(k, c) || cfg.rt) && localLockIsLocked(k, cfg, c, cacheOf(b))) return defer(`local_lock_is_locked(${cacheOf(b)})`);
@@ -583,12 +628,8 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
           sl.tid = loc.tid + 1;
           advance(next.kernel, c, { ...loc, x: NULL });
         });
-      return step(`${me}${cas} fails (now ${slab.head}, ${slab.tid}): note_cmpxchg_failure(); goto redo`, (next) => setPc(next.kernel, c, 'kf.redo'));
+      return step(`${me}${cas} fails (now ${slab.head}, ${slab.tid}): note_cmpxchg_failure(); goto redo`, (next) => setPc(next.kernel, c, 'kf'));
     }
-    case 'kf.redo':
-      // `redo:` again: the object's slab is still this CPU's, and a task on !RT does not check
-      // local_lock_is_locked(); an NMI's cmpxchg cannot fail (nothing interrupts it on cpu0).
-      return step(`${me}redo: ${fastRead(loc.x)}`, (next) => fastReadApply(next, loc));
     case 'kf.lock': {
       const b = slabOf(parseObj(loc.x));
       const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
@@ -602,6 +643,12 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       const o = parseObj(loc.x);
       const b = slabOf(o);
       const head = pc.slabs[b].head;
+      // RT, under the lock: `if (unlikely(slab != c->slab)) { local_unlock(...); goto redo; }`
+      if (!pc.slabs[b].current)
+        return step(`${me}slab != c->slab: local_unlock_irqrestore(${cacheOf(b)}); goto redo`, (next) => {
+          localUnlock(next.kernel, cfg, c, cacheOf(b));
+          setPc(next.kernel, c, 'kf');
+        });
       return step(`${me}set_freepointer(${loc.x}, ${head}); c->freelist = ${loc.x}; local_unlock_irqrestore(${cacheOf(b)})`, (next) => {
         localUnlock(next.kernel, cfg, c, cacheOf(b));
         advance(next.kernel, c, { ...loc, x: NULL });
@@ -739,14 +786,14 @@ function init(p: P, draft: Next): void {
   );
   for (const size of SIZES) declarePerCpuLock(k, `kmalloc-${size}`, 'local_trylock_t');
   const o = (size: number, slot: number) => objName({ cpu: 0, size, slot });
-  const emptySlab = () => ({ head: NULL, tid: 0, next: [], freed: [] });
+  const emptySlab = () => ({ current: false, head: NULL, tid: 0, next: [], freed: [] });
   draft.kernel = k;
   draft.pcpu = Array.from({ length: p.cpus }, (_, c) =>
     c === 0
       ? {
           slabs: [
-            { head: o(64, 0), tid: 0, next: Array.from({ length: p.cpus + 1 }, () => NULL), freed: [] },
-            { head: o(128, 0), tid: 0, next: [o(128, 1), NULL], freed: [] },
+            { current: true, head: o(64, 0), tid: 0, next: Array.from({ length: p.cpus + 1 }, () => NULL), freed: [] },
+            { current: true, head: o(128, 0), tid: 0, next: [o(128, 1), NULL], freed: [] },
           ],
           deferred: NULL,
           irqWork: false,

@@ -68,7 +68,7 @@ describe('mc verify', () => {
     const r = mc(['verify', 'models/kfree_nolock.ts', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^holds \(10 properties\): 189 distinct states/m);
+    expect(r.stdout).toMatch(/^holds \(10 properties\): 228 distinct states/m);
   });
 });
 
