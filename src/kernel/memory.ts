@@ -111,8 +111,8 @@ export function free(mem: MemoryDraft, obj: string | null, ctx: string): void {
 }
 
 /**
- * Runs the ready RCU callback in `ctx`: frees the objects call_rcu() gave it, in order (a use
- * of a freed one is the double free it is), and takes it off the queue. Returns it.
+ * Runs the ready RCU callback in `ctx`: takes it off the queue and frees the objects call_rcu()
+ * gave it, in order (an object freed already is recorded as the double free it is). Returns it.
  */
 export function runRcuCallback(rcu: RcuDraft, mem: MemoryDraft, ctx: string): Callback {
   const cb = readyCallback(rcu);

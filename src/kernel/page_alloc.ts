@@ -181,7 +181,8 @@ const nothing = (): void => {};
 /**
  * The steps an allocation can take now, run by the running frame of `op.cpu` (0 or 1: an
  * allocation is sequential; none while it waits for zone->lock or for a page; 2 at the first
- * step under `pressure`). A function of `k`, `pa`, `op` and `opts`. The caller must make sure that frame is the one that runs `op`.
+ * step under `pressure`). A function of `k`, `pa`, `op` and `opts`. The caller must make sure
+ * that frame is the one that runs `op`.
  */
 export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: AllocOp, opts: AllocOptions = {}): AllocStep[] {
   const c = op.cpu;
