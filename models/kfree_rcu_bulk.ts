@@ -39,6 +39,13 @@
 //   non-threaded hardirq, under a raw spinlock or with irqs off; from there its zone->lock is
 //   as wrong as under krcp->lock (Invalid wait context; on RT a sleeping lock in atomic
 //   context), while with a task caller it passes every property.
+// - `users=page-alloc`: no kfree_rcu() at all; each CPU's task takes a page with
+//   alloc_page(GFP_KERNEL) and frees it, as every other page allocator user does, and the
+//   variant only decides zone->lock's type (raw for raw-zone-lock). tglx's point that option A's
+//   cost is systemic: with a raw zone->lock each user's zone section and its wait for another
+//   CPU's are non-preemptible, 4 steps at the defaults on RT as on !RT, where the spinlock_t
+//   zone->lock keeps RT users preemptible (1 step); the expectations compare them at bound 2,
+//   what the merged fix keeps kfree_rcu() callers within on RT.
 // - workqueue-refill: the merged fix: no allocation under the lock at all; a per-CPU cache of
 //   pages that fill_page_cache_func() refills from a kworker on the same CPU
 //   (GFP_KERNEL | __GFP_NORETRY, may sleep) after kfree_rcu() found the cache empty and
@@ -54,7 +61,7 @@
 //   latency-bound, which compares the designs, is not checked there.
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
-import { bool, defineModel, int, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, ModelError, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
@@ -102,6 +109,7 @@ import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
 const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
 const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
+const USERS = ['kfree_rcu', 'page-alloc'] as const;
 const SOME_LOCK = 'some_lock';
 type Context = (typeof CONTEXTS)[number];
 
@@ -126,6 +134,7 @@ const params = {
   zonePages: int(1, { min: 0, max: 4, doc: 'free pages in the zone at the start' }),
   zoneHoldSteps: int(2, { min: 1, max: 4, doc: 'steps one zone->lock section lasts (rmqueue_bulk work under the lock)' }),
   cacheSize: int(1, { min: 1, max: 2, doc: 'pages the per-CPU page cache holds (workqueue-refill; rcu_min_cached_objs)' }),
+  users: oneOf(USERS, 'kfree_rcu', "what the CPUs' tasks do: call kfree_rcu(), or (page-alloc) call no kfree_rcu() and take a page with alloc_page(GFP_KERNEL) and free it, `calls` times, as every other page allocator user does: the variant then only decides zone->lock's type"),
   latencyBound: int(4, {
     min: 1,
     max: 20,
@@ -190,7 +199,10 @@ function cfgOf(p: P): KernelConfig {
  * Caller pcs: (enter →) call → locked → (alloc) → unlock → call | (leave →) done; in
  * nowait-outside-lock: call → (alloc → page | no-page →) locked … Kworker pcs: idle → fill → (alloc → push → fill) → idle.
  */
-type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push';
+type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push' | 'user' | 'user-free';
+
+/** users=page-alloc: the CPU's task allocates pages and calls no kfree_rcu(). */
+const isUser = (p: P, _cpu: number) => p.users === 'page-alloc';
 
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
@@ -306,7 +318,12 @@ function transitions(s: State, p: P): Transition<State>[] {
             });
             continue;
           }
-          if (task === CALLER && p.variant === 'nowait-outside-lock')
+          if (task === CALLER && isUser(p, cpu))
+            step(cpu, `${who}: ${a.what}`, (d) => {
+              a.apply(d.kernel, d.pa);
+              at(d, 'user-free');
+            });
+          else if (task === CALLER && p.variant === 'nowait-outside-lock')
             // The allocation returns; krc_this_cpu_lock() is the caller's next step.
             step(cpu, `${who}: ${a.what}`, (d) => {
               a.apply(d.kernel, d.pa);
@@ -341,6 +358,16 @@ function transitions(s: State, p: P): Transition<State>[] {
           d.calls[cpu] = n + 1;
           unlock(d.kernel, cfg, cpu, krcp);
           at(d, n + 1 < p.calls ? 'call' : cpu === 0 && p.context !== 'task' ? 'leave' : 'done');
+        });
+        break;
+      case 'user':
+        step(cpu, `${who}: ${allocCall('may-sleep')}`, (d) => at(d, 'alloc', allocBegin('may-sleep', cpu)));
+        break;
+      case 'user-free':
+        step(cpu, `${who}: free_page()`, (d) => {
+          freePage(d.pa);
+          d.calls[cpu] = n + 1;
+          at(d, n + 1 < p.calls ? 'user' : 'done');
         });
         break;
       case 'idle':
@@ -409,11 +436,12 @@ export default defineModel({
   params,
   state: schema,
   init: (p, d) => {
-    for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
+    if (p.users === 'page-alloc' && p.context !== 'task') throw new ModelError(`users=page-alloc: the page allocator users are tasks, and context is ${p.context}; leave context at task`);
+    for (let c = 0; c < p.cpus; c++) if (!isUser(p, c)) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
     d.kernel = initKernel<AllocOp | null>(
       Array.from({ length: p.cpus }, (_, c) => ({
         task: CALLER,
-        pc: c === 0 && p.context !== 'task' ? 'enter' : 'call',
+        pc: isUser(p, c) ? 'user' : c === 0 && p.context !== 'task' ? 'enter' : 'call',
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
         budget: (c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {}) as Readonly<Record<string, number>>,
       })),
@@ -457,6 +485,22 @@ export default defineModel({
       violated: ['latency-bound'],
       note: 'on RT the zone->lock sections become non-preemptible too: the latency cost tglx measured (30 → 220 µs)',
     },
+    // Option A's cost is systemic (tglx): with only page allocator users and no kfree_rcu(),
+    // a raw zone->lock keeps every user non-preemptible for its zone section and its wait for
+    // another CPU's (4 steps), on RT as on !RT; the spinlock_t zone->lock sleeps on RT (1).
+    // The bound is the one the merged fix keeps kfree_rcu() callers within on RT (2).
+    ...([false, true] as const).flatMap((rt) => [
+      {
+        params: { variant: 'raw-zone-lock', rt, users: 'page-alloc', latencyBound: 2 } as const,
+        violated: ['latency-bound'],
+        note: `a raw zone->lock makes every allocator user spin with irqs off${rt ? ' on RT too' : ''}`,
+      },
+      {
+        params: { variant: 'workqueue-refill', rt, users: 'page-alloc', latencyBound: 2 } as const,
+        violated: rt ? [] : ['latency-bound'],
+        note: rt ? "upstream's spinlock_t zone->lock is a sleeping lock on RT: its users stay preemptible" : 'on !RT a spinlock_t spins with irqs off as a raw one does: the cost option A adds is RT\'s',
+      },
+    ]),
     { params: { variant: 'no-locks-gfp', rt: false }, note: 'pcp trylock only, NULL instead of zone->lock: the rcu_head channel takes the rest' },
     { params: { variant: 'no-locks-gfp', rt: true }, note: 'same on RT' },
     { params: { variant: 'workqueue-refill', rt: false }, note: 'no allocation under the raw lock; a kworker refills the page cache where it may sleep' },

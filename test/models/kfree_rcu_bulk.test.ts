@@ -89,6 +89,30 @@ describe('kfree_rcu_bulk', () => {
     expect(worstStretch({ variant: 'raw-zone-lock', rt: true, zoneHoldSteps: 3 }, 11)).toBe(11);
   });
 
+  it("option A's cost is systemic: with no kfree_rcu() at all, a raw zone->lock keeps every page allocator user non-preemptible, on RT too", () => {
+    const users = { users: 'page-alloc' };
+    // each user's zone section plus its wait for the other CPU's, with irqs off
+    expect(worstStretch({ ...users, variant: 'raw-zone-lock', rt: true }, 4)).toBe(4);
+    expect(worstStretch({ ...users, variant: 'raw-zone-lock', rt: false }, 4)).toBe(4);
+    // upstream's spinlock_t: the same spin on !RT, a sleeping lock on RT
+    expect(worstStretch({ ...users, variant: 'workqueue-refill', rt: false }, 4)).toBe(4);
+    const latency = (params: Record<string, unknown>) => run(model, params).properties.find((p) => p.name === 'latency-bound')!.verdict;
+    // (1 is the smallest bound there is)
+    expect(latency({ ...users, variant: 'workqueue-refill', rt: true, latencyBound: 1 })).toBe('holds');
+    // the longer the zone section, the longer every user's stretch on RT with a raw lock only
+    expect(worstStretch({ ...users, variant: 'raw-zone-lock', rt: true, zoneHoldSteps: 3 }, 6)).toBe(6);
+    expect(latency({ ...users, variant: 'workqueue-refill', rt: true, zoneHoldSteps: 3, latencyBound: 1 })).toBe('holds');
+    for (const variant of ['raw-zone-lock', 'workqueue-refill'])
+      for (const rt of [false, true]) {
+        const params = { ...users, variant, rt, latencyBound: 2 };
+        expectDeclared(model, params, run(model, params));
+      }
+    const v = run(model, { ...users, variant: 'raw-zone-lock', rt: true, latencyBound: 2 }).properties.find((p) => p.name === 'latency-bound')!.violation!;
+    expect(v.message).toMatch(/^cpu[01] has been non-preemptible for more than 2 steps \(latencyBound\): .*; holding zone->lock \(raw_spinlock_t\)$|^cpu[01] has been non-preemptible for more than 2 steps \(latencyBound\): irqs disabled/);
+    expect(v.trace.steps.map((x) => x.label).some((l) => l.includes('kfree_rcu'))).toBe(false);
+    expect(() => run(model, { ...users, context: 'hardirq' })).toThrow(/users=page-alloc: the page allocator users are tasks, and context is hardirq; leave context at task/);
+  });
+
   for (const rt of [false, true])
     it(`no-locks-gfp (${rt ? 'RT' : '!RT'}): pcp trylock only; NULL sends the object down the rcu_head channel`, () => {
       const params = { variant: 'no-locks-gfp', rt };
