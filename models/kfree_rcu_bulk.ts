@@ -32,6 +32,13 @@
 //   mentions, which the fix does not claim to remove; on RT the same setting holds.
 // - no-locks-gfp: Uladzislau's __GFP_NO_LOCKS: pcp list by trylock only, never zone->lock,
 //   NULL when it is empty (page_alloc's `lockless` mode).
+// - rt-atomic-gfp: Michal's option B in tglx's list: "GFP_RT_ATOMIC defined to 0 which would
+//   not require a new GFP bit and bail out when RT is enabled and the context is atomic. That
+//   of course does not solve the problem vs. lockdep." Under krcp->lock the context is always
+//   atomic, so on RT it always bails out (NULL, the rcu_head); on !RT it is GFP_NOWAIT.
+//   (tglx's other objection, "preemptible() returns always false for CONFIG_PREEMPT_COUNT=n
+//   kernels", is about telling atomic context apart without RT; this model runs PREEMPT or RT,
+//   where preemptible() sees the raw lock.)
 // - nowait-outside-lock: the design tglx rejects: "even if we could do the allocation outside
 //   the RCU internal lock this would not solve the problem that kfree_rcu() can be called in any
 //   context except NMI even on RT" (seed 000). The GFP_NOWAIT page is taken before
@@ -89,6 +96,7 @@ import {
   pageAllocInit,
   pageAllocType,
   perCpuLockName,
+  preemptible,
   RCU_LANE,
   rcuBatchType,
   runningTask,
@@ -107,7 +115,7 @@ import {
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
-const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
+const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'rt-atomic-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
 const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
 const USERS = ['kfree_rcu', 'page-alloc'] as const;
 const SOME_LOCK = 'some_lock';
@@ -302,7 +310,12 @@ function transitions(s: State, p: P): Transition<State>[] {
               d.krc[cpu].workPending = true;
               at(d, 'unlock');
             });
-        } else {
+        } else if (p.variant === 'rt-atomic-gfp' && cfg.rt && !preemptible(k0, cfg, cpu))
+          step(cpu, `${lane}: no room: GFP_RT_ATOMIC, PREEMPT_RT and not preemptible: NULL; ${o}'s rcu_head onto krcp->head`, (d) => {
+            d.krc[cpu].heads.push(o);
+            at(d, 'unlock');
+          });
+        else {
           const mode = p.variant === 'no-locks-gfp' ? 'lockless' : 'atomic';
           step(cpu, `${lane}: no room: ${allocCall(mode)}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
         }
@@ -501,6 +514,12 @@ export default defineModel({
         note: rt ? "upstream's spinlock_t zone->lock is a sleeping lock on RT: its users stay preemptible" : 'on !RT a spinlock_t spins with irqs off as a raw one does: the cost option A adds is RT\'s',
       },
     ]),
+    {
+      params: { variant: 'rt-atomic-gfp', rt: false },
+      violated: ['wait-context', 'latency-bound'],
+      note: 'option B on !RT is GFP_NOWAIT: "that of course does not solve the problem vs. lockdep"',
+    },
+    { params: { variant: 'rt-atomic-gfp', rt: true }, note: 'on RT the caller under krcp->lock is never preemptible: it always bails out to the rcu_head' },
     { params: { variant: 'no-locks-gfp', rt: false }, note: 'pcp trylock only, NULL instead of zone->lock: the rcu_head channel takes the rest' },
     { params: { variant: 'no-locks-gfp', rt: true }, note: 'same on RT' },
     { params: { variant: 'workqueue-refill', rt: false }, note: 'no allocation under the raw lock; a kworker refills the page cache where it may sleep' },

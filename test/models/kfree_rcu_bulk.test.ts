@@ -89,6 +89,17 @@ describe('kfree_rcu_bulk', () => {
     expect(worstStretch({ variant: 'raw-zone-lock', rt: true, zoneHoldSteps: 3 }, 11)).toBe(11);
   });
 
+  it("rt-atomic-gfp, Michal's option B: bails out on RT, where the caller under krcp->lock is never preemptible; on !RT it is GFP_NOWAIT, and lockdep still complains", () => {
+    const nonRt = run(model, { variant: 'rt-atomic-gfp', rt: false });
+    expectDeclared(model, { variant: 'rt-atomic-gfp', rt: false }, nonRt);
+    expect(story(nonRt, 'wait-context')).toEqual(INTO_ZONE);
+    const onRt = run(model, { variant: 'rt-atomic-gfp', rt: true });
+    expectDeclared(model, { variant: 'rt-atomic-gfp', rt: true }, onRt);
+    expect(onRt.verdict).toBe('holds');
+    // (had it taken GFP_NOWAIT there, zone->lock would be a sleeping lock in atomic context)
+    expect(onRt.stats.states).toBe(71);
+  });
+
   it("option A's cost is systemic: with no kfree_rcu() at all, a raw zone->lock keeps every page allocator user non-preemptible, on RT too", () => {
     const users = { users: 'page-alloc' };
     // each user's zone section plus its wait for the other CPU's, with irqs off
