@@ -118,6 +118,10 @@
 //                        (wait-context, no-sleep-in-atomic, 4 steps); owned by a preempted task,
 //                        the NMI waits on it (no-deadlock). The same holds for a hardirq or a
 //                        preempt-off caller; the model's NMI is the one that runs the free.
+//                        Lockdep reports it from NMI too: lock_acquire() runs its checks there,
+//                        and skips them only for an NMI inside lockdep itself (`if
+//                        (unlikely(!lockdep_enabled())) { /* XXX allow trylock from NMI ?!? */
+//                        ... verify_lock_unused() ...; return; }`).
 //   v6.18                6.18.0: the same free side, and kmalloc_nolock()'s in_nmi() ||
 //                        in_hardirq() gate: task B, preemption off, sees is_locked() false (A,
 //                        preempted, owns the lock, not B) and sleeps on it (no-sleep-in-atomic;
