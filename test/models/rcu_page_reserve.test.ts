@@ -61,8 +61,8 @@ describe('rcu_page_reserve', () => {
       expect(verdict(o, 'progress-without-memory')).toBe('violated');
       expect(verdict(o, 'memory-bounded')).toBe('violated');
     }
-    // Four calls, four reserve pages: nothing beyond the reserve and nothing waits, in this
-    // finite run only: one more call before the grace period ends would need a fifth page.
+    // Two calls, two reserve pages: nothing beyond the reserve and nothing waits, in this
+    // finite run only: one more call before the grace period ends would need a third page.
     const o = run(model, { variant: 'reserve-only', reserve: 2, calls: 1 });
     expect(o.verdict).toBe('holds');
   });
