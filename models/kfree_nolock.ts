@@ -479,6 +479,12 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
     const slab = pc.slabs[slabOf(parseObj(x))];
     return `tid = c->tid (${slab.tid}); freelist = c->freelist (${slab.head}); set_freepointer(${x}, ${slab.head})`;
   };
+  /** defer_free(): `if (llist_add(...)) irq_work_queue(...)`: the work is queued when the list was empty (never in no-deferred-drain). */
+  const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
+  const deferFree = (next: Next, x: string) => {
+    llistAdd(next, c, x);
+    next.pcpu[c].irqWork = pc.irqWork || queues;
+  };
   const fastReadApply = (next: Next, l: Locals) => {
     const slab = pc.slabs[slabOf(parseObj(l.x))];
     setWord(next, l.x, slab.head);
@@ -597,13 +603,11 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
         });
       const o = parseObj(x);
       const b = slabOf(o);
-      const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
       const defer = (why: string) =>
         step(`${me}${call}: ${why} -> defer_free: llist_add${queues ? ', irq_work_queue' : ''}`, (next) => {
           base(next);
           advance(next.kernel, c, taken);
-          llistAdd(next, c, x);
-          next.pcpu[c].irqWork = pc.irqWork || queues;
+          deferFree(next, x);
         });
       if (o.cpu !== c || !pc.slabs[b].current) return defer(`not in this CPU's current ${cacheOf(b)} slab`);
       const gate = kfreeGate(k, cfg, c, p.variant);
@@ -636,16 +640,13 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
     }
     case 'kf.lock': {
       const b = slabOf(parseObj(loc.x));
-      const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
       return lockStep(s, p, cfg, c, me, step, b, 'kf.write', (next) => {
         advance(next.kernel, c, { ...loc, x: NULL });
-        llistAdd(next, c, loc.x);
-        next.pcpu[c].irqWork = pc.irqWork || queues;
+        deferFree(next, loc.x);
       });
     }
     case 'kf.write': {
-      const o = parseObj(loc.x);
-      const b = slabOf(o);
+      const b = slabOf(parseObj(loc.x));
       const head = pc.slabs[b].head;
       // RT, under the lock: `if (unlikely(slab != c->slab)) { local_unlock(...); goto redo; }`
       if (!pc.slabs[b].current)
@@ -656,9 +657,8 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
       return step(`${me}set_freepointer(${loc.x}, ${head}); c->freelist = ${loc.x}; local_unlock_irqrestore(${cacheOf(b)})`, (next) => {
         localUnlock(next.kernel, cfg, c, cacheOf(b));
         advance(next.kernel, c, { ...loc, x: NULL });
-        const slab = next.pcpu[c].slabs[b];
-        slab.head = loc.x;
-        slab.next[o.slot] = head;
+        setWord(next, loc.x, head);
+        next.pcpu[c].slabs[b].head = loc.x;
       });
     }
     default:

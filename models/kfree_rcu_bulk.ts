@@ -209,8 +209,8 @@ function cfgOf(p: P): KernelConfig {
  */
 type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push' | 'user' | 'user-free';
 
-/** users=page-alloc: the CPU's task allocates pages and calls no kfree_rcu(). */
-const isUser = (p: P, _cpu: number) => p.users === 'page-alloc';
+/** users=page-alloc: every CPU's task allocates pages and calls no kfree_rcu(). */
+const pageAllocUsers = (p: P) => p.users === 'page-alloc';
 
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
@@ -331,7 +331,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             });
             continue;
           }
-          if (task === CALLER && isUser(p, cpu))
+          if (task === CALLER && pageAllocUsers(p))
             step(cpu, `${who}: ${a.what}`, (d) => {
               a.apply(d.kernel, d.pa);
               at(d, 'user-free');
@@ -449,12 +449,12 @@ export default defineModel({
   params,
   state: schema,
   init: (p, d) => {
-    if (p.users === 'page-alloc' && p.context !== 'task') throw new ModelError(`users=page-alloc: the page allocator users are tasks, and context is ${p.context}; leave context at task`);
-    for (let c = 0; c < p.cpus; c++) if (!isUser(p, c)) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
+    if (pageAllocUsers(p) && p.context !== 'task') throw new ModelError(`users=page-alloc: the page allocator users are tasks, and context is ${p.context}; leave context at task`);
+    if (!pageAllocUsers(p)) for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
     d.kernel = initKernel<AllocOp | null>(
       Array.from({ length: p.cpus }, (_, c) => ({
         task: CALLER,
-        pc: isUser(p, c) ? 'user' : c === 0 && p.context !== 'task' ? 'enter' : 'call',
+        pc: pageAllocUsers(p) ? 'user' : c === 0 && p.context !== 'task' ? 'enter' : 'call',
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
         budget: (c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {}) as Readonly<Record<string, number>>,
       })),

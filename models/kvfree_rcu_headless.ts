@@ -236,15 +236,19 @@ function kzalloc(o: Into<State>, a: A, irqsOff: boolean): void {
 
 const wrapperAt = (a: A) => `wrapper${objAt(a).slice(3)}`;
 
+/** The wrapper is allocated, and call_rcu() on it frees the object and then the wrapper. */
+function queueWrapper(o: Into<State>, a: A): void {
+  allocate(o.d.mem, wrapperAt(a));
+  callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${wrapperAt(a)})`, [objAt(a), wrapperAt(a)]);
+}
+
 /** The GFP_ATOMIC wrapper, allocated and queued or failed; `why` prefixes the label (the context check's reading). */
 function wrapper(when: (a: A) => boolean, why: (a: A) => string, irqsOff: boolean): Alt<State, P>[] {
-  const w = wrapperAt;
   return [
     alt(
-      (a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) → ${w(a)}; call_rcu(${w(a)})`,
+      (a) => `${why(a)}kzalloc(wrapper, GFP_ATOMIC) → ${wrapperAt(a)}; call_rcu(${wrapperAt(a)})`,
       (o, a) => {
-        allocate(o.d.mem, w(a));
-        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${w(a)})`, [objAt(a), w(a)]);
+        queueWrapper(o, a);
         kzalloc(o, a, irqsOff);
       },
       { when, goto: 'leave' },
@@ -288,8 +292,7 @@ const kvfreeRcu: Instr<State, P>[] = [
       (a) => `kzalloc(wrapper, ${a.p.gfp}) → ${wrapperAt(a)}; rcu_head onto krcp->head; krc_this_cpu_unlock()`,
       (o, a) => {
         treeKzalloc(o, a);
-        allocate(o.d.mem, wrapperAt(a));
-        callRcu(o.k.rcu, `kvfree(${objAt(a)}); kfree(${wrapperAt(a)})`, [objAt(a), wrapperAt(a)]);
+        queueWrapper(o, a);
         krcpUnlock(o, a);
       },
       { when: inSection, goto: 'leave' },

@@ -306,6 +306,13 @@ function transitions(s: State, p: P): Transition<State>[] {
         break;
       }
       case 'alloc': {
+        /** krcp->lock around `f`: still held (v5.10), or taken again after the allocation. */
+        const underKrcp = (d: Draft<State>, f: () => void) => {
+          f();
+          if (empty.underKrcp) unlock(d.kernel, cfg, cpu, krcp);
+          else section(d.kernel);
+        };
+        const relock = empty.underKrcp ? '' : 'krc_this_cpu_lock(); ';
         for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp, { pressure: true })) {
           const step = (label: string, then: (d: Draft<State>) => void): void =>
             void out.push({
@@ -316,13 +323,6 @@ function transitions(s: State, p: P): Transition<State>[] {
                 then(d);
               },
             });
-          /** krcp->lock around `f`: still held (v5.10), or taken again after the allocation. */
-          const underKrcp = (d: Draft<State>, f: () => void) => {
-            f();
-            if (empty.underKrcp) unlock(d.kernel, cfg, cpu, krcp);
-            else section(d.kernel);
-          };
-          const relock = empty.underKrcp ? '' : 'krc_this_cpu_lock(); ';
           if (a.op.pc !== 'done') step('', (d) => at(d, 'alloc', a.op));
           else if (a.op.page)
             step(`; ${relock}${o} into a page beyond the reserve; krc_this_cpu_unlock()`, (d) => {
