@@ -84,6 +84,8 @@ export class Expander {
   private readonly deadlock: boolean;
   private readonly samples: Samples | undefined;
   private expansions = 0;
+  /** Told of each expansion, with the state in `space.state` and its transitions (explore.ts records the liveness graph so). */
+  onExpand: ((id: number, ts: readonly AnyTransition[]) => void) | undefined;
 
   constructor(
     readonly space: Space,
@@ -159,6 +161,7 @@ export class Expander {
     if (ts.length > MAX_TRANSITIONS_PER_STATE)
       throw new ModelError(`model "${this.model.name}": ${ts.length} transitions from one state; at most ${MAX_TRANSITIONS_PER_STATE} are supported, in state {${space.render(space.state)}}`);
     const sampled = this.samples?.wants(this.expansions) ?? false;
+    this.onExpand?.(id, ts);
 
     // A state with nothing enabled: an accepted end, or a deadlock; final properties apply.
     if (ts.length === 0) {

@@ -8,7 +8,7 @@ import { counterexampleOf } from './counterexample.ts';
 import { Expander, FirstFindings, type Found } from './expand.ts';
 import { Frontier } from './frontier.ts';
 import { PathColumns, SpillFile } from './growable.ts';
-import { buildGraph, livenessViolations } from './liveness.ts';
+import { buildGraph, GraphRecorder, livenessViolations, type GraphRun } from './liveness.ts';
 import { spaceOf } from './space.ts';
 import { collisionOdds, exactStoreFor, FingerprintStore, type StateStore } from './store.ts';
 
@@ -200,6 +200,11 @@ export function* checkLiveness(
 ): Generator<void, LiveResults> {
   const started = performance.now();
   const run = yield* buildGraph(model, params, props, { maxStates: o.maxStates, maxDepth: o.maxDepth, stop, yieldMs: YIELD_MS, fired });
+  return decideLiveness(model, props, run, started);
+}
+
+/** The liveness results on the graph of `run` (built since `started`). */
+function decideLiveness(model: AnyModel, props: readonly LivenessProperty<unknown, AnyParams>[], run: GraphRun, started: number): LiveResults {
   const violations = livenessViolations(model, run, props);
   return {
     violations,
@@ -297,8 +302,13 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   const spill = options.fingerprint ? new SpillFile() : undefined;
   const paths = new PathColumns(o.strategy, spill);
   const out = expander.out;
+  // A plain breadth-first search over an exact store is the liveness graph's search too: it
+  // records the graph as it goes, so that no second pass is needed when it completes.
+  const recorder =
+    liveness.length > 0 && searchNeeded && o.strategy === 'bfs' && store.exact && !space.perms && !options.por ? new GraphRecorder(model, params, liveness, space) : undefined;
+  if (recorder) expander.onExpand = (id, ts) => recorder.expanding(id, ts);
   const started = performance.now();
-  const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize;
+  const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize + (recorder?.byteSize ?? 0);
   let stoppedBy: StopReason | undefined;
   let cutByDepth = false;
   let maxDepthSeen = 0;
@@ -308,10 +318,10 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   /** BFS: the id of the first state stored at each depth (ids grow with depth), for --por's proviso. */
   const firstAtDepth: number[] = [0];
 
-  /** Stores the state whose bytes are in `out` unless it is stored already; checks and queues it. */
-  const admit = (value: unknown, from: number, via: number, depth: number): void => {
+  /** Stores the state whose bytes are in `out` unless it is stored already; checks and queues it. Its id (an exact store's, when stored already). */
+  const admit = (value: unknown, from: number, via: number, depth: number): number => {
     const id = store.add(out.bytes, out.length);
-    if (id < 0) return;
+    if (id < 0) return store.found;
     paths.push(from, via);
     if (depth > maxDepthSeen) {
       maxDepthSeen = depth;
@@ -319,13 +329,15 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
     }
     expander.checkState(id, value);
     frontier.push(id, depth, out.bytes, out.length);
+    return id;
   };
 
   // Initial states are checked like any other.
   const initial = space.initialStates();
+  const initialIds: number[] = [];
   initial.forEach((s, i) => {
     expander.initial(s.bytes);
-    if (store.size < o.maxStates) admit(s.value, -1 - i, -1, 0);
+    if (store.size < o.maxStates) initialIds.push(admit(s.value, -1 - i, -1, 0));
     else stoppedBy = { kind: 'max-states', limit: o.maxStates };
   });
 
@@ -339,14 +351,17 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   // A successor: skip it if already stored; at the depth bound, note that the run is cut; else store it.
   const visit = (i: number, value: unknown): void => {
     if (depth >= o.maxDepth) {
-      if (!store.contains(out.bytes, out.length)) cutByDepth = true;
+      const known = store.find(out.bytes, out.length);
+      if (known < 0) cutByDepth = true;
+      else recorder?.edge(i, known);
       return;
     }
     if (store.size >= o.maxStates && !store.contains(out.bytes, out.length)) {
       stoppedBy = { kind: 'max-states', limit: o.maxStates };
       return;
     }
-    admit(value, id, i, depth + 1);
+    const to = admit(value, id, i, depth + 1);
+    recorder?.edge(i, to);
   };
 
   search: while (frontier.size > 0 && !stoppedBy && !done()) {
@@ -387,7 +402,19 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
 
   // Liveness, unless the run already stopped or (--stop-on-first) found a violation.
   let live: LiveResults | undefined;
-  if (liveness.length > 0 && !stoppedBy && !(options.stopOnFirst && findings.found.size > 0)) {
+  if (recorder && complete) {
+    const graphStarted = performance.now();
+    const run: GraphRun = {
+      graph: recorder.graph(store.size, initialIds),
+      space,
+      store,
+      transitions: expander.transitions,
+      maxDepth: maxDepthSeen,
+      initialBytes: initial.map((s) => s.bytes),
+      graphBytes: recorder.byteSize,
+    };
+    live = decideLiveness(model, liveness, run, graphStarted);
+  } else if (liveness.length > 0 && !stoppedBy && !(options.stopOnFirst && findings.found.size > 0)) {
     live = yield* checkLiveness(model, params, liveness, o, () => limitReached(options, o, started, store.byteSize), searchNeeded ? undefined : expander.fired);
     complete &&= live.complete;
     stoppedBy = live.stoppedBy;

@@ -158,22 +158,117 @@ const GOAL = 1;
 const TRIGGER = 2;
 
 /**
+ * Records the reachable graph while a breadth-first search expands states in the order of
+ * their ids (0, 1, 2, …): buildGraph's own search below, or the safety search of explore.ts
+ * when it is one (exact store, no reduction), which then needs no second pass. For each
+ * expanded state, `expanding` (with the state in `space.state`) and then `edge` per transition.
+ */
+export class GraphRecorder {
+  private readonly classes: FairnessClasses;
+  private readonly start = new Int32Column();
+  private readonly target = new Int32Column();
+  private readonly lane = new Uint16Column();
+  private readonly index = new Uint16Column();
+  private readonly kind = new Int32Column();
+  private readonly enabled = new Int32Column();
+  private readonly marks: Uint16Column[];
+  private ts: readonly AnyTransition[] = [];
+  private mask = 0;
+
+  constructor(
+    model: AnyModel,
+    private readonly params: AnyParams,
+    private readonly props: readonly LivenessProperty<unknown, AnyParams>[],
+    private readonly space: Space,
+  ) {
+    this.classes = new FairnessClasses(fairnessOf(model, params), model.name);
+    this.marks = props.map(() => new Uint16Column());
+  }
+
+  /** States whose edges are recorded. */
+  get expanded(): number {
+    return this.start.length;
+  }
+
+  get byteSize(): number {
+    return [this.start, this.target, this.lane, this.index, this.kind, this.enabled, ...this.marks].reduce((sum, c) => sum + c.byteSize, 0);
+  }
+
+  private evaluate(p: LivenessProperty<unknown, AnyParams>, f: (s: unknown, q: AnyParams) => boolean, what: string): boolean {
+    try {
+      return f(this.space.state, this.params) === true;
+    } catch (e) {
+      throw modelFailure(`property "${p.name}": ${what} threw on state {${this.space.render(this.space.state)}}`, e);
+    }
+  }
+
+  /** State `id`, the next one (ids in order), is expanded with transitions `ts`: its goal and trigger marks. */
+  expanding(id: number, ts: readonly AnyTransition[]): void {
+    if (id !== this.start.length) throw new Error(`GraphRecorder: state ${id} expanded out of order (expected ${this.start.length})`);
+    if (id > 0) this.enabled.push(this.mask);
+    this.mask = 0;
+    this.ts = ts;
+    this.props.forEach((p, k) => {
+      let m = this.evaluate(p, p.goal, 'its goal') ? GOAL : 0;
+      if (p.kind === 'leadsTo' && this.evaluate(p, p.trigger, 'its trigger')) m |= TRIGGER;
+      this.marks[k].push(m);
+    });
+    this.start.push(this.target.length);
+  }
+
+  /** The expanding state's transition `i` leads to state `to`. */
+  edge(i: number, to: number): void {
+    const t = this.ts[i];
+    const l = this.classes.lane(t.lane);
+    const fin = this.classes.isFinite(t);
+    if (!fin) this.mask |= 1 << l;
+    this.target.push(to);
+    this.lane.push(l);
+    this.index.push(i);
+    this.kind.push(fin ? FINITE : this.classes.group(t));
+  }
+
+  /** The expanding state's edges are incomplete (a bound stopped the search in it): it counts as not expanded. */
+  abandon(): void {
+    const s = this.start.length - 1;
+    this.target.length = this.lane.length = this.index.length = this.kind.length = this.start.get(s);
+    this.start.length = s;
+    for (const m of this.marks) m.length = s;
+  }
+
+  /** The graph of the states recorded, over `states` stored in all. */
+  graph(states: number, initials: readonly number[]): LiveGraph {
+    const expanded = this.start.length;
+    if (this.enabled.length < expanded) this.enabled.push(this.mask);
+    this.start.push(this.target.length);
+    return {
+      states,
+      expanded,
+      start: this.start.values,
+      target: this.target.values,
+      lane: this.lane.values,
+      index: this.index.values,
+      kind: this.kind.values,
+      enabled: new Uint32Array(this.enabled.values.buffer, 0, expanded),
+      initials,
+      marks: this.marks.map((m) => Uint8Array.from(m.values)),
+      weak: this.classes.weak,
+      groups: this.classes.groupNames.length,
+      laneNames: [...this.classes.lanes.keys()],
+    };
+  }
+}
+
+/**
  * Builds the reachable graph of `model` under `params`, with each liveness property's goal and
  * trigger evaluated on every expanded state. A generator: it yields now and then so that the
  * caller can let the event loop run.
  */
 export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly LivenessProperty<unknown, AnyParams>[], bounds: LivenessBounds): Generator<void, GraphRun> {
   const space = spaceOf(model, params);
-  const classes = new FairnessClasses(fairnessOf(model, params), model.name);
+  const recorder = new GraphRecorder(model, params, props, space);
   const store = exactStoreFor(space.stride);
-  const start = new Int32Column();
-  const target = new Int32Column();
-  const lane = new Uint16Column();
-  const index = new Uint16Column();
-  const kind = new Int32Column();
-  const enabled = new Int32Column();
   const depthOf = new Int32Column();
-  const marks = props.map(() => new Uint16Column());
   const out = new ByteWriter();
   const initials: number[] = [];
   const initialBytes: Uint8Array[] = [];
@@ -193,13 +288,6 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
     }
     initials.push(id);
   }
-  const evaluate = (p: LivenessProperty<unknown, AnyParams>, f: (s: unknown, q: AnyParams) => boolean, what: string): boolean => {
-    try {
-      return f(space.state, params) === true;
-    } catch (e) {
-      throw modelFailure(`property "${p.name}": ${what} threw on state {${space.render(space.state)}}`, e);
-    }
-  };
   let lastYield = performance.now();
   for (let s = 0; s < store.size && stoppedBy === undefined; s++) {
     if ((s & 255) === 255) {
@@ -217,18 +305,11 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
     }
     const { bytes, start: from, end } = store.bytesOf(s);
     const ts = space.expand(bytes, from, end);
-    props.forEach((p, k) => {
-      let m = evaluate(p, p.goal, 'its goal') ? GOAL : 0;
-      if (p.kind === 'leadsTo' && evaluate(p, p.trigger, 'its trigger')) m |= TRIGGER;
-      marks[k].push(m);
-    });
-    start.push(target.length);
-    let mask = 0;
+    recorder.expanding(s, ts);
     for (let i = 0; i < ts.length; i++) {
-      const t = ts[i];
       space.successor(i, out);
       transitions++;
-      if (bounds.fired) countFired(bounds.fired, t);
+      if (bounds.fired) countFired(bounds.fired, ts[i]);
       let to = store.find(out.bytes, out.length);
       if (to < 0) {
         if (store.size >= bounds.maxStates) {
@@ -239,43 +320,16 @@ export function* buildGraph(model: AnyModel, params: AnyParams, props: readonly 
         depthOf.push(depth + 1);
         if (depth + 1 > maxDepth) maxDepth = depth + 1;
       }
-      const l = classes.lane(t.lane);
-      const fin = classes.isFinite(t);
-      if (!fin) mask |= 1 << l;
-      target.push(to);
-      lane.push(l);
-      index.push(i);
-      kind.push(fin ? FINITE : classes.group(t));
+      recorder.edge(i, to);
     }
     space.checkUnchanged();
     if (stoppedBy !== undefined) {
-      // The state's edges are incomplete: it counts as not expanded.
-      target.length = lane.length = index.length = kind.length = start.get(s);
-      start.length = s;
-      for (const m of marks) m.length = s;
+      recorder.abandon();
       break;
     }
-    enabled.push(mask);
   }
-  const expanded = start.length;
-  start.push(target.length);
-  const graph: LiveGraph = {
-    states: store.size,
-    expanded,
-    start: start.values,
-    target: target.values,
-    lane: lane.values,
-    index: index.values,
-    kind: kind.values,
-    enabled: new Uint32Array(enabled.values.buffer, 0, expanded),
-    initials,
-    marks: marks.map((m) => Uint8Array.from(m.values)),
-    weak: classes.weak,
-    groups: classes.groupNames.length,
-    laneNames: [...classes.lanes.keys()],
-  };
-  const graphBytes = [start, target, lane, index, kind, enabled, depthOf, ...marks].reduce((sum, c) => sum + c.byteSize, 0);
-  return { graph, space, store, transitions, maxDepth, stoppedBy, initialBytes, graphBytes };
+  const graph = recorder.graph(store.size, initials);
+  return { graph, space, store, transitions, maxDepth, stoppedBy, initialBytes, graphBytes: recorder.byteSize + depthOf.byteSize };
 }
 
 /** A fair run that violates a property: a stem from an initial state, then a cycle back to state `loop` (or a stay at the end). */

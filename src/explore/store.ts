@@ -65,6 +65,8 @@ export interface StateStore {
   readonly exact: boolean;
   /** Stores the state whose bytes are `b[0, n)`; its new id, or -1 if it was already stored. */
   add(b: Uint8Array, n: number): number;
+  /** After add() returned -1: the id of the state it found (an exact store's; a fingerprint store's is -1). */
+  readonly found: number;
   /** Whether stored state `id` is the state `b[0, n)` (for a fingerprint: has its fingerprint). */
   matches(id: number, b: Uint8Array, n: number): boolean;
   /** Whether the state `b[0, n)` is stored (for a fingerprint: its fingerprint is). */
@@ -102,6 +104,7 @@ export class ExactStore implements StateStore {
   private used = CHUNK;
   private offsets = new Uint32Array(1024);
   size = 0;
+  found = -1;
   private slots = new Int32Array(2 << 10);
   private mask = (1 << 10) - 1;
   /** Set by `locate`: the chunk and the [start, end) of a state's bytes. */
@@ -188,7 +191,10 @@ export class ExactStore implements StateStore {
     for (;;) {
       const s = slots[2 * i];
       if (s === 0) break;
-      if (slots[2 * i + 1] === h && this.same(s - 1, b, n)) return -1;
+      if (slots[2 * i + 1] === h && this.same(s - 1, b, n)) {
+        this.found = s - 1;
+        return -1;
+      }
       i = (i + 1) & mask;
     }
     const id = this.size;
@@ -248,6 +254,7 @@ export class ExactStore implements StateStore {
 export class FingerprintStore implements StateStore {
   readonly exact = false;
   size = 0;
+  readonly found = -1;
   /** Per bucket, 8 pairs (low, high); (0, 0) is an empty slot, so a fingerprint (0, 0) is stored as (1, 0). */
   private slots = new Uint32Array(2 * BUCKET * 512);
   private buckets = 512;
@@ -401,6 +408,7 @@ const FIXED_CHUNK_BYTES = 1 << 24;
 export class FixedStore implements StateStore {
   readonly exact = true;
   size = 0;
+  found = -1;
   private readonly words: number;
   private readonly shift: number;
   private readonly perChunk: number;
@@ -482,7 +490,10 @@ export class FixedStore implements StateStore {
     const recent = this.recent;
     const r = 2 * ((h >>> 8) & RECENT_MASK);
     const seen = recent[r];
-    if (seen !== 0 && recent[r + 1] === h && this.same(seen - 1, w)) return -1;
+    if (seen !== 0 && recent[r + 1] === h && this.same(seen - 1, w)) {
+      this.found = seen - 1;
+      return -1;
+    }
     const slots = this.slots;
     const mask = this.mask;
     // Probe until the state or an empty slot: the state is new there.
@@ -493,6 +504,7 @@ export class FixedStore implements StateStore {
       if (slots[2 * i + 1] === h && this.same(s - 1, w)) {
         recent[r] = s;
         recent[r + 1] = h;
+        this.found = s - 1;
         return -1;
       }
       i = (i + 1) & mask;

@@ -6,7 +6,7 @@
 // lasso is re-checked against the model inside explore() (lassoProblem), so a wrong lasso fails too.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alwaysEventually, anyModel, defineModel, eventually, explore, leadsTo, t, type Fairness } from '../../src/index.ts';
+import { alwaysEventually, anyModel, defineModel, eventually, explore, invariant, leadsTo, t, type Fairness } from '../../src/index.ts';
 
 interface Edge {
   readonly from: number;
@@ -51,6 +51,7 @@ function modelOf(g: G) {
         g.edges.flatMap((e, k) => (e.from === s.at ? [{ lane: `l${e.lane}`, label: `l${e.lane}: a${e.act} to ${e.to} #${k}`, action: `a${e.act}`, apply: (d: { at: number }) => void (d.at = e.to) }] : [])),
       fairness,
       properties: [
+        invariant('in-range', 'the node is one of the graph\'s', (s: { at: number }) => s.at < g.n),
         eventually('ev', 'goal eventually', (s: { at: number }) => g.goal[s.at]),
         alwaysEventually('gf', 'goal again and again', (s: { at: number }) => g.goal[s.at]),
         leadsTo('lt', 'trigger leads to goal', (s: { at: number }) => g.trigger[s.at], (s: { at: number }) => g.goal[s.at]),
@@ -119,6 +120,28 @@ describe('liveness against brute force on random graphs', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('decides the same on the graph the safety search records as on a graph search of its own', () => {
+    // With a safety property selected, the breadth-first safety search records the graph
+    // (explore.ts); with none, the graph search of liveness.ts runs alone. Same verdicts, same lassos.
+    const liveOnly = ['ev', 'gf', 'lt'];
+    fc.assert(
+      fc.property(graphs, (g) => {
+        const model = modelOf(g);
+        const alone = explore(model, {}, { properties: liveOnly });
+        const recorded = explore(model, {}, { properties: ['in-range', ...liveOnly] });
+        expect(recorded.stats.liveness?.edges).toBe(alone.stats.liveness?.edges);
+        for (const name of liveOnly) {
+          const a = alone.properties.find((p) => p.name === name)!;
+          const b = recorded.properties.find((p) => p.name === name)!;
+          expect(b.verdict, `${name} on ${JSON.stringify(g)}`).toBe(a.verdict);
+          expect(b.violation?.trace.steps.map((st) => st.label)).toEqual(a.violation?.trace.steps.map((st) => st.label));
+          expect(b.violation?.trace.loop).toBe(a.violation?.trace.loop);
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });
