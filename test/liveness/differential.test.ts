@@ -51,7 +51,7 @@ function modelOf(g: G) {
         g.edges.flatMap((e, k) => (e.from === s.at ? [{ lane: `l${e.lane}`, label: `l${e.lane}: a${e.act} to ${e.to} #${k}`, action: `a${e.act}`, apply: (d: { at: number }) => void (d.at = e.to) }] : [])),
       fairness,
       properties: [
-        invariant('in-range', 'the node is one of the graph\'s', (s: { at: number }) => s.at < g.n),
+        invariant<{ at: number }>('in-range', 'the node is one of the graph\'s', (s) => s.at < g.n),
         eventually('ev', 'goal eventually', (s: { at: number }) => g.goal[s.at]),
         alwaysEventually('gf', 'goal again and again', (s: { at: number }) => g.goal[s.at]),
         leadsTo('lt', 'trigger leads to goal', (s: { at: number }) => g.trigger[s.at], (s: { at: number }) => g.goal[s.at]),
