@@ -9,6 +9,7 @@
  */
 import { atQuiescence, invariant, leadsTo, type FinalProperty, type InvariantProperty, type LeadsToProperty } from '../src/index.ts';
 import {
+  allocatorOf,
   faultsOf,
   inSynchronizeRcu,
   leaked,
@@ -37,6 +38,23 @@ export function noDoubleFree<S, P = AnyParams>(mem: (s: S) => Memory, at: string
   return invariant<S, P>('no-double-free', 'no object is freed twice', (s) => {
     const f = faultsOf(mem(s), 'double-free')[0];
     return !f || { message: `${f.ctx} frees ${f.obj} a second time`, fields: [`${at}.objects.${f.obj}`] };
+  });
+}
+
+/** Every free function is given memory of an allocator it takes (kfree() no vmalloc() memory, vfree() no kmalloc() memory, …). */
+export function noWrongAllocator<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>('no-wrong-allocator', 'no object is given to a free function of another allocator (kfree() of vmalloc() memory, vfree() of kmalloc() memory)', (s) => {
+    const m = mem(s);
+    const f = faultsOf(m, 'wrong-allocator')[0];
+    return !f || { message: `${f.ctx} frees ${f.obj} with ${f.via}(), but ${allocatorOf(m, f.obj)}() allocated it`, fields: [`${at}.objects.${f.obj}`] };
+  });
+}
+
+/** No context dereferences a NULL pointer. */
+export function noNullDeref<S, P = AnyParams>(mem: (s: S) => Memory, at: string): InvariantProperty<S, P> {
+  return invariant<S, P>('no-null-deref', 'no context dereferences a NULL pointer', (s) => {
+    const f = faultsOf(mem(s), 'null-deref')[0];
+    return !f || { message: `${f.ctx} dereferences NULL`, fields: [`${at}.faults`] };
   });
 }
 

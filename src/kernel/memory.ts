@@ -12,6 +12,14 @@
  * text (`arr0`, `wrapper`). `owned` marks objects that are legitimately kept at the end of a run
  * (a per-CPU cache, the current array) so that the leak check does not count them.
  *
+ * Each object remembers the allocator it came from, and each free says which free function it
+ * is: a free function given memory from another allocator is a `wrong-allocator` fault, as the
+ * kernel's would corrupt memory or crash (6.18: kfree() takes a "pointer returned by kmalloc()
+ * or kmem_cache_alloc()" (mm/slub.c); kvfree() "frees memory allocated by any of vmalloc(),
+ * kmalloc() or kvmalloc()", as `if (is_vmalloc_addr(addr)) vfree(addr); else kfree(addr);`;
+ * kfree_bulk() is `kmem_cache_free_bulk(NULL, size, p)`, which finds each object's slab cache;
+ * vfree() takes vmalloc() memory, free_page() a page). A dereference of NULL is a `null-deref`.
+ *
  * The state is a schema part (`mem: memoryType({ objects: 4, slots: 1 })`): queries read a
  * Memory, effects write a MemoryDraft in place.
  */
@@ -22,8 +30,24 @@ import type { Callback, Kernel, RcuDraft } from './state.ts';
 
 export const OBJECT_STATES = ['allocated', 'published', 'retired', 'freed'] as const;
 export type ObjectState = (typeof OBJECT_STATES)[number];
-export const FAULT_KINDS = ['use-after-free', 'double-free', 'deref-outside-reader'] as const;
+export const FAULT_KINDS = ['use-after-free', 'double-free', 'deref-outside-reader', 'wrong-allocator', 'null-deref'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Where an object's memory came from: kmalloc()/kzalloc(), vmalloc(), kmem_cache_alloc(), alloc_page(). */
+export const ALLOCATORS = ['kmalloc', 'vmalloc', 'kmem_cache', 'page'] as const;
+export type Allocator = (typeof ALLOCATORS)[number];
+
+/** The free functions, each with the allocators whose memory it takes (the file comment quotes them). */
+export const FREES = {
+  kfree: ['kmalloc', 'kmem_cache'],
+  kvfree: ['kmalloc', 'vmalloc', 'kmem_cache'],
+  kfree_bulk: ['kmalloc', 'kmem_cache'],
+  kmem_cache_free: ['kmem_cache'],
+  vfree: ['vmalloc'],
+  free_page: ['page'],
+} as const satisfies Record<string, readonly Allocator[]>;
+export type FreeFn = keyof typeof FREES;
+export const FREE_FNS = Object.keys(FREES) as FreeFn[];
 
 /** The bounds of a model's memory state. */
 export interface MemoryShape {
@@ -37,10 +61,18 @@ export interface MemoryShape {
 
 /** The schema of the memory state with the bounds of `shape`. */
 export function memoryType(shape: MemoryShape) {
-  const fault = t.struct({ kind: t.enum(FAULT_KINDS), ctx: t.text(), obj: t.text() });
+  const fault = t.struct({
+    kind: t.enum(FAULT_KINDS),
+    ctx: t.text(),
+    /** The object ('NULL' for a null-deref). */
+    obj: t.text(),
+    /** wrong-allocator: the free function that was given the object. */
+    via: t.optional(t.enum(FREE_FNS)),
+  });
+  const object = t.struct({ state: t.enum(OBJECT_STATES), from: t.enum(ALLOCATORS) });
   return t.struct({
-    /** Every object allocated so far, by name; a freed one stays, as `freed`. */
-    objects: t.map(t.text(), t.enum(OBJECT_STATES), shape.objects),
+    /** Every object allocated so far, by name, with its allocator; a freed one stays, as `freed`. */
+    objects: t.map(t.text(), object, shape.objects),
     /** RCU-protected pointers (`s_group_desc`) → the object they point to, or null; a slot is absent until first published. */
     slots: t.map(t.text(), t.optional(t.text()), shape.slots ?? 1),
     /** Faults in the order they happened. */
@@ -53,6 +85,7 @@ export type Memory = ValueOf<ReturnType<typeof memoryType>>;
 /** Memory as apply(next) writes it. */
 export type MemoryDraft = Draft<Memory>;
 export type Fault = Memory['faults'][number];
+type Obj = Memory['objects'] extends ReadonlyMap<string, infer O> ? O : never;
 
 /** No object, no slot, no fault (a fresh value). */
 export function memoryInit(): MemoryDraft {
@@ -60,14 +93,24 @@ export function memoryInit(): MemoryDraft {
 }
 
 export function objectState(mem: Memory, obj: string): ObjectState | undefined {
-  return mem.objects.get(obj);
+  return mem.objects.get(obj)?.state;
 }
 
-/** A new object (or a name reused after its free: a fresh allocation at the same name). */
-export function allocate(mem: MemoryDraft, obj: string): void {
-  const st = mem.objects.get(obj);
+/** The allocator `obj` came from (undefined for an object never allocated). */
+export function allocatorOf(mem: Memory, obj: string): Allocator | undefined {
+  return mem.objects.get(obj)?.from;
+}
+
+function setState(mem: MemoryDraft, obj: string, state: ObjectState): void {
+  const o = mem.objects.get(obj) as Obj;
+  mem.objects.set(obj, { state, from: o.from });
+}
+
+/** A new object from `from` (or a name reused after its free: a fresh allocation at the same name). */
+export function allocate(mem: MemoryDraft, obj: string, from: Allocator = 'kmalloc'): void {
+  const st = objectState(mem, obj);
   if (st !== undefined && st !== 'freed') throw new ModelError(`memory: ${obj} is allocated twice (it is ${st})`);
-  mem.objects.set(obj, 'allocated');
+  mem.objects.set(obj, { state: 'allocated', from });
 }
 
 /**
@@ -78,11 +121,11 @@ export function allocate(mem: MemoryDraft, obj: string): void {
 export function publish(mem: MemoryDraft, slot: string, obj: string | null): void {
   const old = mem.slots.get(slot) ?? null;
   if (obj !== null) {
-    const st = mem.objects.get(obj);
+    const st = objectState(mem, obj);
     if (st !== 'allocated' && st !== 'published') throw new ModelError(`memory: cannot publish ${obj}, it is ${st ?? 'unknown'}`);
-    mem.objects.set(obj, 'published');
+    setState(mem, obj, 'published');
   }
-  if (old !== null && old !== obj && mem.objects.get(old) === 'published' && ![...mem.slots].some(([k, o]) => k !== slot && o === old)) mem.objects.set(old, 'retired');
+  if (old !== null && old !== obj && objectState(mem, old) === 'published' && ![...mem.slots].some(([k, o]) => k !== slot && o === old)) setState(mem, old, 'retired');
   mem.slots.set(slot, obj);
 }
 
@@ -92,22 +135,30 @@ export function publish(mem: MemoryDraft, slot: string, obj: string | null): voi
  */
 export function rcuDereference(mem: MemoryDraft, k: Kernel, cpu: number, slot: string): string | null {
   const obj = mem.slots.get(slot) ?? null;
-  if (!isReader(k, cpu) && obj !== null) mem.faults.push({ kind: 'deref-outside-reader', ctx: rcuContext(k, cpu), obj });
+  if (!isReader(k, cpu) && obj !== null) mem.faults.push({ kind: 'deref-outside-reader', ctx: rcuContext(k, cpu), obj, via: null });
   return obj;
 }
 
-/** `ctx` reads or writes `obj` through a reference it holds; a fault when the object is freed. */
-export function access(mem: MemoryDraft, obj: string, ctx: string): void {
-  if (mem.objects.get(obj) === 'freed') mem.faults.push({ kind: 'use-after-free', ctx, obj });
+/** `ctx` reads or writes `obj` through a reference it holds: a fault when the object is freed, or when the reference is NULL. */
+export function access(mem: MemoryDraft, obj: string | null, ctx: string): void {
+  if (obj === null) mem.faults.push({ kind: 'null-deref', ctx, obj: 'NULL', via: null });
+  else if (objectState(mem, obj) === 'freed') mem.faults.push({ kind: 'use-after-free', ctx, obj, via: null });
 }
 
-/** kfree()/kvfree() of `obj` by `ctx`; freeing a freed object is a fault; freeing NULL is a no-op. */
-export function free(mem: MemoryDraft, obj: string | null, ctx: string): void {
+/**
+ * `how`(obj) by `ctx` (kvfree() unless said): freeing a freed object is a double free, giving
+ * it memory of an allocator it does not take a wrong-allocator fault (the object counts as
+ * freed: nothing else will free it); freeing NULL is a no-op.
+ */
+export function free(mem: MemoryDraft, obj: string | null, ctx: string, how: FreeFn = 'kvfree'): void {
   if (obj === null) return;
-  const st = mem.objects.get(obj);
-  if (st === undefined) throw new ModelError(`memory: ${ctx} frees ${obj}, which was never allocated`);
-  if (st === 'freed') mem.faults.push({ kind: 'double-free', ctx, obj });
-  else mem.objects.set(obj, 'freed');
+  const o = mem.objects.get(obj);
+  if (o === undefined) throw new ModelError(`memory: ${ctx} frees ${obj}, which was never allocated`);
+  if (o.state === 'freed') mem.faults.push({ kind: 'double-free', ctx, obj, via: null });
+  else {
+    if (!(FREES[how] as readonly Allocator[]).includes(o.from)) mem.faults.push({ kind: 'wrong-allocator', ctx, obj, via: how });
+    setState(mem, obj, 'freed');
+  }
 }
 
 /**
@@ -134,6 +185,6 @@ export function faultsOf(mem: Memory, kind: FaultKind): Fault[] {
  */
 export function leaked(mem: Memory, owned: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
-  for (const [obj, st] of mem.objects) if ((st === 'allocated' || st === 'retired') && !owned.has(obj)) out.push(obj);
+  for (const [obj, { state }] of mem.objects) if ((state === 'allocated' || state === 'retired') && !owned.has(obj)) out.push(obj);
   return out.sort();
 }

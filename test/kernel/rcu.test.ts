@@ -23,7 +23,7 @@ import {
   takeCallback,
 } from '../../src/kernel/rcu.ts';
 import { kernelType, type KernelDraft } from '../../src/kernel/state.ts';
-import { access, allocate, free, faultsOf, leaked, memoryInit, memoryType, objectState, publish, rcuDereference, runRcuCallback } from '../../src/kernel/memory.ts';
+import { access, allocate, allocatorOf, free, FREE_FNS, faultsOf, leaked, memoryInit, memoryType, objectState, publish, rcuDereference, runRcuCallback } from '../../src/kernel/memory.ts';
 import { gracePeriodsEnd, synchronizeRcuLegal } from '../../properties/rcu.ts';
 
 const NRT = kernelConfig({ rt: false });
@@ -303,7 +303,7 @@ describe('memory', () => {
     startGp(k);
     endGp(k);
     runRcuCallback(k.rcu, m, 'softirq');
-    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'softirq', obj: 'arr0' }]);
+    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'softirq', obj: 'arr0', via: null }]);
   });
 
   it('records a double free and a dereference outside a reader', () => {
@@ -311,15 +311,43 @@ describe('memory', () => {
     allocate(m, 'x');
     free(m, 'x', 'c');
     free(m, 'x', 'c');
-    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'c', obj: 'x' }]);
+    expect(faultsOf(m, 'double-free')).toEqual([{ kind: 'double-free', ctx: 'c', obj: 'x', via: null }]);
     allocate(m, 'y');
     publish(m, 's', 'y');
     expect(rcuDereference(m, kernelAfter(), 0, 's')).toBe('y');
-    expect(faultsOf(m, 'deref-outside-reader')).toEqual([{ kind: 'deref-outside-reader', ctx: 'cpu0/task0', obj: 'y' }]);
+    expect(faultsOf(m, 'deref-outside-reader')).toEqual([{ kind: 'deref-outside-reader', ctx: 'cpu0/task0', obj: 'y', via: null }]);
     // An implied reader may dereference.
     rcuDereference(m, kernelAfter((k) => localIrqSave(k, 0)), 0, 's');
     expect(faultsOf(m, 'deref-outside-reader').length).toBe(1);
   });
+  it('knows which allocator an object came from and which free functions take it', () => {
+    const m = memoryInit();
+    const from = { k: 'kmalloc', v: 'vmalloc', c: 'kmem_cache', p: 'page' } as const;
+    // Each free function against each allocator: the pairs the kernel accepts (memory.ts quotes them).
+    const accepted: string[] = [];
+    for (const how of FREE_FNS)
+      for (const [tag, a] of Object.entries(from)) {
+        const obj = `${tag}-${how}`;
+        allocate(m, obj, a);
+        const before = faultsOf(m, 'wrong-allocator').length;
+        free(m, obj, 'c', how);
+        if (faultsOf(m, 'wrong-allocator').length === before) accepted.push(`${how}(${a})`);
+        expect([objectState(m, obj), allocatorOf(m, obj)]).toEqual(['freed', a]);
+      }
+    expect(accepted).toEqual(['kfree(kmalloc)', 'kfree(kmem_cache)', 'kvfree(kmalloc)', 'kvfree(vmalloc)', 'kvfree(kmem_cache)', 'kfree_bulk(kmalloc)', 'kfree_bulk(kmem_cache)', 'kmem_cache_free(kmem_cache)', 'vfree(vmalloc)', 'free_page(page)']);
+    expect(faultsOf(m, 'wrong-allocator')[0]).toEqual({ kind: 'wrong-allocator', ctx: 'c', obj: 'v-kfree', via: 'kfree' });
+    // The default is kmalloc() memory and kvfree().
+    allocate(m, 'd');
+    free(m, 'd', 'c');
+    expect([allocatorOf(m, 'd'), faultsOf(m, 'wrong-allocator').length]).toEqual(['kmalloc', FREE_FNS.length * Object.keys(from).length - accepted.length]);
+  });
+
+  it('records a NULL dereference', () => {
+    const m = memoryInit();
+    access(m, null, 'cpu0/task0');
+    expect(faultsOf(m, 'null-deref')).toEqual([{ kind: 'null-deref', ctx: 'cpu0/task0', obj: 'NULL', via: null }]);
+  });
+
   it('counts unpublished and retired objects as leaked, published and owned ones not', () => {
     const m = memoryInit();
     for (const o of ['a', 'b', 'c']) allocate(m, o);
