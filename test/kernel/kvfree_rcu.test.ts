@@ -3,7 +3,7 @@ import { Schema, t, type Draft, type StateOf } from '../../src/core/schema.ts';
 import type { Transition } from '../../src/core/model.ts';
 import { kernelConfig } from '../../src/kernel/config.ts';
 import { initKernel } from '../../src/kernel/cpu.ts';
-import { KRCP, kvfreeRcuBatching, rcuBatchType } from '../../src/kernel/kvfree_rcu.ts';
+import { KRCP, kvfreeRcuBatching, rcuBatchType, type KrcFrees } from '../../src/kernel/kvfree_rcu.ts';
 import { declarePerCpuLock, perCpuLockName } from '../../src/kernel/local_lock.ts';
 import { lock } from '../../src/kernel/locks.ts';
 import { allocate, memoryInit, memoryType, objectState } from '../../src/kernel/memory.ts';
@@ -11,14 +11,14 @@ import { endGp, startGp } from '../../src/kernel/rcu.ts';
 import { kernelType } from '../../src/kernel/state.ts';
 import { after } from './after.ts';
 
-const Krc = t.struct({ arrays: t.list(t.list(t.text(), 2), 1), heads: t.list(t.text(), 1), cache: t.int(0, 1) });
+const Krc = t.struct({ arrays: t.list(t.list(t.text(), 2), 1), vmallocArrays: t.list(t.list(t.text(), 1), 1), heads: t.list(t.text(), 1), cache: t.int(0, 1) });
 const schema = () =>
   t.struct({
     kernel: kernelType({ cpus: 1, maxNesting: 0, locals: t.optional(t.bool()), locks: 1, rcu: { callbacks: 1 } }),
     krc: t.array(Krc, 1),
-    batches: t.list(rcuBatchType({ cpus: 1, objs: 3 }), 1),
-    mem: memoryType({ objects: 3 }),
-    back: t.int(0, 1),
+    batches: t.list(rcuBatchType({ cpus: 1, objs: 4 }), 1),
+    mem: memoryType({ objects: 4 }),
+    back: t.int(0, 2),
   });
 type S = StateOf<typeof schema>;
 const layout = new Schema(schema().node);
@@ -42,14 +42,15 @@ function successor(s: S, tr: Transition<S>): S {
 
 const cfg = kernelConfig({ rt: false, maxNesting: 0 });
 const back = (d: Draft<S>, _cpu: number, pages: number) => void (d.back += pages);
-const batching = (s: S) => kvfreeRcuBatching(s, (x) => x, (d) => d, back);
+const batching = (s: S, frees?: KrcFrees) => kvfreeRcuBatching(s, (x) => x, (d) => d, back, frees);
 const start = stored(
   (() => {
     const kernel = initKernel<boolean | null>([{}]);
     declarePerCpuLock(kernel, KRCP, 'raw_spinlock_t');
     const mem = memoryInit();
     for (const o of ['a', 'b', 'c']) allocate(mem, o);
-    return { kernel, krc: [{ arrays: [['a', 'b']], heads: ['c'], cache: 1 }], batches: [], mem, back: 0 };
+    allocate(mem, 'v', 'vmalloc');
+    return { kernel, krc: [{ arrays: [['a', 'b']], vmallocArrays: [['v']], heads: ['c'], cache: 1 }], batches: [], mem, back: 0 };
   })(),
 );
 const gracePeriod = (d: Draft<S>) => {
@@ -61,19 +62,28 @@ describe('kvfree_rcu batching', () => {
   it('kfree_rcu_monitor hands a CPU arrays and chain to one callback; kfree_rcu_work frees them after the grace period', () => {
     const [monitor, ...none] = batching(start);
     expect(none).toEqual([]);
-    expect(monitor.label).toBe('rcu: kfree_rcu_monitor(cpu0): 1 array(s), 1 rcu_head(s) → queue_rcu_work');
+    expect(monitor.label).toBe('rcu: kfree_rcu_monitor(cpu0): 2 array(s), 1 rcu_head(s) → queue_rcu_work');
     const queued = successor(start, monitor);
     // The rest of the CPU's record stays: only its lists are taken.
-    expect(queued.krc[0]).toEqual({ arrays: [], heads: [], cache: 1 });
-    expect(queued.batches).toEqual([{ cpu: 0, objs: ['a', 'b', 'c'], pages: 1 }]);
+    expect(queued.krc[0]).toEqual({ arrays: [], vmallocArrays: [], heads: [], cache: 1 });
+    expect(queued.batches).toEqual([{ cpu: 0, objs: ['a', 'b', 'v', 'c'], via: ['kfree_bulk', 'kfree_bulk', 'vfree', 'kvfree'], pages: 2 }]);
     // Nothing more until the grace period has passed.
     expect(batching(queued)).toEqual([]);
     const ended = after(queued, gracePeriod);
     const [work] = batching(ended);
-    expect(work.label).toBe('rcu: kfree_rcu_work(cpu0): kfree a, b, c; 1 page(s) back');
+    expect(work.label).toBe('rcu: kfree_rcu_work(cpu0): kfree_bulk(a, b), vfree(v), kvfree(c); 2 page(s) back');
     const done = successor(ended, work);
-    expect(['a', 'b', 'c'].map((o) => objectState(done.mem, o))).toEqual(['freed', 'freed', 'freed']);
-    expect([done.batches.length, done.kernel.rcu.callbacks.length, done.back]).toEqual([0, 0, 1]);
+    expect(['a', 'b', 'v', 'c'].map((o) => objectState(done.mem, o))).toEqual(['freed', 'freed', 'freed', 'freed']);
+    expect([done.batches.length, done.kernel.rcu.callbacks.length, done.back, done.mem.faults.length]).toEqual([0, 0, 2, 0]);
+  });
+
+  it('frees each part with the function it is given: kfree_bulk() of a vmalloc() pointer is a wrong-allocator fault', () => {
+    // Before 5.9 one kind of array, freed by kfree_bulk(), and kfree() for the chain.
+    const old: KrcFrees = { arrays: 'kfree_bulk', vmallocArrays: 'kfree_bulk', heads: 'kfree' };
+    const ended = after(successor(start, batching(start, old)[0]), gracePeriod);
+    const [work] = batching(ended, old);
+    expect(work.label).toBe('rcu: kfree_rcu_work(cpu0): kfree_bulk(a, b, v), kfree(c); 2 page(s) back');
+    expect(successor(ended, work).mem.faults).toEqual([{ kind: 'wrong-allocator', ctx: 'rcu kfree_rcu_work(cpu0)', obj: 'v', via: 'kfree_bulk' }]);
   });
 
   it('neither runs while the CPU krcp->lock is held', () => {
