@@ -203,6 +203,9 @@ import {
   type Kernel,
   type KernelConfig,
   type KernelDraft,
+  irqWorkCanRun,
+  llistAdd,
+  llistEntries,
 } from '../src/kernel/index.ts';
 import { allocSucceedsOrNull, deferredDrained, deferredFreed, freelistIntegrity, type ObjectPlace, type SlabCensus } from '../properties/slab.ts';
 
@@ -346,22 +349,13 @@ function setWord(next: Next, x: string, v: string): void {
 
 /**
  * defer_free(): `llist_add(head + s->offset, &df->objects)`: the llist node is the object's
- * free pointer word, which now links to the list's old head.
+ * free pointer word, which now links to the list's old head (src/kernel/llist.ts).
  */
-function llistAdd(next: Next, c: number, x: string): void {
-  setWord(next, x, next.pcpu[c].deferred);
-  next.pcpu[c].deferred = x;
-}
+const deferredHead = (next: Next, c: number) => ({ first: () => next.pcpu[c].deferred, setFirst: (x: string) => void (next.pcpu[c].deferred = x) });
+const freePointers = (next: Next) => ({ write: (x: string, v: string) => setWord(next, x, v) });
 
 /** The objects on cpu `c`'s deferred llist, newest first, following the links; `cycle` is an object reached twice. */
-function deferredList(s: State, c: number): { objects: string[]; cycle: string | null } {
-  const objects: string[] = [];
-  for (let o = s.pcpu[c].deferred; o !== NULL; o = wordOf(s, o)) {
-    if (objects.includes(o)) return { objects, cycle: o };
-    objects.push(o);
-  }
-  return { objects, cycle: null };
-}
+const deferredList = (s: State, c: number) => llistEntries(s.pcpu[c].deferred, { read: (x) => wordOf(s, x) }, NULL);
 
 function who(k: Kernel, cpu: number): string {
   const fr = top(k, cpu);
@@ -454,14 +448,6 @@ function taskHoldsSlabLock(k: Kernel, cpu: number): boolean {
   return false;
 }
 
-/** !RT: the irq_work is a hardirq (irqs on, no NMI running). RT: a per-CPU thread (the CPU may schedule). */
-function irqWorkCanRun(k: Kernel, cfg: KernelConfig, cpu: number): boolean {
-  const fr = top(k, cpu);
-  if (!cfg.rt) return !fr.irqsOff && !inNmi(k, cpu);
-  const frames = k.cpus[cpu].frames;
-  return frames.every((f) => f.kind === 'task' || f.kind === 'hook') && (fr.waiting !== null || preemptible(k, cfg, cpu));
-}
-
 type Step = (label: string, apply: (next: Next) => void, local?: boolean) => void;
 
 function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, step: Step): void {
@@ -482,7 +468,7 @@ function runningStep(s: State, p: P, cfg: KernelConfig, c: number, me: string, s
   /** defer_free(): `if (llist_add(...)) irq_work_queue(...)`: the work is queued when the list was empty (never in no-deferred-drain). */
   const queues = pc.deferred === NULL && p.variant !== 'no-deferred-drain';
   const deferFree = (next: Next, x: string) => {
-    llistAdd(next, c, x);
+    llistAdd(deferredHead(next, c), freePointers(next), x, NULL);
     next.pcpu[c].irqWork = pc.irqWork || queues;
   };
   const fastReadApply = (next: Next, l: Locals) => {

@@ -116,4 +116,6 @@ export * from './memory.ts';
 export * from './page_alloc.ts';
 export * from './latency.ts';
 export * from './kvfree_rcu.ts';
+export * from './llist.ts';
+export * from './irq_work.ts';
 export { program, programTransitions, step, either, alt, call, spin, lockAlt, returns, END, HERE, RETURN, Program, type At, type Into, type Alt, type Instr, type Call, type ProgramRunner } from './program.ts';
