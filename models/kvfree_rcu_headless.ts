@@ -65,19 +65,26 @@
 // Configuration: `preemption` (none, voluntary, full = PREEMPT, rt = PREEMPT_RT) and
 // `preemptCount` (CONFIG_PREEMPT_COUNT, which only none and voluntary may lack) give the kernel
 // layer's values of preempt_count(), in_atomic(), preemptible() and rcu_preempt_depth() and its
-// RCU flavour (PREEMPT_RCU with full and rt). `smp: false` is a UP kernel: cpu0's task and
-// hardirq only (the reader is cpu1's), and with none or voluntary TINY_RCU, for which Vlad
-// proposed the atomic wrapper ("for CONFIG_TINY_RCU we should implement very similar what we
-// have done for CONFIG_TREE_RCU or just simply do like Ted has done"); there synchronize_rcu()
-// returns at once (kernel/rcu/tiny.c), so sync-fallback-anywhere's call from the hardirq is
-// illegal but neither splats nor hangs. Left out: a reader on a UP kernel (it would be a second
-// task on cpu0, and the layer has no scheduler yet). A property whose violation needs every
-// caller finished (no-leak-at-quiescence) is not seen in a setting where a caller never finishes.
-import { bool, defineModel, int, ModelError, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+// RCU flavour (PREEMPT_RCU with full and rt). `smp: false` is a UP kernel: cpu0 alone, the
+// reader its second task (task1), switched to when the running task is done or sleeps in
+// synchronize_rcu(), and under PREEMPT and PREEMPT_RT wherever the running task is
+// preemptible; with none or voluntary it is TINY_RCU, for which Vlad proposed the atomic
+// wrapper ("for CONFIG_TINY_RCU we should implement very similar what we have done for
+// CONFIG_TREE_RCU or just simply do like Ted has done"); there synchronize_rcu() returns at
+// once (kernel/rcu/tiny.c), so sync-fallback-anywhere's calls from the hardirq and from inside
+// the reader are illegal but neither splat nor hang. Left out on UP: PREEMPT_VOLUNTARY's
+// might_sleep() preemption points (the switch happens at the task's end or its sleep). A
+// property whose violation needs every caller finished (no-leak-at-quiescence) is not seen in
+// a setting where a caller never finishes.
+import { bool, defineModel, int, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   callRcu,
   canInterrupt,
+  canSchedule,
+  inSynchronizeRcu,
+  schedule,
+  switchLabel,
   declareLocks,
   declarePerCpuLock,
   free,
@@ -139,7 +146,7 @@ const params = {
   variant: oneOf(VARIANTS, 'sync-fallback-anywhere', 'what kvfree_rcu(ptr) does when the pointer array has no slot'),
   preemption: oneOf(PREEMPTION_MODELS, 'full', 'the preemption model: PREEMPT_NONE, PREEMPT_VOLUNTARY, PREEMPT (full) or PREEMPT_RT (rt: spinlock_t sleeps)'),
   preemptCount: bool(true, 'CONFIG_PREEMPT_COUNT; only none and voluntary may turn it off (full and rt select it)'),
-  smp: bool(true, 'CONFIG_SMP; false is a UP kernel, TINY_RCU under none and voluntary (cpu0 only: the reader caller, on cpu1, must be off)'),
+  smp: bool(true, 'CONFIG_SMP; false is a UP kernel, TINY_RCU under none and voluntary (cpu0 only: the reader is its second task)'),
   readerHeadless: bool(false, 'mightsleep-only: the reader calls kvfree_rcu_mightsleep() inside its rcu_read_lock() (a misuse its might_sleep() catches)'),
   check: oneOf(CHECKS, 'preemptible-and-nesting', 'context-check: how kvfree_rcu() decides it may call synchronize_rcu()'),
   gfp: oneOf(GFPS, 'GFP_KERNEL', "tree-wrapper: the wrapper's allocation flags, GFP_KERNEL as in Joel's patch or GFP_ATOMIC as he proposes next"),
@@ -174,9 +181,10 @@ const schema = (p: P) => {
 };
 type State = StateOf<typeof schema>;
 
-/** Which caller the running frame of `cpu` is: A (cpu0 task), B (cpu0 hardirq), C (cpu1 task). */
+/** Which caller the running frame of `cpu` is: A (task0), B (cpu0's hardirq), C (task1: cpu1's, or cpu0's second task on a UP kernel). */
 function callerOf(k: Kernel, cpu: number): 'A' | 'B' | 'C' {
-  return cpu === 1 ? 'C' : top(k, 0).kind === 'hardirq' ? 'B' : 'A';
+  const fr = top(k, cpu);
+  return fr.kind === 'hardirq' ? 'B' : fr.task === 'task1' ? 'C' : 'A';
 }
 /** Whether caller `c` uses the headless form (else the two-argument form with an rcu_head). */
 function headless(c: string, p: P): boolean {
@@ -334,13 +342,47 @@ const readerC = program<State, P>('C', [
 ]);
 const PROGRAMS = { A: taskA, B: hardirqB, C: readerC };
 
+/**
+ * A UP kernel with the reader: task0 (A) and task1 (C) share cpu0. The scheduler switches to
+ * the other task, when that one is runnable (not done, not asleep in a synchronize_rcu() whose
+ * grace period has not ended), once the running one is done or sleeps in synchronize_rcu() (it
+ * calls schedule() itself), and under PREEMPT and PREEMPT_RT wherever the running one is
+ * preemptible.
+ */
+function upSwitch(s: State, cfg: KernelConfig): Transition<State>[] {
+  const k = s.kernel;
+  const parked = k.cpus[0].parked[0];
+  const fr = top(k, 0);
+  if (!parked || parked[0].pc === END || fr.kind !== 'task') return [];
+  const other = parked[0].task;
+  // A parked task asleep in synchronize_rcu() is not runnable until its grace period has ended.
+  const otherSync = k.rcu.sync.get(`cpu0/${other}`);
+  if (otherSync !== undefined && otherSync !== 'done') return [];
+  const done = fr.pc === END;
+  const sleeps = !done && inSynchronizeRcu(k.rcu, rcuContext(k, 0)) && !synchronizeRcuDone(k, 0);
+  const at = done || sleeps ? 'cond_resched' : 'anywhere';
+  if (!canSchedule(k, cfg, 0, at)) return [];
+  const why = done ? 'is done' : sleeps ? 'sleeps in synchronize_rcu()' : undefined;
+  return [{ lane: 'cpu0', label: `cpu0: ${switchLabel(k, 0, other, why)}`, ...(why ? {} : { action: PREEMPTION }), apply: (d) => schedule(d.kernel, cfg, 0, other, at) }];
+}
+
+/**
+ * Involuntary preemption between the two tasks of a UP kernel happens finitely often: a run
+ * where they preempt each other forever and neither steps is the scheduler's unfairness, not
+ * the design's (fairness `finite`).
+ */
+const PREEMPTION = 'cpu0: preemption';
+
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
   const out: Transition<State>[] = [];
   // A hardirq arrives on cpu0 whenever its irqs are on (canInterrupt checks irqs, budget, nesting).
   if (p.hardirqCaller && canInterrupt(s.kernel, cfg, 0, 'hardirq'))
     out.push({ lane: 'cpu0', label: 'cpu0: hardirq enters', apply: (d) => interrupt(d.kernel, cfg, 0, 'hardirq', '') });
-  out.push(...programTransitions(s, p, cfg, { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => PROGRAMS[callerOf(s.kernel, cpu)] }));
+  // On a UP kernel with the reader, two tasks share cpu0: labels name the task that steps.
+  const who = (fr: Kernel['cpus'][number]['frames'][number]) => (fr.kind !== 'task' ? `${fr.kind}: ` : !p.smp && p.readerCaller ? `${fr.task}: ` : '');
+  out.push(...programTransitions(s, p, cfg, { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => PROGRAMS[callerOf(s.kernel, cpu)], who }));
+  out.push(...upSwitch(s, cfg));
 
   // Callbacks (kfree_rcu_work, call_rcu) run once their grace period has ended.
   const cb = readyCallback(s.kernel.rcu);
@@ -362,10 +404,11 @@ export default defineModel({
   init: (p, d) => {
     for (const [on, c] of [[p.taskCaller, 'A'], [p.hardirqCaller, 'B'], [p.readerCaller, 'C']] as const)
       if (on) for (let i = 0; i < p.calls; i++) allocate(d.mem, `obj${c}${i}`);
-    if (!p.smp && p.readerCaller) throw new ModelError('smp=false: the reader caller runs on cpu1, which a UP kernel does not have; add --param readerCaller=false');
+    // The reader is cpu1's task, or on a UP kernel cpu0's second task, waiting to run.
+    const reader = { task: 'task1', pc: p.readerCaller ? '' : END };
     d.kernel = initKernel<boolean | null>([
-      { task: 'task0', pc: p.taskCaller ? '' : END, budget: { hardirq: p.hardirqCaller ? p.calls : 0 } },
-      ...(p.smp ? [{ task: 'task1', pc: p.readerCaller ? '' : END }] : []),
+      { task: 'task0', pc: p.taskCaller ? '' : END, budget: { hardirq: p.hardirqCaller ? p.calls : 0 }, parked: !p.smp && p.readerCaller ? [reader] : [] },
+      ...(p.smp ? [reader] : []),
     ]);
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
     declareLocks(d.kernel, [{ name: LIST_LOCK, type: 'spinlock_t' }]);
@@ -374,6 +417,7 @@ export default defineModel({
   transitions,
   isEndState: (s, p) => allDone(s, p) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...(p.smp ? ['cpu0', 'cpu1'] : ['cpu0']), RCU_LANE],
+  fairness: { finite: [PREEMPTION] },
   properties: [
     synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),
@@ -432,18 +476,34 @@ export default defineModel({
         note: `under the raw krcp->lock with irqs off: kzalloc()'s list_lock (spinlock_t) is an invalid wait context${gfp === 'GFP_KERNEL' ? ' and GFP_KERNEL may sleep' : ''}${preemption === 'rt' ? ' (on RT a sleeping lock)' : ''}; when it fails, synchronize_rcu() under the lock never returns`,
       })),
     ),
-    // TINY_RCU (UP, PREEMPT_NONE): cpu0's task and hardirq.
+    // TINY_RCU (UP, PREEMPT_NONE): cpu0's task and hardirq, and the reader as cpu0's second task.
     {
       params: { variant: 'atomic-wrapper', smp: false, preemption: 'none', readerCaller: false },
       violated: ['wait-context', 'no-leak-at-quiescence'],
       note: "on TINY_RCU, where Vlad proposed it, as on tree RCU: a failed GFP_ATOMIC leaks the object, and the non-threaded hardirq's kzalloc() takes the slab's spinlock_t",
     },
+    { params: { variant: 'atomic-wrapper', smp: false, preemption: 'none' }, violated: ['wait-context', 'no-leak-at-quiescence'], note: 'the same with the reader as a second task' },
     {
-      params: { variant: 'sync-fallback-anywhere', smp: false, preemption: 'none', readerCaller: false },
+      params: { variant: 'sync-fallback-anywhere', smp: false, preemption: 'none' },
       violated: ['synchronize-rcu-legal'],
-      note: "TINY_RCU's synchronize_rcu() has no might_sleep() and waits for nothing: the hardirq's call is illegal, but returns at once; no splat, no hang",
+      note: "TINY_RCU's synchronize_rcu() has no might_sleep() and waits for nothing: the hardirq's call and the reader's inside its own section are illegal, but return at once; no splat, no hang",
     },
-    { params: { variant: 'mightsleep-only', smp: false, preemption: 'none', readerCaller: false }, note: 'on TINY_RCU too' },
+    {
+      params: { variant: 'sync-fallback-anywhere', smp: false, preemption: 'full' },
+      violated: ['synchronize-rcu-legal', 'no-sleep-in-atomic', 'no-deadlock', 'grace-periods-end', 'synchronize-rcu-returns'],
+      note: 'a UP PREEMPT kernel has tree RCU (PREEMPT_RCU): the reader sleeps in synchronize_rcu() inside its own section, whose grace period never ends, as on SMP',
+    },
+    { params: { variant: 'mightsleep-only', smp: false, preemption: 'none' }, note: 'on TINY_RCU too' },
+    {
+      params: { variant: 'context-check', check: 'in-atomic', smp: false, preemption: 'none', preemptCount: false },
+      violated: ['wait-context', 'synchronize-rcu-legal', 'no-leak-at-quiescence'],
+      note: "without PREEMPT_COUNT the reader's in_atomic() is 0 and it calls synchronize_rcu() inside its section; on TINY_RCU that returns at once (illegal, no hang), where on SMP its grace period never ends",
+    },
+    {
+      params: { variant: 'context-check', check: 'in-atomic', smp: false, preemption: 'none', preemptCount: true },
+      violated: ['wait-context', 'no-leak-at-quiescence'],
+      note: "with PREEMPT_COUNT the reader's rcu_read_lock() is a counted preempt_disable(): in_atomic() 1, the wrapper path",
+    },
     ...([['full', true], ['rt', true], ['none', false]] as const).map(([preemption, preemptCount]) => ({
       params: { variant: 'context-check', check: 'in-atomic', preemption, preemptCount } as const,
       // The hardirq's lost object is not seen: no run gets all callers finished.

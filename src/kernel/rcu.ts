@@ -114,6 +114,11 @@ export function findContext(k: Kernel, ctx: string): { cpu: number; depth: numbe
   return undefined;
 }
 
+/** Whether `ctx` names a task parked on its CPU (preempted, or asleep in synchronize_rcu()). */
+export function isParkedContext(k: Kernel, ctx: string): boolean {
+  return k.cpus.some((c, cpu) => c.parked.some((fs) => `cpu${cpu}/${fs[0].task}` === ctx));
+}
+
 function topFrame(k: KernelDraft, cpu: number): FrameDraft {
   const fs = k.cpus[cpu]?.frames;
   const fr = fs?.[fs.length - 1];

@@ -19,7 +19,9 @@ export function verdicts(o: Outcome): Record<string, string> {
  * unchecked holds), as found in the model's own expectations.
  */
 export function declared<S, P extends ParamSpecs>(model: Model<S, P>, params: Record<string, unknown>): Record<string, string> {
-  const e = anyModel(model).expectations.find((x) => Object.entries(x.params).every(([k, v]) => params[k] === v));
+  // The most specific expectation whose parameters `params` all have (a larger setting keeps a smaller one's verdicts).
+  const matching = anyModel(model).expectations.filter((x) => Object.entries(x.params).every(([k, v]) => params[k] === v));
+  const e = matching.reduce<(typeof matching)[number] | undefined>((best, x) => (!best || Object.keys(x.params).length > Object.keys(best.params).length ? x : best), undefined);
   if (!e) throw new Error(`no expectation for ${JSON.stringify(params)}`);
   const out: Record<string, string> = {};
   for (const p of model.properties) if (!(e.unchecked ?? []).includes(p.name)) out[p.name] = (e.violated ?? []).includes(p.name) ? 'violated' : 'holds';

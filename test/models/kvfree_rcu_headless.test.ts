@@ -209,8 +209,37 @@ describe('kvfree_rcu_headless', () => {
       expect([smp['no-sleep-in-atomic'], smp['no-deadlock']]).toEqual(['violated', 'violated']);
     });
 
-    it('the reader needs cpu1: asking for it on a UP kernel is a model error that says what to change', () => {
-      expect(() => run(model, { smp: false, preemption: 'none' })).toThrow(/smp=false: the reader caller runs on cpu1, which a UP kernel does not have; add --param readerCaller=false/);
+    it("the reader as cpu0's second task: without PREEMPT_COUNT its in_atomic() is 0, and its synchronize_rcu() inside its own section returns at once", () => {
+      const params = { smp: false, preemption: 'none', variant: 'context-check', check: 'in-atomic', preemptCount: false };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(story(o, 'synchronize-rcu-legal')).toEqual([
+        'cpu0: task0: kvfree_rcu(objA0): no array slot',
+        'cpu0: task0: in_atomic() 0: synchronize_rcu()',
+        'cpu0: task0: synchronize_rcu() returns',
+        'cpu0: task0: kvfree(objA0)',
+        'cpu0: task0: returns',
+        'cpu0: task0 is done; task1 runs',
+        'cpu0: task1: rcu_read_lock()',
+        'cpu0: task1: kvfree_rcu(objC0): no array slot',
+        'cpu0: task1: in_atomic() 0: synchronize_rcu()',
+      ]);
+      // With PREEMPT_COUNT the same reader sees in_atomic() 1 and takes the wrapper.
+      expect(verdicts(run(model, { ...params, preemptCount: true }))['synchronize-rcu-legal']).toBe('holds');
+    });
+
+    it('on a UP PREEMPT kernel (tree RCU) both tasks end asleep in synchronize_rcu(), the reader inside its own section', () => {
+      const o = run(model, { smp: false, preemption: 'full', variant: 'sync-fallback-anywhere', hardirqCaller: false });
+      expect(story(o, 'grace-periods-end')).toEqual([
+        'cpu0: task0: kvfree_rcu(objA0): no array slot',
+        'cpu0: task0: synchronize_rcu()',
+        'cpu0: task0 sleeps in synchronize_rcu(); task1 runs',
+        'cpu0: task1: rcu_read_lock()',
+        'cpu0: task1: kvfree_rcu(objC0): no array slot',
+        'cpu0: task1: synchronize_rcu()',
+        'rcu: grace period starts',
+      ]);
+      expect(o.properties.find((p) => p.name === 'grace-periods-end')!.violation!.message).toMatch(/stays in state 7 forever/);
     });
   });
 });
