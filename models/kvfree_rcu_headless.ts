@@ -417,7 +417,7 @@ export default defineModel({
   transitions,
   isEndState: (s, p) => allDone(s, p) && s.kernel.rcu.callbacks.length === 0,
   lanes: (p) => [...(p.smp ? ['cpu0', 'cpu1'] : ['cpu0']), RCU_LANE],
-  fairness: { finite: [PREEMPTION] },
+  fairness: (p) => (p.smp ? {} : { finite: [PREEMPTION] }),
   properties: [
     synchronizeRcuLegal<State, P>((s) => s.kernel, 'kernel', cfgOf),
     ...waitContextProperties<State, P>((s) => s.kernel),

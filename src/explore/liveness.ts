@@ -82,14 +82,27 @@ class FairnessClasses {
     return i;
   }
 
+  /** actionName() of each (lane, label) seen, which is costly (a RegExp per call) and asked for every edge. */
+  private readonly names = new Map<string, string>();
+  private nameOf(t: AnyTransition): string {
+    if (t.action !== undefined) return t.action;
+    const key = `${t.lane}\u0000${t.label}`;
+    let a = this.names.get(key);
+    if (a === undefined) {
+      a = actionName(t.label, t.lane);
+      this.names.set(key, a);
+    }
+    return a;
+  }
+
   isFinite(t: AnyTransition): boolean {
-    return this.finite.size > 0 && this.finite.has(actionName(t.label, t.lane, t.action));
+    return this.finite.size > 0 && this.finite.has(this.nameOf(t));
   }
 
   /** The strong group of `t`, or -1. */
   group(t: AnyTransition): number {
     if (this.strong.size === 0) return -1;
-    const a = actionName(t.label, t.lane, t.action);
+    const a = this.nameOf(t);
     if (!this.strong.has(a)) return -1;
     const key = `${a} @ ${t.lane}`;
     let g = this.groups.get(key);
