@@ -266,8 +266,12 @@ function own(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Draft<Lock>, opt
   if (l.type === 'local_trylock_t') l.acquired = true;
 }
 
-function checkInstance(cpu: number, l: Lock): void {
-  if (l.cpu >= 0 && l.cpu !== cpu) throw new Error(`cpu${cpu} takes ${l.name}, the instance of cpu${l.cpu}: per-CPU locks are only taken through this_cpu_ptr()`);
+function checkInstance(cpu: number, l: Lock, remote = false): void {
+  if (l.cpu < 0 || l.cpu === cpu) return;
+  if (remote && !isLocalLock(l.type)) return;
+  throw new Error(
+    `cpu${cpu} takes ${l.name}, the instance of cpu${l.cpu}: ${isLocalLock(l.type) ? 'a local lock is only taken on its own CPU' : 'pass { remote: true } where the code takes it through per_cpu_ptr(…, cpu)'}`,
+  );
 }
 
 /** Whether a blocking `lock()` of `name` from the running frame of `cpu` would acquire now rather than wait. */
@@ -280,6 +284,12 @@ export function canAcquire(k: Kernel, cfg: KernelConfig, cpu: number, name: stri
 export interface LockOptions {
   readonly irqsave?: boolean;
   readonly bh?: boolean;
+  /**
+   * Another CPU's instance of a per-CPU spinlock, reached through per_cpu_ptr(…, cpu), as
+   * drain_pages_zone() takes a remote pcp->lock. Without it, taking another CPU's instance is
+   * a model error (this_cpu_ptr() reaches the running CPU's own).
+   */
+  readonly remote?: boolean;
 }
 
 /**
@@ -292,7 +302,7 @@ export interface LockOptions {
  */
 export function lock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: string, opts: LockOptions = {}): boolean {
   const l = lockDraft(k, name);
-  checkInstance(cpu, l);
+  checkInstance(cpu, l, opts.remote);
   const irqsave = opts.irqsave ?? false;
   if (irqsave && opts.bh) throw new Error(`lock(${name}): there is no spin_lock_irqsave_bh(); pass irqsave or bh`);
   const first = top(k, cpu).waiting !== name;

@@ -36,10 +36,26 @@
  *   never zone->lock; NULL when the pcp lock is taken or the list is empty; on PREEMPT_RT NULL
  *   at once in NMI and hardirq (an rt_mutex may not be trylocked there).
  *
+ * A drain (`DrainOp`, drainSteps()) empties a CPU's pcp list into the zone as 6.18.0's
+ * drain_pages_zone() does, from any CPU (drain_all_pages() drains remote CPUs' lists itself):
+ *     do {
+ *             spin_lock(&pcp->lock);
+ *             count = pcp->count;
+ *             if (count) {
+ *                     int to_drain = min(count, pcp->batch << CONFIG_PCP_BATCH_SCALE_MAX);
+ *                     free_pcppages_bulk(zone, to_drain, pcp, 0);
+ *     ...
+ *             spin_unlock(&pcp->lock);
+ *     } while (count);
+ * with free_pcppages_bulk() taking `spin_lock_irqsave(&zone->lock, flags)`. The drainer holds
+ * the pcp lock with a plain spin_lock(), so an allocation on that CPU meanwhile, from an
+ * interrupt or another task, finds it taken and its pcp_spin_trylock() fails ("spin_trylock
+ * may fail due to a parallel drain or IRQ reentrancy", rmqueue_pcplist()). (6.18.y has
+ * `pcp_spin_lock_maybe_irqsave()` there: irqs off on UP only.) The batch loop is one batch:
+ * every page at once.
+ *
  * Limitations, with their consequence:
- * - Only the allocation path: no drain path takes pcp->lock with spin_lock(), so a drain that
- *   spins on (or on RT sleeps on) the pcp lock an interrupted allocation holds is out of reach,
- *   and models follow 6.2+ (a pre-6.2 kernel has no pcp lock to trylock).
+ * - Models follow 6.2+ (a pre-6.2 kernel has no pcp lock to trylock).
  * - Upstream alloc_pages_nolock() (6.15+) also *trylocks* zone->lock (ALLOC_TRYLOCK). The
  *   `lockless` mode is the stricter proposal: it may return NULL where alloc_pages_nolock()
  *   would find a page, so a model that proves progress with `lockless` proves it for
@@ -49,7 +65,8 @@
  *   list), and freed pages go straight back to the zone: pcp counts only change by
  *   allocation, and a model seeds them in `pageAllocInit`. What a batch refill costs in time
  *   is kept: a zone->lock section lasts `zoneHoldSteps` steps (rmqueue_bulk() moving pages
- *   under the lock), which is what a latency measure of a raw zone->lock sees.
+ *   under the lock), which is what a latency measure of a raw zone->lock sees. Drains empty a
+ *   pcp list whole.
  * - Reclaim is one sleep that waits for a page to be freed; no OOM killer, no watermarks.
  * - Freeing a page (`freePage`) is one step with no lock taken: its zone->lock section is not
  *   interleaved with allocations.
@@ -272,6 +289,68 @@ export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: Allo
 /** True while the allocation holds a lock or waits: it must be stepped to completion. */
 export function allocBusy(op: AllocOp): boolean {
   return op.pc !== 'done';
+}
+
+/** Where a drain stands: `start` → (spin_lock(pcp->lock)) `locked` → (spin_lock_irqsave(zone->lock)) `zone` → `done`. */
+export const DRAIN_PCS = ['start', 'locked', 'zone', 'done'] as const;
+
+/** The schema of one drain in progress: the CPU whose pcp list it drains. */
+export function drainOpType(shape: { readonly cpus: number }) {
+  return t.struct({ of: t.int(0, shape.cpus - 1), pc: t.enum(DRAIN_PCS) });
+}
+
+export type DrainOp = ValueOf<ReturnType<typeof drainOpType>>;
+export type DrainOpDraft = Draft<DrainOp>;
+
+/** A drain of cpu `of`'s pcp list, not started (a fresh value). */
+export function drainBegin(of: number): DrainOpDraft {
+  return { of, pc: 'start' };
+}
+
+export interface DrainStep {
+  readonly what: string;
+  readonly op: DrainOp;
+  readonly apply: (k: KernelDraft, pa: PageAllocDraft) => void;
+}
+
+/**
+ * The step a drain of `op.of`'s pcp list can take now, run by the running frame of `by` (none
+ * while it waits for a lock another frame holds: lock() records the wait and the step is
+ * offered again once the lock is free). The caller makes sure that frame is the one that runs
+ * `op`.
+ */
+export function drainSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: DrainOp, by: number): DrainStep[] {
+  const pcpLock = perCpuLockName(PCP_LOCK, op.of);
+  const next = (pc: DrainOp['pc']): DrainOp => ({ ...op, pc });
+  const acquire = (name: string, pc: DrainOp['pc'], call: string, irqsave: boolean): DrainStep[] => {
+    if (top(k, by).waiting === name && !canAcquire(k, cfg, by, name)) return [];
+    const take = (kd: KernelDraft) => void lock(kd, cfg, by, name, { irqsave, remote: true });
+    if (canAcquire(k, cfg, by, name)) return [{ what: call, op: next(pc), apply: take }];
+    return [{ what: `${call} waits (held by ${describeHolder(k, lockState(k, name).holders[0])})`, op, apply: take }];
+  };
+  switch (op.pc) {
+    case 'start':
+      return acquire(pcpLock, 'locked', `drain_pages_zone(cpu${op.of}): spin_lock(${pcpLock})`, false);
+    case 'locked':
+      return acquire(ZONE_LOCK, 'zone', 'free_pcppages_bulk(): spin_lock_irqsave(zone->lock)', true);
+    case 'zone': {
+      const n = pa.pcp[op.of];
+      return [
+        {
+          what: `${n} page(s) to the zone; spin_unlock_irqrestore(zone->lock); spin_unlock(${pcpLock})`,
+          op: next('done'),
+          apply: (kd, pd) => {
+            pd.zoneFree += n;
+            pd.pcp[op.of] = 0;
+            unlock(kd, cfg, by, ZONE_LOCK);
+            unlock(kd, cfg, by, pcpLock);
+          },
+        },
+      ];
+    }
+    case 'done':
+      return [];
+  }
 }
 
 /** Frees a page back to the zone (__free_pages(); the zone->lock section is one step). */

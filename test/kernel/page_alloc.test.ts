@@ -4,11 +4,14 @@ import {
   allocBegin,
   allocSteps,
   declarePageAllocLocks,
+  drainBegin,
+  drainSteps,
   freePage,
   pageAllocInit,
   ZONE_LOCK,
   type AllocMode,
   type AllocOp,
+  type DrainOp,
   type PageAlloc,
   type PageAllocDraft,
 } from '../../src/kernel/page_alloc.ts';
@@ -165,6 +168,67 @@ describe('page allocator', () => {
     const noretry = run(kernel(), pageAllocInit({ cpus: 1, zonePages: 0 }), 'noretry');
     expect(noretry.whats.slice(-2)).toEqual(['zone empty: direct reclaim (sleeps)', 'reclaim found nothing: NULL (__GFP_NORETRY)']);
     expect(noretry.op).toMatchObject({ pc: 'done', page: false });
+  });
+
+  describe("drain_pages_zone(): the pcp lock taken with a plain spin_lock()", () => {
+    /** Steps a drain by the running frame of `by` until it ends or blocks. */
+    function drain(k: KernelDraft, pa: PageAllocDraft, of: number, by: number, cfg = NRT) {
+      let op: DrainOp = drainBegin(of);
+      const whats: string[] = [];
+      for (;;) {
+        const next = drainSteps(k, cfg, pa, op, by);
+        if (next.length === 0) return { op, whats };
+        next[0].apply(k, pa);
+        whats.push(next[0].what);
+        if (next[0].op === op) return { op, whats };
+        op = next[0].op;
+      }
+    }
+
+    it('moves the pcp pages to the zone under zone->lock, and leaves both locks free', () => {
+      const k = kernel(2);
+      const pa = pageAllocInit({ cpus: 2, zonePages: 0, pcpPages: 2 });
+      const d = drain(k, pa, 0, 1);
+      expect(d.whats).toEqual([
+        'drain_pages_zone(cpu0): spin_lock(pcp->lock@cpu0)',
+        'free_pcppages_bulk(): spin_lock_irqsave(zone->lock)',
+        '2 page(s) to the zone; spin_unlock_irqrestore(zone->lock); spin_unlock(pcp->lock@cpu0)',
+      ]);
+      expect([pa.pcp, pa.zoneFree, d.op.pc]).toEqual([[0, 2], 2, 'done']);
+      expect([holdersOf(k, 'pcp->lock@cpu0').length, holdersOf(k, ZONE_LOCK).length, k.splats.length]).toEqual([0, 0, 0]);
+    });
+
+    it('a remote drain holding the pcp lock makes the CPU\'s own allocation fail its trylock: lockless NULL, atomic to the zone', () => {
+      const k = kernel(2);
+      const pa = pageAllocInit({ cpus: 2, zonePages: 1, pcpPages: 1 });
+      const [take] = drainSteps(k, NRT, pa, drainBegin(0), 1);
+      take.apply(k, pa);
+      expect(run(k, pa, 'lockless').whats).toEqual(['pcp_spin_trylock() fails (held by cpu1 task (t1))']);
+      expect(run(k, pa, 'atomic').op.page).toBe(true);
+    });
+
+    it('with irqs on, an interrupt on the draining CPU finds the lock taken: the trylock is what keeps it from deadlocking', () => {
+      const k = kernel(1);
+      const pa = pageAllocInit({ cpus: 1, zonePages: 1, pcpPages: 1 });
+      const [take] = drainSteps(k, NRT, pa, drainBegin(0), 0);
+      take.apply(k, pa);
+      expect(top(k, 0).irqsOff).toBe(false);
+      interrupt(k, NRT, 0, 'hardirq', 'alloc');
+      const r = run(k, pa, 'atomic');
+      expect(r.whats[0]).toBe('pcp_spin_trylock() fails (held by cpu0 task (t0))');
+      expect(r.op.page).toBe(true);
+    });
+
+    it('waits for the pcp lock an allocation holds; on RT the wait sleeps', () => {
+      const k = kernel(2);
+      const pa = pageAllocInit({ cpus: 2, zonePages: 0, pcpPages: 1 });
+      const [held] = allocSteps(k, RT, pa, allocBegin('atomic', 0));
+      held.apply(k, pa);
+      const d = drain(k, pa, 0, 1, RT);
+      expect(d.whats).toEqual(['drain_pages_zone(cpu0): spin_lock(pcp->lock@cpu0) waits (held by cpu0 task (t0))']);
+      expect(top(k, 1).waiting).toBe('pcp->lock@cpu0');
+      expect(drainSteps(k, RT, pa, d.op, 1)).toEqual([]);
+    });
   });
 
   it('GFP_KERNEL with irqs off is a sleep in atomic context at the call', () => {
