@@ -59,6 +59,12 @@
 //   queued the work. The kworker is a second task on the CPU; the scheduler switches between
 //   the two wherever the running one is preemptible or blocked on a sleeping lock.
 //
+// - `drain`: cpu1's task first drains cpu0's pcp list as drain_all_pages() does (page_alloc.ts:
+//   spin_lock() of the remote pcp->lock, free_pcppages_bulk() under zone->lock). With a page on
+//   that list (pcpPages=1) and no drain, cpu0's one call never reaches zone->lock and the
+//   nesting bug stays hidden; the drain holds the list's lock (pcp_spin_trylock() fails) or
+//   empties it, and the bug is back: why the splat depends on the workload.
+//
 // Limitations, with their consequence:
 // - kfree_rcu_monitor() and kfree_rcu_work() are one step each on the RCU lane, taken when the
 //   CPU's krcp->lock is free: their own (short, raw) krcp->lock sections are not interleaved
@@ -78,6 +84,9 @@ import {
   canSchedule,
   declarePageAllocLocks,
   declarePerCpuLock,
+  drainBegin,
+  drainOpType,
+  drainSteps,
   freePage,
   gpTransitions,
   initKernel,
@@ -142,6 +151,7 @@ const params = {
   zonePages: int(1, { min: 0, max: 4, doc: 'free pages in the zone at the start' }),
   zoneHoldSteps: int(2, { min: 1, max: 4, doc: 'steps one zone->lock section lasts (rmqueue_bulk work under the lock)' }),
   cacheSize: int(1, { min: 1, max: 2, doc: 'pages the per-CPU page cache holds (workqueue-refill; rcu_min_cached_objs)' }),
+  drain: bool(false, "the last CPU's task first drains cpu0's pcp list, as drain_all_pages() does for compaction and memory hotplug: spin_lock() of another CPU's pcp->lock, then zone->lock"),
   users: oneOf(USERS, 'kfree_rcu', "what the CPUs' tasks do: call kfree_rcu(), or (page-alloc) call no kfree_rcu() and take a page with alloc_page(GFP_KERNEL) and free it, `calls` times, as every other page allocator user does: the variant then only decides zone->lock's type"),
   latencyBound: int(4, {
     min: 1,
@@ -194,6 +204,8 @@ const schema = (p: P) => {
     calls: t.array(t.int(0, p.calls), p.cpus),
     /** Current non-preemptible stretch per CPU, in steps (src/kernel/latency.ts). */
     lat: latencyType({ cpus: p.cpus, cap: p.latencyBound + 1 }),
+    /** `drain`: the drain of cpu0's pcp list the last CPU's task runs before its calls. */
+    drain: t.optional(drainOpType({ cpus: p.cpus })),
   });
 };
 type State = StateOf<typeof schema>;
@@ -207,7 +219,13 @@ function cfgOf(p: P): KernelConfig {
  * Caller pcs: (enter →) call → locked → (alloc) → unlock → call | (leave →) done; in
  * nowait-outside-lock: call → (alloc → page | no-page →) locked … Kworker pcs: idle → fill → (alloc → push → fill) → idle.
  */
-type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push' | 'user' | 'user-free';
+type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push' | 'user' | 'user-free' | 'drain';
+
+/** Where a CPU's task starts: the drain first on the last CPU under `drain`, then its first call. */
+function firstPc(p: P, cpu: number, drain: boolean): Pc {
+  if (drain && cpu === p.cpus - 1) return 'drain';
+  return pageAllocUsers(p) ? 'user' : cpu === 0 && p.context !== 'task' ? 'enter' : 'call';
+}
 
 /** users=page-alloc: every CPU's task allocates pages and calls no kfree_rcu(). */
 const pageAllocUsers = (p: P) => p.users === 'page-alloc';
@@ -251,7 +269,7 @@ function transitions(s: State, p: P): Transition<State>[] {
       if (runnable) step(cpu, `${lane}: ${switchLabel(k0, cpu, other, why)}`, (d) => schedule(d.kernel, cfg, cpu, other));
     }
 
-    if (fr.waiting !== null && fr.pc !== 'alloc') continue;
+    if (fr.waiting !== null && fr.pc !== 'alloc' && fr.pc !== 'drain') continue;
     /** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(&krcp->lock); nothing else on this CPU holds it. */
     const krcLock = (d: Draft<State>) => {
       if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held by another context than this CPU's caller`);
@@ -373,6 +391,15 @@ function transitions(s: State, p: P): Transition<State>[] {
           at(d, n + 1 < p.calls ? 'call' : cpu === 0 && p.context !== 'task' ? 'leave' : 'done');
         });
         break;
+      case 'drain':
+        // drain_all_pages() → drain_pages_zone(0, zone) from this CPU (page_alloc.ts quotes it).
+        for (const a of drainSteps(k0, cfg, s.pa, s.drain!, cpu))
+          step(cpu, `${who}: ${a.what}`, (d) => {
+            a.apply(d.kernel, d.pa);
+            d.drain = a.op.pc === 'done' ? null : { ...a.op };
+            if (a.op.pc === 'done') at(d, firstPc(p, cpu, false));
+          });
+        break;
       case 'user':
         step(cpu, `${who}: ${allocCall('may-sleep')}`, (d) => at(d, 'alloc', allocBegin('may-sleep', cpu)));
         break;
@@ -454,7 +481,7 @@ export default defineModel({
     d.kernel = initKernel<AllocOp | null>(
       Array.from({ length: p.cpus }, (_, c) => ({
         task: CALLER,
-        pc: pageAllocUsers(p) ? 'user' : c === 0 && p.context !== 'task' ? 'enter' : 'call',
+        pc: firstPc(p, c, p.drain),
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
         budget: (c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {}) as Readonly<Record<string, number>>,
       })),
@@ -463,6 +490,8 @@ export default defineModel({
     if (p.context === 'raw-spinlock') declareLocks(d.kernel, [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]);
     declarePageAllocLocks(d.kernel, { zoneLock: p.variant === 'raw-zone-lock' ? 'raw_spinlock_t' : 'spinlock_t' });
     d.pa = pageAllocInit({ cpus: p.cpus, zonePages: p.zonePages, pcpPages: p.pcpPages });
+    if (p.drain && p.cpus < 2) throw new ModelError('drain: the drain of cpu0\'s pcp list runs on another CPU; give cpus=2 or 3');
+    d.drain = p.drain ? drainBegin(0) : null;
   },
   transitions,
   isEndState: (s, p) =>
@@ -520,6 +549,20 @@ export default defineModel({
       note: 'option B on !RT is GFP_NOWAIT: "that of course does not solve the problem vs. lockdep"',
     },
     { params: { variant: 'rt-atomic-gfp', rt: true }, note: 'on RT the caller under krcp->lock is never preemptible: it always bails out to the rcu_head' },
+    // A page on cpu0's pcp list hides the nesting bug from its one call; a drain on cpu1
+    // (drain_all_pages(): compaction, memory hotplug) holds the list's lock or empties it, and
+    // the allocation under the raw lock goes to zone->lock: each variant's verdicts come back.
+    ...VARIANTS.flatMap((variant) =>
+      ([false, true] as const).map((rt) => {
+        const nests = variant === 'nowait-under-raw' || (variant === 'rt-atomic-gfp' && !rt);
+        return {
+          params: { variant, rt, drain: true, pcpPages: 1 } as const,
+          violated: nests ? ['wait-context', ...(rt ? ['no-sleep-in-atomic'] : []), 'latency-bound'] : variant === 'raw-zone-lock' ? ['latency-bound'] : [],
+          note: nests ? "the drain holds or empties cpu0's pcp list: GFP_NOWAIT under the raw krcp->lock goes to zone->lock" : "a drain of cpu0's pcp list changes nothing here",
+        };
+      }),
+    ),
+    { params: { variant: 'nowait-under-raw', pcpPages: 1 }, note: "without a drain, cpu0's one call always finds its pcp page: the bug stays hidden" },
     { params: { variant: 'no-locks-gfp', rt: false }, note: 'pcp trylock only, NULL instead of zone->lock: the rcu_head channel takes the rest' },
     { params: { variant: 'no-locks-gfp', rt: true }, note: 'same on RT' },
     { params: { variant: 'workqueue-refill', rt: false }, note: 'no allocation under the raw lock; a kworker refills the page cache where it may sleep' },

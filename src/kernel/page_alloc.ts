@@ -332,6 +332,8 @@ export function drainSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: Drai
     case 'start':
       return acquire(pcpLock, 'locked', `drain_pages_zone(cpu${op.of}): spin_lock(${pcpLock})`, false);
     case 'locked':
+      // `count = pcp->count; if (count) { ... free_pcppages_bulk() ... }`
+      if (pa.pcp[op.of] === 0) return [{ what: `pcp list empty; spin_unlock(${pcpLock})`, op: next('done'), apply: (kd) => unlock(kd, cfg, by, pcpLock) }];
       return acquire(ZONE_LOCK, 'zone', 'free_pcppages_bulk(): spin_lock_irqsave(zone->lock)', true);
     case 'zone': {
       const n = pa.pcp[op.of];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import model from '../../models/kfree_rcu_bulk.ts';
 import { anyModel, explore } from '../../src/index.ts';
 import { defaultParams } from '../../src/core/params.ts';
-import { expectDeclared, run, story } from './expect.ts';
+import { expectDeclared, run, story, verdicts } from './expect.ts';
 
 const INTO_ZONE = [
   'cpu0: kfree_rcu(o00): krc_this_cpu_lock()',
@@ -193,6 +193,26 @@ describe('kfree_rcu_bulk', () => {
       expect(worstStretch({ variant: 'nowait-outside-lock', rt: false }, 4)).toBe(4);
       // On RT zone->lock sleeps: no stretch longer than one step (the smallest bound there is).
       expect(run(model, { variant: 'nowait-outside-lock', rt: true, latencyBound: 1 }).properties.find((p) => p.name === 'latency-bound')!.verdict).toBe('holds');
+    });
+  });
+
+  describe("drain_all_pages() on cpu1: the pcp lock taken with a plain spin_lock()", () => {
+    it("a page on cpu0's pcp list hides the nesting bug; a drain holding that list's lock brings it back in 5 steps", () => {
+      expect(verdicts(run(model, { variant: 'nowait-under-raw', pcpPages: 1 }))['wait-context']).toBe('holds');
+      const params = { variant: 'nowait-under-raw', rt: false, pcpPages: 1, drain: true };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+      expect(story(o, 'wait-context')).toEqual([
+        'cpu0: kfree_rcu(o00): krc_this_cpu_lock()',
+        'cpu0: no room: __get_free_page(GFP_NOWAIT)',
+        'cpu1: drain_pages_zone(cpu0): spin_lock(pcp->lock@cpu0)',
+        'cpu0: pcp_spin_trylock() fails (held by cpu1 task (caller))',
+        'cpu0: spin_lock_irqsave(zone->lock)',
+      ]);
+    });
+
+    it('the drain needs a second CPU: on one it is a model error that says so', () => {
+      expect(() => run(model, { drain: true, cpus: 1 })).toThrow(/drain: the drain of cpu0's pcp list runs on another CPU; give cpus=2 or 3/);
     });
   });
 });
