@@ -39,6 +39,13 @@
 //   (tglx's other objection, "preemptible() returns always false for CONFIG_PREEMPT_COUNT=n
 //   kernels", is about telling atomic context apart without RT; this model runs PREEMPT or RT,
 //   where preemptible() sees the raw lock.)
+// - lockdep-annotation: option D, "To solve the lockdep issue of #B Michal suggested to have
+//   magic lockdep annotations which allow !RT kernels to take zone->lock from the otherwise
+//   forbidden contexts because on !RT this lock nesting could be considered a false positive":
+//   B's bail-out on RT, and on !RT zone->lock checked as LD_WAIT_SPIN (KernelConfig's
+//   lockdepWaitTypes). It silences the splat and keeps the irq-off zone section (latency-bound).
+//   tglx's objection, "there might be locks further down which then need the same treatment",
+//   is out of reach: the model takes no lock under zone->lock.
 // - nowait-outside-lock: the design tglx rejects: "even if we could do the allocation outside
 //   the RCU internal lock this would not solve the problem that kfree_rcu() can be called in any
 //   context except NMI even on RT" (seed 000). The GFP_NOWAIT page is taken before
@@ -87,6 +94,7 @@ import {
   drainBegin,
   drainOpType,
   drainSteps,
+  ZONE_LOCK,
   freePage,
   gpTransitions,
   initKernel,
@@ -124,7 +132,7 @@ import {
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
-const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'rt-atomic-gfp', 'nowait-outside-lock', 'workqueue-refill'] as const;
+const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'rt-atomic-gfp', 'lockdep-annotation', 'nowait-outside-lock', 'workqueue-refill'] as const;
 const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
 const USERS = ['kfree_rcu', 'page-alloc'] as const;
 const SOME_LOCK = 'some_lock';
@@ -212,7 +220,9 @@ type State = StateOf<typeof schema>;
 type Krc = State['krc'][number];
 
 function cfgOf(p: P): KernelConfig {
-  return kernelConfig({ rt: p.rt, maxNesting: p.context === 'hardirq' ? 1 : 0 });
+  // Option D: on !RT, zone->lock checked by lockdep as a raw lock (LD_WAIT_SPIN).
+  const lockdepWaitTypes = p.variant === 'lockdep-annotation' && !p.rt ? { [ZONE_LOCK]: 'SPIN' as const } : undefined;
+  return kernelConfig({ rt: p.rt, maxNesting: p.context === 'hardirq' ? 1 : 0, lockdepWaitTypes });
 }
 
 /**
@@ -328,7 +338,7 @@ function transitions(s: State, p: P): Transition<State>[] {
               d.krc[cpu].workPending = true;
               at(d, 'unlock');
             });
-        } else if (p.variant === 'rt-atomic-gfp' && cfg.rt && !preemptible(k0, cfg, cpu))
+        } else if ((p.variant === 'rt-atomic-gfp' || p.variant === 'lockdep-annotation') && cfg.rt && !preemptible(k0, cfg, cpu))
           step(cpu, `${lane}: no room: GFP_RT_ATOMIC, PREEMPT_RT and not preemptible: NULL; ${o}'s rcu_head onto krcp->head`, (d) => {
             d.krc[cpu].heads.push(o);
             at(d, 'unlock');
@@ -549,15 +559,22 @@ export default defineModel({
       note: 'option B on !RT is GFP_NOWAIT: "that of course does not solve the problem vs. lockdep"',
     },
     { params: { variant: 'rt-atomic-gfp', rt: true }, note: 'on RT the caller under krcp->lock is never preemptible: it always bails out to the rcu_head' },
+    {
+      params: { variant: 'lockdep-annotation', rt: false },
+      violated: ['latency-bound'],
+      note: 'option D on !RT: lockdep is told zone->lock nests like a raw lock, so no Invalid wait context; the zone section still runs inside the irq-off krcp section',
+    },
+    { params: { variant: 'lockdep-annotation', rt: true }, note: "on RT option D is option B's bail-out: the rcu_head, no allocation" },
     // A page on cpu0's pcp list hides the nesting bug from its one call; a drain on cpu1
     // (drain_all_pages(): compaction, memory hotplug) holds the list's lock or empties it, and
     // the allocation under the raw lock goes to zone->lock: each variant's verdicts come back.
     ...VARIANTS.flatMap((variant) =>
       ([false, true] as const).map((rt) => {
         const nests = variant === 'nowait-under-raw' || (variant === 'rt-atomic-gfp' && !rt);
+        const hidden = variant === 'lockdep-annotation' && !rt;
         return {
           params: { variant, rt, drain: true, pcpPages: 1 } as const,
-          violated: nests ? ['wait-context', ...(rt ? ['no-sleep-in-atomic'] : []), 'latency-bound'] : variant === 'raw-zone-lock' ? ['latency-bound'] : [],
+          violated: nests ? ['wait-context', ...(rt ? ['no-sleep-in-atomic'] : []), 'latency-bound'] : variant === 'raw-zone-lock' || hidden ? ['latency-bound'] : [],
           note: nests ? "the drain holds or empties cpu0's pcp list: GFP_NOWAIT under the raw krcp->lock goes to zone->lock" : "a drain of cpu0's pcp list changes nothing here",
         };
       }),

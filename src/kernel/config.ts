@@ -54,6 +54,12 @@ export interface KernelConfig {
    * space finite, so a bug that needs deeper nesting is out of reach of a run with this bound.
    */
   readonly maxNesting: number;
+  /**
+   * lockdep annotations that give a lock another inner wait type than its type's (the
+   * `lockdep_set_wait_type_inner()`-style annotation option D of seed 000 proposes: zone->lock
+   * checked as LD_WAIT_SPIN on !RT). By lock name; the lock's own semantics do not change.
+   */
+  readonly lockdepWaitTypes: Readonly<Record<string, 'SPIN' | 'CONFIG' | 'SLEEP'>>;
 }
 
 export interface KernelConfigOptions {
@@ -69,6 +75,8 @@ export interface KernelConfigOptions {
   readonly smp?: boolean;
   /** Default 2. */
   readonly maxNesting?: number;
+  /** Default none. */
+  readonly lockdepWaitTypes?: Readonly<Record<string, 'SPIN' | 'CONFIG' | 'SLEEP'>>;
 }
 
 export function kernelConfig(opts: KernelConfigOptions): KernelConfig {
@@ -82,7 +90,8 @@ export function kernelConfig(opts: KernelConfigOptions): KernelConfig {
   const maxNesting = opts.maxNesting ?? 2;
   if (!Number.isInteger(maxNesting) || maxNesting < 0) throw new RangeError(`maxNesting must be a non-negative integer, got ${maxNesting}`);
   const smp = opts.smp ?? true;
-  return { preemption, rt, preemptCount, preemptRcu: preemptionOn, proveRawLockNesting: opts.proveRawLockNesting ?? true, smp, tinyRcu: !smp && !preemptionOn, maxNesting };
+  const lockdepWaitTypes = opts.lockdepWaitTypes ?? {};
+  return { preemption, rt, preemptCount, preemptRcu: preemptionOn, proveRawLockNesting: opts.proveRawLockNesting ?? true, smp, tinyRcu: !smp && !preemptionOn, maxNesting, lockdepWaitTypes };
 }
 
 /**
@@ -97,5 +106,6 @@ export function configName(cfg: KernelConfig): string {
   if (cfg.tinyRcu) parts.push('TINY_RCU');
   else if (!cfg.preemptRcu) parts.push('!PREEMPT_RCU');
   if (!cfg.proveRawLockNesting) parts.push('!PROVE_RAW_LOCK_NESTING');
+  for (const [name, w] of Object.entries(cfg.lockdepWaitTypes)) parts.push(`${name} annotated {${w}}`);
   return parts.join(', ');
 }

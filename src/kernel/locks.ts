@@ -47,6 +47,11 @@ export function waitType(type: LockType): WaitType {
   }
 }
 
+/** The inner wait type lockdep checks `l` with: its type's, or a lockdep annotation of the configuration. */
+export function lockWaitType(l: Lock, cfg: KernelConfig): WaitType {
+  return cfg.lockdepWaitTypes[l.name] ?? waitType(l.type);
+}
+
 function isLocalLock(type: LockType): boolean {
   return type === 'local_lock_t' || type === 'local_trylock_t';
 }
@@ -154,7 +159,7 @@ export function contextWaitType(k: Kernel, cfg: KernelConfig, cpu: number): { ty
     type = w;
     because = why;
   };
-  for (const l of heldInContext(k, cpu)) lower(waitType(l.type), `${l.name} (${l.type}) held`);
+  for (const l of heldInContext(k, cpu)) lower(lockWaitType(l, cfg), `${l.name} (${l.type}) held`);
   const [lo, hi] = levelDepths(k, cpu);
   if (stackSum(frames(k, cpu), 'rcu', hi, lo) > 0) lower('CONFIG', 'inside rcu_read_lock()');
   return { type, because };
@@ -169,25 +174,25 @@ function configTag(cfg: KernelConfig): string {
   return `[${configName(cfg)}]${cfg.preemptCount ? '' : '; no kernel of this configuration reports it (PROVE_LOCKING and DEBUG_ATOMIC_SLEEP select PREEMPT_COUNT)'}`;
 }
 
-function heldChain(k: Kernel, cpu: number): string {
+function heldChain(k: Kernel, cfg: KernelConfig, cpu: number): string {
   const held = heldInContext(k, cpu);
   if (held.length === 0) return 'no locks held';
   return held
-    .map((l, i) => `#${i}: ${l.name} (${l.type}) {${waitType(l.type)}} held by ${l.holders.map((h) => describeHolder(k, h)).join(', ')}`)
+    .map((l, i) => `#${i}: ${l.name} (${l.type}) {${lockWaitType(l, cfg)}} held by ${l.holders.map((h) => describeHolder(k, h)).join(', ')}`)
     .join('; ');
 }
 
 /** lockdep's "BUG: Invalid wait context" check for a blocking acquisition; records a splat when violated. */
 function checkWaitContext(k: KernelDraft, cfg: KernelConfig, cpu: number, l: Lock, irqsave: boolean, bh: boolean): void {
   const ctx = contextWaitType(k, cfg, cpu);
-  const want = waitType(l.type);
+  const want = lockWaitType(l, cfg);
   if (rank(want, cfg) <= rank(ctx.type, cfg)) return;
   splat(
     k,
     'invalid-wait-context',
     cpu,
     `BUG: Invalid wait context: ${contextName(k, cpu)} is trying to lock ${l.name} (${l.type}) {${want}} with ${lockFunction(l.type, cfg, irqsave, bh)} ` +
-      `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cpu)} ${configTag(cfg)}`,
+      `in a {${ctx.type}} context (${ctx.because}); ${heldChain(k, cfg, cpu)} ${configTag(cfg)}`,
   );
 }
 
@@ -209,7 +214,7 @@ export function mightSleep(k: KernelDraft, cfg: KernelConfig, cpu: number, what:
     k,
     'sleep-in-atomic',
     cpu,
-    `BUG: sleeping function called from invalid context: ${contextName(k, cpu)} calls ${what} while ${why.join(', ')}; ${heldChain(k, cpu)} ${configTag(cfg)}`,
+    `BUG: sleeping function called from invalid context: ${contextName(k, cpu)} calls ${what} while ${why.join(', ')}; ${heldChain(k, cfg, cpu)} ${configTag(cfg)}`,
   );
 }
 
@@ -373,7 +378,7 @@ export function trylock(k: KernelDraft, cfg: KernelConfig, cpu: number, name: st
       'trylock-outside-task',
       cpu,
       `${contextName(k, cpu)} calls ${fn}(${name}) on a sleeping lock (${l.type}) from ${inNmi(k, cpu) ? 'NMI' : 'hardirq'}: ${rule}; ` +
-        `lockdep exempts trylocks from its wait-context check, so nothing prints this; ${heldChain(k, cpu)} ${configTag(cfg)}`,
+        `lockdep exempts trylocks from its wait-context check, so nothing prints this; ${heldChain(k, cfg, cpu)} ${configTag(cfg)}`,
     );
   }
   if (ok) {

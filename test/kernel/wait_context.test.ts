@@ -102,3 +102,35 @@ describe('wait-context properties through explore()', () => {
     expect(o.properties.find((p) => p.name === 'wait-context')!.verdict).toBe('holds');
   });
 });
+
+describe('lockdep annotations (KernelConfig.lockdepWaitTypes): option D of seed 000', () => {
+  const kernel = () => {
+    const k = initKernel([{ task: 't0' }]);
+    declareLocks(k, [
+      { name: 'krcp->lock', type: 'raw_spinlock_t' },
+      { name: 'zone->lock', type: 'spinlock_t' },
+      { name: 'below', type: 'spinlock_t' },
+    ]);
+    return k;
+  };
+  const annotated = kernelConfig({ rt: false, lockdepWaitTypes: { 'zone->lock': 'SPIN' } });
+
+  it('zone->lock checked as LD_WAIT_SPIN nests under a raw lock without a splat', () => {
+    const plain = kernel();
+    lock(plain, kernelConfig({ rt: false }), 0, 'krcp->lock');
+    lock(plain, kernelConfig({ rt: false }), 0, 'zone->lock');
+    expect(plain.splats.map((s) => s.kind)).toEqual(['invalid-wait-context']);
+    const k = kernel();
+    lock(k, annotated, 0, 'krcp->lock');
+    lock(k, annotated, 0, 'zone->lock');
+    expect(k.splats).toEqual([]);
+  });
+
+  it('and then every spinlock_t taken under it splats, naming the annotation: "locks further down which then need the same treatment"', () => {
+    const k = kernel();
+    lock(k, annotated, 0, 'zone->lock');
+    lock(k, annotated, 0, 'below');
+    expect(k.splats.map((s) => s.kind)).toEqual(['invalid-wait-context']);
+    expect(k.splats[0].message).toMatch(/#0: zone->lock \(spinlock_t\) \{SPIN\} held by cpu0 task \(t0\) \[!PREEMPT_RT, zone->lock annotated \{SPIN\}\]/);
+  });
+});

@@ -196,6 +196,17 @@ describe('kfree_rcu_bulk', () => {
     });
   });
 
+  it("option D (lockdep annotation): no Invalid wait context on !RT, the irq-off zone section stays; on RT option B's bail-out", () => {
+    for (const rt of [false, true]) {
+      const params = { variant: 'lockdep-annotation', rt };
+      const o = run(model, params);
+      expectDeclared(model, params, o);
+    }
+    // The same allocation without the annotation (option B on !RT) splats.
+    expect(verdicts(run(model, { variant: 'rt-atomic-gfp', rt: false }))['wait-context']).toBe('violated');
+    expect(verdicts(run(model, { variant: 'lockdep-annotation', rt: false }))['wait-context']).toBe('holds');
+  });
+
   describe("drain_all_pages() on cpu1: the pcp lock taken with a plain spin_lock()", () => {
     it("a page on cpu0's pcp list hides the nesting bug; a drain holding that list's lock brings it back in 5 steps", () => {
       expect(verdicts(run(model, { variant: 'nowait-under-raw', pcpPages: 1 }))['wait-context']).toBe('holds');
