@@ -39,6 +39,11 @@
 //   (tglx's other objection, "preemptible() returns always false for CONFIG_PREEMPT_COUNT=n
 //   kernels", is about telling atomic context apart without RT; this model runs PREEMPT or RT,
 //   where preemptible() sees the raw lock.)
+// - gfp-zero-fails: option C, "I suggested to make GFP == 0 fail unconditionally when the
+//   lockless cache is empty, but that changes the semantics on !RT kernels for existing users
+//   which hand in 0": kfree_rcu() passes 0 under the lock (the pcp list by trylock, else NULL);
+//   with users=page-alloc and userGfp=0 the other users pass 0 too, and the property
+//   gfp-zero-semantics (NULL only with no free page in the zone) says what changes for them.
 // - lockdep-annotation: option D, "To solve the lockdep issue of #B Michal suggested to have
 //   magic lockdep annotations which allow !RT kernels to take zone->lock from the otherwise
 //   forbidden contexts because on !RT this lock nesting could be considered a false positive":
@@ -81,7 +86,7 @@
 //   latency-bound, which compares the designs, is not checked there.
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
-import { bool, defineModel, int, ModelError, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, invariant, ModelError, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
@@ -132,7 +137,8 @@ import {
 } from '../src/kernel/index.ts';
 import { noDoubleFree, noLeakAtQuiescence } from '../properties/rcu.ts';
 
-const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'rt-atomic-gfp', 'lockdep-annotation', 'nowait-outside-lock', 'workqueue-refill'] as const;
+const VARIANTS = ['nowait-under-raw', 'raw-zone-lock', 'no-locks-gfp', 'rt-atomic-gfp', 'gfp-zero-fails', 'lockdep-annotation', 'nowait-outside-lock', 'workqueue-refill'] as const;
+const USER_GFPS = ['GFP_KERNEL', '0'] as const;
 const CONTEXTS = ['task', 'hardirq', 'raw-spinlock', 'irqs-off'] as const;
 const USERS = ['kfree_rcu', 'page-alloc'] as const;
 const SOME_LOCK = 'some_lock';
@@ -159,6 +165,7 @@ const params = {
   zonePages: int(1, { min: 0, max: 4, doc: 'free pages in the zone at the start' }),
   zoneHoldSteps: int(2, { min: 1, max: 4, doc: 'steps one zone->lock section lasts (rmqueue_bulk work under the lock)' }),
   cacheSize: int(1, { min: 1, max: 2, doc: 'pages the per-CPU page cache holds (workqueue-refill; rcu_min_cached_objs)' }),
+  userGfp: oneOf(USER_GFPS, 'GFP_KERNEL', "users=page-alloc: the users' gfp flags, GFP_KERNEL or 0 (no reclaim, no wait: NULL only when the zone has no free page, the meaning option C changes)"),
   drain: bool(false, "the last CPU's task first drains cpu0's pcp list, as drain_all_pages() does for compaction and memory hotplug: spin_lock() of another CPU's pcp->lock, then zone->lock"),
   users: oneOf(USERS, 'kfree_rcu', "what the CPUs' tasks do: call kfree_rcu(), or (page-alloc) call no kfree_rcu() and take a page with alloc_page(GFP_KERNEL) and free it, `calls` times, as every other page allocator user does: the variant then only decides zone->lock's type"),
   latencyBound: int(4, {
@@ -214,6 +221,8 @@ const schema = (p: P) => {
     lat: latencyType({ cpus: p.cpus, cap: p.latencyBound + 1 }),
     /** `drain`: the drain of cpu0's pcp list the last CPU's task runs before its calls. */
     drain: t.optional(drainOpType({ cpus: p.cpus })),
+    /** A gfp-0 user got NULL while the zone had free pages (gfp-zero-semantics). */
+    gfp0Null: t.bool(),
   });
 };
 type State = StateOf<typeof schema>;
@@ -344,8 +353,9 @@ function transitions(s: State, p: P): Transition<State>[] {
             at(d, 'unlock');
           });
         else {
-          const mode = p.variant === 'no-locks-gfp' ? 'lockless' : 'atomic';
-          step(cpu, `${lane}: no room: ${allocCall(mode)}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
+          // Option C's gfp 0 under the lock fails when the lockless cache is empty, as __GFP_NO_LOCKS does.
+          const mode = p.variant === 'no-locks-gfp' || p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic';
+          step(cpu, `${lane}: no room: ${p.variant === 'gfp-zero-fails' ? '__get_free_page(0)' : allocCall(mode)}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
         }
         break;
       }
@@ -362,7 +372,11 @@ function transitions(s: State, p: P): Transition<State>[] {
           if (task === CALLER && pageAllocUsers(p))
             step(cpu, `${who}: ${a.what}`, (d) => {
               a.apply(d.kernel, d.pa);
-              at(d, 'user-free');
+              if (a.op.page) return at(d, 'user-free');
+              // A gfp-0 user with no page: nothing to free.
+              if (p.userGfp === '0' && s.pa.zoneFree > 0) d.gfp0Null = true;
+              d.calls[cpu] = n + 1;
+              at(d, n + 1 < p.calls ? 'user' : 'done');
             });
           else if (task === CALLER && p.variant === 'nowait-outside-lock')
             // The allocation returns; krc_this_cpu_lock() is the caller's next step.
@@ -410,9 +424,12 @@ function transitions(s: State, p: P): Transition<State>[] {
             if (a.op.pc === 'done') at(d, firstPc(p, cpu, false));
           });
         break;
-      case 'user':
-        step(cpu, `${who}: ${allocCall('may-sleep')}`, (d) => at(d, 'alloc', allocBegin('may-sleep', cpu)));
+      case 'user': {
+        // gfp 0: the allocator's atomic path (pcp, then zone->lock), or under option C the lockless one.
+        const mode = p.userGfp === 'GFP_KERNEL' ? 'may-sleep' : p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic';
+        step(cpu, `${who}: ${p.userGfp === 'GFP_KERNEL' ? allocCall('may-sleep') : '__get_free_page(0)'}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
         break;
+      }
       case 'user-free':
         step(cpu, `${who}: free_page()`, (d) => {
           freePage(d.pa);
@@ -502,6 +519,7 @@ export default defineModel({
     d.pa = pageAllocInit({ cpus: p.cpus, zonePages: p.zonePages, pcpPages: p.pcpPages });
     if (p.drain && p.cpus < 2) throw new ModelError('drain: the drain of cpu0\'s pcp list runs on another CPU; give cpus=2 or 3');
     d.drain = p.drain ? drainBegin(0) : null;
+    if (p.userGfp !== 'GFP_KERNEL' && !pageAllocUsers(p)) throw new ModelError(`userGfp=${p.userGfp}: the gfp of the page allocator users, which only users=page-alloc has; add --param users=page-alloc`);
   },
   transitions,
   isEndState: (s, p) =>
@@ -515,6 +533,11 @@ export default defineModel({
     latencyBoundProperty<State, P>((s) => s.kernel, (s) => s.lat, cfgOf, (p) => p.latencyBound),
     noDoubleFree<State, P>((s) => s.mem, 'mem'),
     noLeakAtQuiescence<State, P>((s) => s.mem, 'mem', { finished: callersDone }),
+    invariant<State, P>(
+      'gfp-zero-semantics',
+      'an allocation with gfp 0 returns NULL only when the zone has no free page, as its existing users expect',
+      (s) => !s.gfp0Null || { message: '__get_free_page(0) returned NULL while the zone had free pages: option C changes what gfp 0 means for the users that pass it', fields: ['gfp0Null', 'pa'] },
+    ),
   ],
   expectations: [
     {
@@ -559,6 +582,18 @@ export default defineModel({
       note: 'option B on !RT is GFP_NOWAIT: "that of course does not solve the problem vs. lockdep"',
     },
     { params: { variant: 'rt-atomic-gfp', rt: true }, note: 'on RT the caller under krcp->lock is never preemptible: it always bails out to the rcu_head' },
+    // Option C: kfree_rcu() passes gfp 0, which fails once the lockless cache is empty; for
+    // kfree_rcu() that is __GFP_NO_LOCKS, but every other user of gfp 0 gets it too: "that
+    // changes the semantics on !RT kernels for existing users which hand in 0".
+    ...([false, true] as const).flatMap((rt) => [
+      { params: { variant: 'gfp-zero-fails', rt } as const, note: 'for kfree_rcu() itself option C is __GFP_NO_LOCKS: the rcu_head takes what the pcp list cannot' },
+      {
+        params: { variant: 'gfp-zero-fails', rt, users: 'page-alloc', userGfp: '0' } as const,
+        violated: ['gfp-zero-semantics'],
+        note: `a user passing 0 gets NULL from an empty pcp list while the zone has a page${rt ? " (proposed unconditionally: on RT too)" : ''}`,
+      },
+      { params: { variant: 'workqueue-refill', rt, users: 'page-alloc', userGfp: '0' } as const, note: "upstream keeps gfp 0's meaning: the pcp list, then zone->lock" },
+    ]),
     {
       params: { variant: 'lockdep-annotation', rt: false },
       violated: ['latency-bound'],

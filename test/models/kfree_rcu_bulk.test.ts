@@ -196,6 +196,17 @@ describe('kfree_rcu_bulk', () => {
     });
   });
 
+  it("option C (gfp 0 fails once the lockless cache is empty): fine for kfree_rcu(), a changed meaning for every other user of 0", () => {
+    expect(run(model, { variant: 'gfp-zero-fails' }).verdict).toBe('holds');
+    const params = { variant: 'gfp-zero-fails', rt: false, users: 'page-alloc', userGfp: '0' };
+    const o = run(model, params);
+    expectDeclared(model, params, o);
+    expect(story(o, 'gfp-zero-semantics')).toEqual(['cpu0: __get_free_page(0)', 'cpu0: pcp_spin_trylock()', 'cpu0: pcp list empty: NULL']);
+    // Upstream's gfp 0 goes on to zone->lock and finds the page.
+    expect(verdicts(run(model, { ...params, variant: 'workqueue-refill' }))['gfp-zero-semantics']).toBe('holds');
+    expect(() => run(model, { userGfp: '0' })).toThrow(/userGfp=0: the gfp of the page allocator users, which only users=page-alloc has; add --param users=page-alloc/);
+  });
+
   it("option D (lockdep annotation): no Invalid wait context on !RT, the irq-off zone section stays; on RT option B's bail-out", () => {
     for (const rt of [false, true]) {
       const params = { variant: 'lockdep-annotation', rt };
