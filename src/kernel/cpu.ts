@@ -1,6 +1,7 @@
 import { configName, type KernelConfig } from './config.ts';
+import { ModelError } from '../core/errors.ts';
 import type { Draft } from '../core/schema.ts';
-import { maySleep, quiesce, rcuInit, SPLAT_KINDS, type ContextKind, type Splat, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
+import { ARRIVAL_KINDS, maySleep, quiesce, rcuInit, SPLAT_KINDS, type ArrivalKind, type ContextKind, type Splat, type Cpu, type Frame, type FrameDraft, type Kernel, type KernelDraft, type KernelOf, type SplatKind } from './state.ts';
 
 /**
  * CPUs, their context stacks, irq and preemption state, and interrupt arrival. Queries read a
@@ -19,7 +20,14 @@ export interface CpuInit<L = unknown> {
   /** Other tasks of this CPU, not running at first (PREEMPT_RT preemption scenarios). */
   readonly parked?: readonly { readonly task: string; readonly pc: string; readonly data?: L }[];
   /** Arrivals allowed per kind, e.g. `{ nmi: 1, hardirq: 1, hook: 1 }`; kinds not listed never arrive. */
-  readonly budget?: Readonly<Record<string, number>>;
+  readonly budget?: Readonly<Partial<Record<ArrivalKind, number>>>;
+}
+
+/** A CPU's interrupt budget from a model's `{ nmi: 1, hook: 1 }` (a fresh value); an unknown kind is a model error. */
+function budgetOf(b: Readonly<Record<string, number | undefined>>): { nmi: number; hardirq: number; softirq: number; hook: number } {
+  for (const kind of Object.keys(b))
+    if (!(ARRIVAL_KINDS as readonly string[]).includes(kind)) throw new ModelError(`initKernel: budget kind "${kind}" is not one of ${ARRIVAL_KINDS.join(', ')}`);
+  return { nmi: b.nmi ?? 0, hardirq: b.hardirq ?? 0, softirq: b.softirq ?? 0, hook: b.hook ?? 0 };
 }
 
 /** A frame as a fresh value, for pushing onto a stack. */
@@ -36,7 +44,7 @@ export function initKernel<L = unknown>(cpus: readonly CpuInit<L>[]): Draft<Kern
     cpus: cpus.map((c) => ({
       frames: [newFrame({ kind: 'task', task: c.task ?? 'task', pc: c.pc ?? '', data: c.data ?? null })],
       parked: (c.parked ?? []).map((p) => [newFrame({ kind: 'task', task: p.task, pc: p.pc, data: p.data ?? null })]),
-      budget: new Map(Object.entries(c.budget ?? {})),
+      budget: budgetOf(c.budget ?? {}),
     })),
     locks: new Map(),
     splats: [],
@@ -219,8 +227,8 @@ export function nesting(k: Kernel, cpu: number): number {
   return cpuAt(k, cpu).frames.length - 1;
 }
 
-export function budgetLeft(k: Kernel, cpu: number, kind: string): number {
-  return cpuAt(k, cpu).budget.get(kind) ?? 0;
+export function budgetLeft(k: Kernel, cpu: number, kind: ArrivalKind): number {
+  return cpuAt(k, cpu).budget[kind];
 }
 
 /**
@@ -281,7 +289,7 @@ export function interrupt(
   const under = top(k, cpu);
   const c = cpuAt(k, cpu);
   c.frames.push(newFrame({ kind, task: under.task, irqsOff: kind !== 'softirq', preempt: under.preempt, migrate: under.migrate, threaded, pc, data }));
-  c.budget.set(kind, c.budget.get(kind)! - 1);
+  c.budget[kind]--;
 }
 
 /**
@@ -299,7 +307,7 @@ export function enterHook(k: KernelDraft, cfg: KernelConfig, cpu: number, pc: st
   const under = top(k, cpu);
   const c = cpuAt(k, cpu);
   c.frames.push(newFrame({ kind: 'hook', task: under.task, irqsOff: under.irqsOff, preempt: under.preempt, migrate: under.migrate, pc, data }));
-  c.budget.set('hook', c.budget.get('hook')! - 1);
+  c.budget.hook--;
 }
 
 /** Orders splats by kind (as SPLAT_KINDS lists them), CPU, then message. */

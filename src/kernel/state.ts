@@ -24,6 +24,10 @@ import { t, type Draft, type Type, type Universe, type ValueOf } from '../core/s
 export const CONTEXT_KINDS = ['task', 'hook', 'softirq', 'hardirq', 'nmi'] as const;
 export type ContextKind = (typeof CONTEXT_KINDS)[number];
 
+/** What arrives on a CPU within a budget: interrupts, and hooks re-entering a task. */
+export const ARRIVAL_KINDS = ['nmi', 'hardirq', 'softirq', 'hook'] as const;
+export type ArrivalKind = (typeof ARRIVAL_KINDS)[number];
+
 export const LOCK_TYPES = ['raw_spinlock_t', 'spinlock_t', 'local_lock_t', 'local_trylock_t', 'mutex'] as const;
 export type LockType = (typeof LOCK_TYPES)[number];
 
@@ -172,8 +176,8 @@ export function kernelType<L>(shape: KernelShape<L>) {
     frames,
     /** Tasks of this CPU that are not running (preempted or blocked), each with its frames. */
     parked: t.list(frames, Math.max(1, shape.parked ?? 1)),
-    /** Interrupt arrivals left per kind (`nmi`, `hardirq`, `softirq`, `hook`): a bound set by the model. */
-    budget: t.map(t.text(), t.int(0, shape.budget ?? 4), 4),
+    /** Interrupt arrivals left per kind: a bound set by the model. */
+    budget: t.struct(Object.fromEntries(ARRIVAL_KINDS.map((kind) => [kind, t.int(0, shape.budget ?? 4)])) as Record<ArrivalKind, ReturnType<typeof t.int>>),
   });
   /** Which frame holds a lock: its CPU, its index in that CPU's stack, its task, and how it took it. */
   const holder = t.struct({

@@ -113,7 +113,7 @@ describe('programs', () => {
     const irq = program<S, P>('irq', [step('h', 'handler', (o) => void o.d.log.push('irq')), step('ret', 'irq_exit()', returns)]);
     const s = fresh();
     const k = s.kernel as unknown as Parameters<typeof interrupt>[0];
-    k.cpus[0].budget.set('hardirq', 1);
+    k.cpus[0].budget.hardirq = 1;
     const r = { ...runner(task), programOf: (fr: { kind: string }) => (fr.kind === 'hardirq' ? irq : task) };
     const fire = (label: string) => {
       const x = programTransitions(s as S, { locked: true }, cfg, r).find((y) => y.label === label);

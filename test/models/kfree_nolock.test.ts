@@ -330,7 +330,7 @@ const swapFrame = (f: Fr): Fr => ({
 /** Renames cpu1 and cpu2 into each other everywhere: per-CPU arrays, lock instances and holders, splats, objects. */
 function swapRemote(s: S): S {
   const k = s.kernel;
-  const cpus = swapList(k.cpus.map((cpu) => ({ frames: cpu.frames.map(swapFrame), parked: cpu.parked.map((fs) => fs.map(swapFrame)), budget: new Map(cpu.budget) })));
+  const cpus = swapList(k.cpus.map((cpu) => ({ frames: cpu.frames.map(swapFrame), parked: cpu.parked.map((fs) => fs.map(swapFrame)), budget: { ...cpu.budget } })));
   const locks = new Map(
     [...k.locks].map(([name, l]) => [
       renameCpus(name),
