@@ -198,11 +198,6 @@ export class GraphRecorder {
     this.marks = props.map(() => new Uint16Column());
   }
 
-  /** States whose edges are recorded. */
-  get expanded(): number {
-    return this.start.length;
-  }
-
   get byteSize(): number {
     return [this.start, this.target, this.lane, this.index, this.kind, this.enabled, ...this.marks].reduce((sum, c) => sum + c.byteSize, 0);
   }

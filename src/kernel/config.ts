@@ -29,6 +29,7 @@
  *
  * Not modelled: PREEMPT_DYNAMIC and PREEMPT_LAZY.
  */
+import type { WaitType } from './locks.ts';
 
 export const PREEMPTION_MODELS = ['none', 'voluntary', 'full', 'rt'] as const;
 export type Preemption = (typeof PREEMPTION_MODELS)[number];
@@ -59,7 +60,7 @@ export interface KernelConfig {
    * `lockdep_set_wait_type_inner()`-style annotation option D of seed 000 proposes: zone->lock
    * checked as LD_WAIT_SPIN on !RT). By lock name; the lock's own semantics do not change.
    */
-  readonly lockdepWaitTypes: Readonly<Record<string, 'SPIN' | 'CONFIG' | 'SLEEP'>>;
+  readonly lockdepWaitTypes: Readonly<Record<string, WaitType>>;
 }
 
 export interface KernelConfigOptions {
@@ -76,7 +77,7 @@ export interface KernelConfigOptions {
   /** Default 2. */
   readonly maxNesting?: number;
   /** Default none. */
-  readonly lockdepWaitTypes?: Readonly<Record<string, 'SPIN' | 'CONFIG' | 'SLEEP'>>;
+  readonly lockdepWaitTypes?: Readonly<Record<string, WaitType>>;
 }
 
 export function kernelConfig(opts: KernelConfigOptions): KernelConfig {
