@@ -52,6 +52,19 @@ describe('liveness: classic answers', () => {
     expect(v.message).toContain('stays in state 1 forever');
   });
 
+  it('a depth bound the whole graph fits in decides liveness: every state was expanded, every edge recorded', () => {
+    const m = anyModel(mutex);
+    const params = { lock: 'tas', fairness: 'weak' };
+    const full = explore(m, params);
+    const depth = full.stats.maxDepth;
+    // At the graph's own depth the states there are expanded and all their successors are stored.
+    const atDepth = explore(m, params, { maxDepth: depth });
+    expect([atDepth.complete, verdicts(atDepth)]).toEqual([true, verdicts(full)]);
+    // One less and the run is cut: nothing is decided.
+    const cut = explore(m, params, { maxDepth: depth - 1 });
+    expect([cut.complete, cut.stoppedBy?.kind, verdicts(cut)['p0-enters']]).toEqual([false, 'max-depth', 'unknown']);
+  });
+
   it('gives the same verdicts under --por and --workers (the graph is the full one)', async () => {
     const plain = verdicts(explore(anyModel(mutex), { lock: 'tas', fairness: 'weak' }));
     const file = join(import.meta.dirname, '../fixtures/mutex_live.ts');
