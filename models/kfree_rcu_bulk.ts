@@ -69,7 +69,10 @@
 //   pages that fill_page_cache_func() refills from a kworker on the same CPU
 //   (GFP_KERNEL | __GFP_NORETRY, may sleep) after kfree_rcu() found the cache empty and
 //   queued the work. The kworker is a second task on the CPU; the scheduler switches between
-//   the two wherever the running one is preemptible or blocked on a sleeping lock.
+//   the two wherever the running one is preemptible or blocked on a sleeping lock. The refill
+//   is asked for once until it has run, as 6.18's run_page_cache_worker() does with
+//   `!atomic_xchg(&krcp->work_in_progress, 1)` and fill_page_cache_func() ends with
+//   `atomic_set(&krcp->work_in_progress, 0);` (the hrtimer that queues the work is one step).
 //
 // - `drain`: cpu1's task first drains cpu0's pcp list as drain_all_pages() does (page_alloc.ts:
 //   spin_lock() of the remote pcp->lock, free_pcppages_bulk() under zone->lock). With a page on
@@ -194,8 +197,10 @@ const schema = (p: P) => {
     heads: t.list(objName, p.calls),
     /** Pages in the per-CPU page cache (workqueue-refill). */
     cache: t.int(0, p.cacheSize),
+    /** krcp->work_in_progress: a refill was asked for and has not finished (run_page_cache_worker()'s atomic_xchg() to 1, fill_page_cache_func()'s atomic_set() to 0 at its end). */
+    workInProgress: t.bool(),
     /** The refill work is queued and has not started yet. */
-    workPending: t.bool(),
+    workQueued: t.bool(),
   });
   return t.struct({
     kernel: kernelType({
@@ -277,14 +282,19 @@ function transitions(s: State, p: P): Transition<State>[] {
     const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
     /** Stores `o` into a fresh array page. */
     const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
+    /** The kworker leaves fill_page_cache_func(): `atomic_set(&krcp->work_in_progress, 0);`. */
+    const idle = (d: Draft<State>) => {
+      d.krc[cpu].workInProgress = false;
+      at(d, 'idle');
+    };
 
     // The scheduler: switch to the other task of this CPU when it has something to do (a
     // preemptible task, or one blocked on a sleeping lock: canSchedule).
     if (canSchedule(k0, cfg, cpu)) {
       const other = task === CALLER ? KWORKER : CALLER;
       const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other);
-      const runnable = parked !== undefined && (other === CALLER ? parked.at(-1)!.pc !== 'done' : parked.at(-1)!.pc !== 'idle' || krc.workPending);
-      const why = fr.pc === 'done' ? 'is done' : fr.pc === 'idle' && !krc.workPending ? 'sleeps' : undefined;
+      const runnable = parked !== undefined && (other === CALLER ? parked.at(-1)!.pc !== 'done' : parked.at(-1)!.pc !== 'idle' || krc.workQueued);
+      const why = fr.pc === 'done' ? 'is done' : fr.pc === 'idle' && !krc.workQueued ? 'sleeps' : undefined;
       if (runnable) step(cpu, `${lane}: ${switchLabel(k0, cpu, other, why)}`, (d) => schedule(d.kernel, cfg, cpu, other));
     }
 
@@ -342,9 +352,13 @@ function transitions(s: State, p: P): Transition<State>[] {
               at(d, 'unlock');
             });
           else
-            step(cpu, `${lane}: page cache empty: ${o}'s rcu_head onto krcp->head; queue the refill work`, (d) => {
+            // run_page_cache_worker(): `!atomic_xchg(&krcp->work_in_progress, 1)` queues the refill once until it has run.
+            step(cpu, `${lane}: page cache empty: ${o}'s rcu_head onto krcp->head; ${krc.workInProgress ? 'refill already in progress' : 'queue the refill work'}`, (d) => {
               d.krc[cpu].heads.push(o);
-              d.krc[cpu].workPending = true;
+              if (!krc.workInProgress) {
+                d.krc[cpu].workInProgress = true;
+                d.krc[cpu].workQueued = true;
+              }
               at(d, 'unlock');
             });
         } else if ((p.variant === 'rt-atomic-gfp' || p.variant === 'lockdep-annotation') && cfg.rt && !preemptible(k0, cfg, cpu))
@@ -394,7 +408,8 @@ function transitions(s: State, p: P): Transition<State>[] {
           else
             step(cpu, `${who}: ${a.what}`, (d) => {
               a.apply(d.kernel, d.pa);
-              at(d, a.op.page ? 'push' : 'idle');
+              if (a.op.page) at(d, 'push');
+              else idle(d);
             });
         }
         break;
@@ -438,15 +453,15 @@ function transitions(s: State, p: P): Transition<State>[] {
         });
         break;
       case 'idle':
-        if (task === KWORKER && krc.workPending)
+        if (task === KWORKER && krc.workQueued)
           step(cpu, `${who}: fill_page_cache_func()`, (d) => {
-            d.krc[cpu].workPending = false;
+            d.krc[cpu].workQueued = false;
             at(d, 'fill');
           });
         break;
       case 'fill':
         if (krc.cache < p.cacheSize) step(cpu, `${who}: ${allocCall('noretry')}`, (d) => at(d, 'alloc', allocBegin('noretry', cpu)));
-        else step(cpu, `${who}: cache full: done`, (d) => at(d, 'idle'));
+        else step(cpu, `${who}: cache full: done; atomic_set(&krcp->work_in_progress, 0)`, (d) => idle(d));
         break;
       case 'push':
         // raw_spin_lock_irqsave(&krcp->lock); put_cached_bnode(); raw_spin_unlock_irqrestore().
@@ -458,7 +473,7 @@ function transitions(s: State, p: P): Transition<State>[] {
             at(d, 'fill');
           } else {
             freePage(d.pa);
-            at(d, 'idle');
+            idle(d);
           }
         });
         break;
@@ -524,7 +539,7 @@ export default defineModel({
   transitions,
   isEndState: (s, p) =>
     callersDone(s, p) &&
-    s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.workPending) &&
+    s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.workQueued) &&
     s.kernel.rcu.callbacks.length === 0 &&
     s.kernel.cpus.every((_, cpu) => (taskPc(s.kernel, cpu, KWORKER) ?? 'idle') === 'idle'),
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],
