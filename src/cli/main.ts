@@ -88,7 +88,7 @@ async function verify(file: string, flags: VerifyFlags, io: IO): Promise<number>
   const signals = watchSignals();
   let outcome: Outcome;
   try {
-    const run = { ...options, onProgress: progress.onProgress, coverage: true, interrupted: signals.interrupted };
+    const run = { ...options, onProgress: progress.onProgress, onNote: (note: string) => io.err(`mc: ${note}\n`), coverage: true, interrupted: signals.interrupted };
     outcome = flags.workers > 1 ? await exploreParallel(file, model, params, { ...run, workers: flags.workers }) : await exploreAsync(model, params, run);
   } finally {
     progress.done();

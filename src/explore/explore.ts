@@ -34,6 +34,8 @@ export interface ExploreOptions {
   readonly stopOnFirst?: boolean;
   /** Called about every `progressIntervalMs` (default 1000) during the run. */
   readonly onProgress?: (p: Progress) => void;
+  /** Told of a choice the search made that the user should know of (the CLI prints it on stderr). */
+  readonly onNote?: (note: string) => void;
   readonly progressIntervalMs?: number;
   /**
    * Store 64-bit fingerprints instead of whole states (TLC's hash compaction): a fraction of

@@ -9,7 +9,7 @@ import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, type Found } from './expand.ts';
-import { explore, mib, outcomeOf, resolve, storageStats, withLiveness, YIELD_MS, type ExploreOptions } from './explore.ts';
+import { explore, exploreAsync, mib, outcomeOf, resolve, storageStats, withLiveness, YIELD_MS, type ExploreOptions } from './explore.ts';
 import { Int32Column, PathColumns, SpillFile } from './growable.ts';
 import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
@@ -73,7 +73,15 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   if ((options.strategy ?? 'bfs') !== 'bfs') throw new UsageError('--workers explores breadth-first only; drop --strategy dfs');
   if (!model.state) throw new UsageError(`--workers needs a model with a state schema (state: …); model "${model.name}" keeps Immutable values, which only one thread can read. Run without --workers`);
   const o = resolve(model, options);
-  // Liveness properties are decided on one thread after the parallel search of the safety ones.
+  // Liveness properties are decided on the reachable graph. The one-thread search records it as
+  // it goes when it is the default search (exact, no reduction); a parallel search would need a
+  // second pass over the model on one thread, which costs more than the parallel search saves
+  // (BENCHMARKS.md). So that search runs on one thread, and says so.
+  if (o.selected.some(isLiveness) && options.fingerprint !== true && !options.por && !options.symmetry) {
+    options.onNote?.(`--workers ${n}: the liveness properties are decided on the graph that one thread records during its search; a parallel search would need a second pass on one thread, which is slower. Searching on one thread`);
+    return exploreAsync(model, params, options);
+  }
+  // Otherwise they are decided on one thread after the parallel search of the safety ones.
   if (o.selected.some(isLiveness)) {
     const safety = o.selected.filter((p) => !isLiveness(p)).map((p) => p.name);
     const safe = safety.length > 0 ? await exploreParallel(file, model, params, { ...options, properties: safety }) : undefined;
