@@ -279,6 +279,12 @@ function checkInstance(cpu: number, l: Lock, remote = false): void {
   );
 }
 
+/** A blocking acquisition's label: `call`, or `call waits (held by …)` while another frame holds `name`. */
+export function acquireLabel(k: Kernel, cfg: KernelConfig, cpu: number, name: string, call: string): string {
+  if (canAcquire(k, cfg, cpu, name)) return call;
+  return `${call} waits (held by ${lockState(k, name).holders.map((h) => describeHolder(k, h)).join(', ')})`;
+}
+
 /** Whether a blocking `lock()` of `name` from the running frame of `cpu` would acquire now rather than wait. */
 export function canAcquire(k: Kernel, cfg: KernelConfig, cpu: number, name: string): boolean {
   const l = lockState(k, name);

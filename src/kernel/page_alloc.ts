@@ -76,7 +76,7 @@ import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import type { KernelConfig } from './config.ts';
 import { inHardirq, inNmi, top } from './cpu.ts';
 import { perCpuLockName } from './local_lock.ts';
-import { canAcquire, canTrylock, declareLocks, describeHolder, lock, lockState, mightSleep, trylock, unlock } from './locks.ts';
+import { acquireLabel, canAcquire, canTrylock, declareLocks, describeHolder, lock, lockState, mightSleep, trylock, unlock, type LockOptions } from './locks.ts';
 import type { Kernel, KernelDraft } from './state.ts';
 
 export const ALLOC_MODES = ['may-sleep', 'noretry', 'atomic', 'lockless'] as const;
@@ -201,6 +201,18 @@ const nothing = (): void => {};
  * step under `pressure`). A function of `k`, `pa`, `op` and `opts`. The caller must make sure
  * that frame is the one that runs `op`.
  */
+/**
+ * The step of a blocking acquisition of `name` by the running frame of `cpu`: `taken` once it
+ * gets the lock, `waits` (the same op) while another frame holds it, and none while it waits
+ * and the lock is still held (lock() recorded the wait).
+ */
+function blockingAcquire<Op>(k: Kernel, cfg: KernelConfig, cpu: number, name: string, call: string, opts: LockOptions, taken: Op, waits: Op): { what: string; op: Op; apply: (k: KernelDraft) => void }[] {
+  const free = canAcquire(k, cfg, cpu, name);
+  if (top(k, cpu).waiting === name && !free) return [];
+  const apply = (kd: KernelDraft) => void lock(kd, cfg, cpu, name, opts);
+  return [{ what: acquireLabel(k, cfg, cpu, name, call), op: free ? taken : waits, apply }];
+}
+
 export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: AllocOp, opts: AllocOptions = {}): AllocStep[] {
   const c = op.cpu;
   const hold = opts.zoneHoldSteps ?? 1;
@@ -244,14 +256,8 @@ export function allocSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: Allo
       if (op.mode === 'lockless') return [{ what: 'pcp list empty: NULL', op: done(false), apply: release }];
       return [{ what: 'pcp list empty; pcp_spin_unlock()', op: next({ pc: 'zone-lock' }), apply: release }];
     }
-    case 'zone-lock': {
-      const waiting = top(k, c).waiting === ZONE_LOCK;
-      if (waiting && !canAcquire(k, cfg, c, ZONE_LOCK)) return [];
-      const take = (kd: KernelDraft) => void lock(kd, cfg, c, ZONE_LOCK, { irqsave: true });
-      if (canAcquire(k, cfg, c, ZONE_LOCK)) return [{ what: 'spin_lock_irqsave(zone->lock)', op: next({ pc: 'zone', held: 1 }), apply: take }];
-      const holder = lockState(k, ZONE_LOCK).holders[0];
-      return [{ what: `spin_lock_irqsave(zone->lock) waits (held by ${describeHolder(k, holder)})`, op: next({}), apply: take }];
-    }
+    case 'zone-lock':
+      return blockingAcquire(k, cfg, c, ZONE_LOCK, 'spin_lock_irqsave(zone->lock)', { irqsave: true }, next({ pc: 'zone', held: 1 }), next({}));
     case 'zone': {
       if (op.held < hold) return [{ what: `rmqueue_bulk() under zone->lock (${op.held}/${hold})`, op: next({ held: op.held + 1 }), apply: nothing }];
       const release = (kd: KernelDraft) => unlock(kd, cfg, c, ZONE_LOCK);
@@ -322,19 +328,13 @@ export interface DrainStep {
 export function drainSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: DrainOp, by: number): DrainStep[] {
   const pcpLock = perCpuLockName(PCP_LOCK, op.of);
   const next = (pc: DrainOp['pc']): DrainOp => ({ ...op, pc });
-  const acquire = (name: string, pc: DrainOp['pc'], call: string, irqsave: boolean): DrainStep[] => {
-    if (top(k, by).waiting === name && !canAcquire(k, cfg, by, name)) return [];
-    const take = (kd: KernelDraft) => void lock(kd, cfg, by, name, { irqsave, remote: true });
-    if (canAcquire(k, cfg, by, name)) return [{ what: call, op: next(pc), apply: take }];
-    return [{ what: `${call} waits (held by ${describeHolder(k, lockState(k, name).holders[0])})`, op, apply: take }];
-  };
   switch (op.pc) {
     case 'start':
-      return acquire(pcpLock, 'locked', `drain_pages_zone(cpu${op.of}): spin_lock(${pcpLock})`, false);
+      return blockingAcquire(k, cfg, by, pcpLock, `drain_pages_zone(cpu${op.of}): spin_lock(${pcpLock})`, { remote: true }, next('locked'), op);
     case 'locked':
       // `count = pcp->count; if (count) { ... free_pcppages_bulk() ... }`
       if (pa.pcp[op.of] === 0) return [{ what: `pcp list empty; spin_unlock(${pcpLock})`, op: next('done'), apply: (kd) => unlock(kd, cfg, by, pcpLock) }];
-      return acquire(ZONE_LOCK, 'zone', 'free_pcppages_bulk(): spin_lock_irqsave(zone->lock)', true);
+      return blockingAcquire(k, cfg, by, ZONE_LOCK, 'free_pcppages_bulk(): spin_lock_irqsave(zone->lock)', { irqsave: true }, next('zone'), op);
     case 'zone': {
       const n = pa.pcp[op.of];
       return [

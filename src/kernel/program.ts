@@ -3,7 +3,7 @@ import type { Draft } from '../core/schema.ts';
 import { ModelError } from '../core/errors.ts';
 import type { KernelConfig } from './config.ts';
 import { top, topDraft, returnFromFrame } from './cpu.ts';
-import { canAcquire, describeHolder, lock, lockFunction, lockState, type LockOptions } from './locks.ts';
+import { acquireLabel, canAcquire, lock, lockFunction, lockState, type LockOptions } from './locks.ts';
 import type { Frame, Kernel, KernelDraft } from './state.ts';
 
 /**
@@ -114,9 +114,7 @@ export function lockAlt<S, P>(
   return {
     label: (a) => {
       const l = lockState(a.k, nameOf(a));
-      const call = `${lockFunction(l.type, a.cfg, opts.irqsave, opts.bh)}(&${l.name})`;
-      if (canAcquire(a.k, a.cfg, a.cpu, l.name)) return call;
-      return `${call} waits (held by ${l.holders.map((h) => describeHolder(a.k, h)).join(', ')})`;
+      return acquireLabel(a.k, a.cfg, a.cpu, l.name, `${lockFunction(l.type, a.cfg, opts.irqsave, opts.bh)}(&${l.name})`);
     },
     when: (a) => (opts.when?.(a) ?? true) && (a.fr.waiting === null || canAcquire(a.k, a.cfg, a.cpu, a.fr.waiting)),
     run: (o, a) => {
