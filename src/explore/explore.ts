@@ -287,6 +287,15 @@ export async function exploreAsync(model: AnyModel, params: AnyParams, options: 
 /** How long a search runs between two chances for the event loop (a signal handler): here and in parallel.ts. */
 export const YIELD_MS = 50;
 
+/**
+ * Whether the one-thread search with these options expands states in id order over an exact
+ * store (breadth-first, no fingerprints, no reduction): then it records the liveness graph as
+ * it goes, and no second pass is needed.
+ */
+export function recordsGraph(options: ExploreOptions): boolean {
+  return (options.strategy ?? 'bfs') === 'bfs' && options.fingerprint !== true && options.symmetry !== true && options.por !== true;
+}
+
 /** The search: yields when the event loop may run, returns the outcome. */
 function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): Generator<void, Outcome> {
   const o = resolve(model, options);
@@ -306,8 +315,7 @@ function* search(model: AnyModel, params: AnyParams, options: ExploreOptions): G
   const out = expander.out;
   // A plain breadth-first search over an exact store is the liveness graph's search too: it
   // records the graph as it goes, so that no second pass is needed when it completes.
-  const recorder =
-    liveness.length > 0 && searchNeeded && o.strategy === 'bfs' && store.exact && !space.perms && !options.por ? new GraphRecorder(model, params, liveness, space) : undefined;
+  const recorder = liveness.length > 0 && searchNeeded && recordsGraph(options) ? new GraphRecorder(model, params, liveness, space) : undefined;
   if (recorder) expander.onExpand = (id, ts) => recorder.expanding(id, ts);
   const started = performance.now();
   const memoryInUse = (): number => store.byteSize + frontier.byteSize + paths.byteSize + (recorder?.byteSize ?? 0);

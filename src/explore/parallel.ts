@@ -9,7 +9,7 @@ import type { FiredLabel, Outcome, StopReason } from '../core/outcome.ts';
 import type { AnyParams } from '../core/params.ts';
 import { counterexampleOf } from './counterexample.ts';
 import { Expander, type Found } from './expand.ts';
-import { explore, exploreAsync, mib, outcomeOf, resolve, storageStats, withLiveness, YIELD_MS, type ExploreOptions } from './explore.ts';
+import { explore, exploreAsync, mib, outcomeOf, recordsGraph, resolve, storageStats, withLiveness, YIELD_MS, type ExploreOptions } from './explore.ts';
 import { Int32Column, PathColumns, SpillFile } from './growable.ts';
 import { LevelWorker, type Candidate, type LevelReport, type LevelTask } from './level.ts';
 import { C, newTable, SharedArea, SharedStore, STOP_MAX_STATES, STOP_REQUESTED, type SharedStoreSetup } from './shared_store.ts';
@@ -77,7 +77,7 @@ export async function exploreParallel(file: string, model: AnyModel, params: Any
   // it goes when it is the default search (exact, no reduction); a parallel search would need a
   // second pass over the model on one thread, which costs more than the parallel search saves
   // (BENCHMARKS.md). So that search runs on one thread, and says so.
-  if (o.selected.some(isLiveness) && options.fingerprint !== true && !options.por && !options.symmetry) {
+  if (o.selected.some(isLiveness) && recordsGraph(options)) {
     options.onNote?.(`--workers ${n}: the liveness properties are decided on the graph that one thread records during its search; a parallel search would need a second pass on one thread, which is slower. Searching on one thread`);
     return exploreAsync(model, params, options);
   }
