@@ -82,7 +82,8 @@ import {
   callRcu,
   canInterrupt,
   canSchedule,
-  inSynchronizeRcu,
+  taskContext,
+  waitsInSynchronizeRcu,
   schedule,
   switchLabel,
   declareLocks,
@@ -356,10 +357,9 @@ function upSwitch(s: State, cfg: KernelConfig): Transition<State>[] {
   if (!parked || parked[0].pc === END || fr.kind !== 'task') return [];
   const other = parked[0].task;
   // A parked task asleep in synchronize_rcu() is not runnable until its grace period has ended.
-  const otherSync = k.rcu.sync.get(`cpu0/${other}`);
-  if (otherSync !== undefined && otherSync !== 'done') return [];
+  if (waitsInSynchronizeRcu(k.rcu, taskContext(0, other))) return [];
   const done = fr.pc === END;
-  const sleeps = !done && inSynchronizeRcu(k.rcu, rcuContext(k, 0)) && !synchronizeRcuDone(k, 0);
+  const sleeps = !done && waitsInSynchronizeRcu(k.rcu, rcuContext(k, 0));
   const at = done || sleeps ? 'cond_resched' : 'anywhere';
   if (!canSchedule(k, cfg, 0, at)) return [];
   const why = done ? 'is done' : sleeps ? 'sleeps in synchronize_rcu()' : undefined;

@@ -104,7 +104,12 @@ export function isReader(k: Kernel, cpu: number, d = runningDepth(k, cpu)): bool
 /** `cpu0/task` (the task's name for task context and its hooks), `cpu0/hardirq`: how RCU's waiters and faults name a context. */
 export function rcuContext(k: Kernel, cpu: number, d = runningDepth(k, cpu)): string {
   const fr = frameAt(k, cpu, d)[d];
-  return `cpu${cpu}/${fr.kind === 'task' || fr.kind === 'hook' ? fr.task : fr.kind}`;
+  return fr.kind === 'task' || fr.kind === 'hook' ? taskContext(cpu, fr.task) : `cpu${cpu}/${fr.kind}`;
+}
+
+/** How RCU names a task's context on `cpu` (`cpu0/task1`), running or parked. */
+export function taskContext(cpu: number, task: string): string {
+  return `cpu${cpu}/${task}`;
 }
 
 /** The CPU and depth of the context RCU names `ctx`, among the running frames. */
@@ -116,7 +121,7 @@ export function findContext(k: Kernel, ctx: string): { cpu: number; depth: numbe
 
 /** Whether `ctx` names a task parked on its CPU (preempted, or asleep in synchronize_rcu()). */
 export function isParkedContext(k: Kernel, ctx: string): boolean {
-  return k.cpus.some((c, cpu) => c.parked.some((fs) => `cpu${cpu}/${fs[0].task}` === ctx));
+  return k.cpus.some((c, cpu) => c.parked.some((fs) => taskContext(cpu, fs[0].task) === ctx));
 }
 
 function topFrame(k: KernelDraft, cpu: number): FrameDraft {
@@ -195,6 +200,12 @@ export function inSynchronizeRcu(rcu: Rcu, ctx: string): boolean {
   return rcu.sync.has(ctx);
 }
 
+/** Whether `ctx` is in synchronize_rcu() and its grace period has not ended yet: it sleeps there. */
+export function waitsInSynchronizeRcu(rcu: Rcu, ctx: string): boolean {
+  const stage = rcu.sync.get(ctx);
+  return stage !== undefined && stage !== 'done';
+}
+
 /** True when the grace period that the running context of `cpu` waits for in synchronize_rcu() has ended. */
 export function synchronizeRcuDone(k: Kernel, cpu: number): boolean {
   return k.rcu.sync.get(rcuContext(k, cpu)) === 'done';
@@ -260,7 +271,7 @@ export function gpWaitsFor(k: Kernel): string[] {
   const out: string[] = [];
   k.cpus.forEach((c, cpu) => {
     c.frames.forEach((f, d) => f.gpWaits && out.push(rcuContext(k, cpu, d)));
-    for (const p of c.parked) if (p.some((f) => f.gpWaits)) out.push(`cpu${cpu}/${p[0].task} (parked)`);
+    for (const p of c.parked) if (p.some((f) => f.gpWaits)) out.push(`${taskContext(cpu, p[0].task)} (parked)`);
   });
   return out;
 }
