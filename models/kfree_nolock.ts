@@ -205,6 +205,7 @@ import {
   type KernelDraft,
   irqWorkCanRun,
   llistAdd,
+  llistDelAll,
   llistEntries,
 } from '../src/kernel/index.ts';
 import { allocSucceedsOrNull, deferredDrained, deferredFreed, freelistIntegrity, type ObjectPlace, type SlabCensus } from '../properties/slab.ts';
@@ -428,9 +429,9 @@ function transitions(s: State, p: P): Transition<State>[] {
     if (pc.irqWork && irqWorkCanRun(k, cfg, c)) {
       const deferred = deferredList(s, c).objects;
       step(`irq_work: free_deferred_objects: __slab_free(${deferred.join(', ')})`, (next) => {
-        next.pcpu[c].deferred = NULL;
+        const taken = llistDelAll(deferredHead(next, c), { read: (x) => wordOf(next, x) }, NULL);
         next.pcpu[c].irqWork = false;
-        for (const x of deferred) {
+        for (const x of taken) {
           setWord(next, x, NULL);
           const w = wordAt(x);
           next.pcpu[w.cpu].slabs[w.slab].freed.push(x);
@@ -769,7 +770,7 @@ function init(p: P, draft: Next): void {
             pc: 'km',
             data: newLocals(),
             parked: cfg.rt ? [{ task: 'B', pc: 'pd', data: newLocals() }] : [],
-            budget: (cfg.rt ? { nmi: p.nmi ? 1 : 0, hook: 1 } : { nmi: p.nmi ? 1 : 0 }) as Readonly<Record<string, number>>,
+            budget: cfg.rt ? { nmi: p.nmi ? 1 : 0, hook: 1 } : { nmi: p.nmi ? 1 : 0 },
           }
         : { task: 'R', pc: 'kf', data: newLocals({ q: remoteObj(c) }) },
     ),

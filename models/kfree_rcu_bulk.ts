@@ -525,7 +525,7 @@ export default defineModel({
         task: CALLER,
         pc: firstPc(p, c, p.drain),
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
-        budget: (c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {}) as Readonly<Record<string, number>>,
+        budget: c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {},
       })),
     );
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');

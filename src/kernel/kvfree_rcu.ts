@@ -120,12 +120,13 @@ export function kvfreeRcuBatching<S>(
   const cb = readyCallback(v.kernel.rcu);
   const b = v.batches[0];
   if (cb && b && krcpFree(v.kernel, b.cpu)) {
-    // The frees in order, grouped by function: `kfree_bulk(a, b), kvfree(c)`.
-    const groups: string[] = [];
+    // The frees in order, each run of one function as one call: `kfree_bulk(a, b), kvfree(c)`.
+    const runs: { how: FreeFn; objs: string[] }[] = [];
     b.objs.forEach((x, i) => {
-      if (i > 0 && b.via[i] === b.via[i - 1]) groups[groups.length - 1] = `${groups[groups.length - 1].slice(0, -1)}, ${x})`;
-      else groups.push(`${b.via[i]}(${x})`);
+      if (runs.at(-1)?.how === b.via[i]) runs.at(-1)!.objs.push(x);
+      else runs.push({ how: b.via[i], objs: [x] });
     });
+    const groups = runs.map((r) => `${r.how}(${r.objs.join(', ')})`);
     out.push({
       lane: RCU_LANE,
       label: `rcu: ${cb.name}: ${groups.join(', ')}; ${b.pages} page(s) back`,
