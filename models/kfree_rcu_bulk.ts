@@ -89,7 +89,7 @@
 //   latency-bound, which compares the designs, is not checked there.
 // - The allocator's simplifications (page_alloc.ts): one page per zone visit, zone->lock
 //   sections of `zoneHoldSteps` steps, freed pages straight to the zone.
-import { bool, defineModel, int, invariant, ModelError, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { bool, defineModel, int, invariant, ModelError, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
   allocBegin,
@@ -127,8 +127,19 @@ import {
   runningTask,
   schedule,
   switchLabel,
-  setPc,
   top,
+  topDraft,
+  program,
+  programTransitions,
+  computed,
+  alt,
+  either,
+  step,
+  END,
+  HERE,
+  type At,
+  type Into,
+  type AllocMode,
   unlock,
   waitContextProperties,
   kvfreeRcuBatching,
@@ -231,7 +242,6 @@ const schema = (p: P) => {
   });
 };
 type State = StateOf<typeof schema>;
-type Krc = State['krc'][number];
 
 function cfgOf(p: P): KernelConfig {
   // Option D: on !RT, zone->lock checked by lockdep as a raw lock (LD_WAIT_SPIN).
@@ -239,15 +249,185 @@ function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: p.context === 'hardirq' ? 1 : 0, lockdepWaitTypes });
 }
 
+type A = At<State, P>;
+type O = Into<State>;
+
+/** The object of the caller's current kfree_rcu() call. */
+const objAt = (a: A) => obj(a.cpu, a.s.calls[a.cpu]);
+const krcpOf = (cpu: number) => perCpuLockName(KRCP, cpu);
+/** The current pointer array has a free slot. */
+function room(a: A): boolean {
+  const cur = a.s.krc[a.cpu].arrays.at(-1);
+  return cur !== undefined && cur.length < a.p.arraySlots;
+}
+/** Completed calls: this one counts, and the caller goes on at `next` while calls remain, else at `last`. */
+function counted(o: O, a: A, next: string, last: string): string {
+  const n = a.s.calls[a.cpu] + 1;
+  o.d.calls[a.cpu] = n;
+  return n < a.p.calls ? next : last;
+}
+const newArray = (o: O, a: A) => void o.d.krc[a.cpu].arrays.push([objAt(a)]);
+const onHeads = (o: O, a: A) => void o.d.krc[a.cpu].heads.push(objAt(a));
+/** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(&krcp->lock); nothing else on this CPU holds it. */
+function krcLock(o: O, a: A): void {
+  if (!lock(o.k, a.cfg, a.cpu, krcpOf(a.cpu), { irqsave: true })) throw new Error(`${krcpOf(a.cpu)} is held by another context than this CPU's ${a.fr.task}`);
+}
+/** The kworker leaves fill_page_cache_func(): `atomic_set(&krcp->work_in_progress, 0);`. */
+function idle(o: O, a: A): string {
+  o.d.krc[a.cpu].workInProgress = false;
+  return 'idle';
+}
+/** Starts a page allocation in `mode`, kept in the frame's locals while it runs. */
+const beginAlloc = (mode: AllocMode) => (o: O, a: A) => void (topDraft(o.k, a.cpu).data = allocBegin(mode, a.cpu));
+
 /**
- * Caller pcs: (enter →) call → locked → (alloc) → unlock → call | (leave →) done; in
- * nowait-outside-lock: call → (alloc → page | no-page →) locked … Kworker pcs: idle → fill → (alloc → push → fill) → idle.
+ * The allocation the running frame keeps in its locals, one page_alloc step a transition; its
+ * last step (`op.pc === 'done'`) clears the locals and runs `done` with the page it got.
  */
-type Pc = 'enter' | 'call' | 'locked' | 'alloc' | 'page' | 'no-page' | 'unlock' | 'leave' | 'done' | 'idle' | 'fill' | 'push' | 'user' | 'user-free' | 'drain';
+function allocation(at: string, done: (page: boolean) => { readonly label?: (a: A) => string; readonly run: (o: O, a: A) => string | void }) {
+  return computed<State, P>(at, (a) =>
+    allocSteps(a.k, a.cfg, a.s.pa, a.fr.data as AllocOp, { zoneHoldSteps: a.p.zoneHoldSteps }).map((x) => {
+      const end = x.op.pc === 'done' ? done(x.op.page) : undefined;
+      return alt<State, P>(
+        end?.label ? (b) => `${x.what}${end.label!(b)}` : x.what,
+        (o, b) => {
+          x.apply(o.k, o.d.pa);
+          topDraft(o.k, b.cpu).data = end ? null : { ...x.op };
+          return end ? end.run(o, b) : HERE;
+        },
+      );
+    }),
+  );
+}
+
+/** `drain`: drain_all_pages() → drain_pages_zone(0, zone) from this CPU (page_alloc.ts quotes it), then `then`. */
+const drain = (then: string) =>
+  computed<State, P>('drain', (a) =>
+    drainSteps(a.k, a.cfg, a.s.pa, a.s.drain!, a.cpu).map((x) =>
+      alt<State, P>(x.what, (o) => {
+        x.apply(o.k, o.d.pa);
+        o.d.drain = x.op.pc === 'done' ? null : { ...x.op };
+        return x.op.pc === 'done' ? then : HERE;
+      }),
+    ),
+  );
+
+/** The caller: `calls` times kfree_rcu(obj, rh), in cpu0's `context` (a hardirq runs the calls in its own frame). */
+const caller = program<State, P>(CALLER, [
+  drain('call'),
+  step(
+    'enter',
+    (a) => AROUND[a.p.context as Exclude<Context, 'task'>].enter,
+    (o, a) => {
+      AROUND[a.p.context as Exclude<Context, 'task'>].enters(o.k, a.cfg, a.cpu);
+      return a.p.context === 'hardirq' ? END : 'call';
+    },
+  ),
+  either(
+    'call',
+    alt((a) => `kfree_rcu(${objAt(a)}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, beginAlloc('atomic'), { when: (a) => outside(a) && !room(a), goto: 'alloc' }),
+    alt((a) => `kfree_rcu(${objAt(a)}): krc_this_cpu_lock()`, krcLock, { when: (a) => !(outside(a) && !room(a)), goto: 'locked' }),
+  ),
+  either(
+    'locked',
+    alt((a) => `${objAt(a)} into the pointer array`, (o, a) => void o.d.krc[a.cpu].arrays.at(-1)!.push(objAt(a)), { when: room, goto: 'unlock' }),
+    // nowait-outside-lock: the array had room before the lock, and the monitor took it since.
+    alt((a) => `no room any more: ${objAt(a)}'s rcu_head onto krcp->head`, onHeads, { when: (a) => !room(a) && outside(a), goto: 'unlock' }),
+    alt(
+      (a) => `array page from the krcp page cache; ${objAt(a)} into it`,
+      (o, a) => {
+        newArray(o, a);
+        o.d.krc[a.cpu].cache--;
+      },
+      { when: (a) => !room(a) && a.p.variant === 'workqueue-refill' && a.s.krc[a.cpu].cache > 0, goto: 'unlock' },
+    ),
+    // run_page_cache_worker(): `!atomic_xchg(&krcp->work_in_progress, 1)` queues the refill once until it has run.
+    alt(
+      (a) => `page cache empty: ${objAt(a)}'s rcu_head onto krcp->head; ${a.s.krc[a.cpu].workInProgress ? 'refill already in progress' : 'queue the refill work'}`,
+      (o, a) => {
+        onHeads(o, a);
+        if (!a.s.krc[a.cpu].workInProgress) {
+          o.d.krc[a.cpu].workInProgress = true;
+          o.d.krc[a.cpu].workQueued = true;
+        }
+      },
+      { when: (a) => !room(a) && a.p.variant === 'workqueue-refill' && a.s.krc[a.cpu].cache === 0, goto: 'unlock' },
+    ),
+    alt((a) => `no room: GFP_RT_ATOMIC, PREEMPT_RT and not preemptible: NULL; ${objAt(a)}'s rcu_head onto krcp->head`, onHeads, { when: (a) => !room(a) && bailsOut(a), goto: 'unlock' }),
+    // Option C's gfp 0 under the lock fails when the lockless cache is empty, as __GFP_NO_LOCKS does.
+    alt((a) => `no room: ${a.p.variant === 'gfp-zero-fails' ? '__get_free_page(0)' : allocCall(underLockMode(a.p))}`, (o, a) => beginAlloc(underLockMode(a.p))(o, a), {
+      when: (a) => !room(a) && allocatesUnderLock(a),
+      goto: 'alloc',
+    }),
+  ),
+  // Under the lock the page becomes the new array; outside it (nowait-outside-lock) the
+  // allocation returns and krc_this_cpu_lock() is the caller's next step.
+  allocation('alloc', (page) => ({
+    label: (a) => (outside(a) ? '' : page ? `; ${objAt(a)} into the new array` : `; ${objAt(a)}'s rcu_head onto krcp->head`),
+    run: (o, a) => {
+      if (outside(a)) return page ? 'page' : 'no-page';
+      (page ? newArray : onHeads)(o, a);
+      return 'unlock';
+    },
+  })),
+  step('page', (a) => `krc_this_cpu_lock(); ${objAt(a)} into the new array`, (o, a) => (krcLock(o, a), newArray(o, a)), { goto: 'unlock' }),
+  step('no-page', (a) => `krc_this_cpu_lock(); ${objAt(a)}'s rcu_head onto krcp->head`, (o, a) => (krcLock(o, a), onHeads(o, a))),
+  step('unlock', 'krc_this_cpu_unlock()', (o, a) => {
+    unlock(o.k, a.cfg, a.cpu, krcpOf(a.cpu));
+    return counted(o, a, 'call', a.cpu === 0 && a.p.context !== 'task' ? 'leave' : END);
+  }),
+  step('leave', (a) => AROUND[a.p.context as Exclude<Context, 'task'>].leave, (o, a) => AROUND[a.p.context as Exclude<Context, 'task'>].leaves(o.k, a.cfg, a.cpu), { goto: END }),
+]);
+
+/** users=page-alloc: `calls` times alloc_page(), then free_page() of what it got. */
+const pageUser = program<State, P>(CALLER, [
+  drain('user'),
+  // gfp 0: the allocator's atomic path (pcp, then zone->lock), or under option C the lockless one.
+  step('user', (a) => (a.p.userGfp === 'GFP_KERNEL' ? allocCall('may-sleep') : '__get_free_page(0)'), (o, a) => beginAlloc(a.p.userGfp === 'GFP_KERNEL' ? 'may-sleep' : a.p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic')(o, a)),
+  allocation('alloc', (page) => ({
+    run: (o, a) => {
+      if (page) return 'user-free';
+      // A gfp-0 user with no page: nothing to free.
+      if (a.p.userGfp === '0' && a.s.pa.zoneFree > 0) o.d.gfp0Null = true;
+      return counted(o, a, 'user', END);
+    },
+  })),
+  step('user-free', 'free_page()', (o, a) => (freePage(o.d.pa), counted(o, a, 'user', END))),
+]);
+
+/** workqueue-refill's kworker: fill_page_cache_func() each time the refill work is queued. */
+const kworker = program<State, P>(KWORKER, [
+  step('idle', 'fill_page_cache_func()', (o, a) => void (o.d.krc[a.cpu].workQueued = false), { when: (a) => a.s.krc[a.cpu].workQueued }),
+  either(
+    'fill',
+    alt(allocCall('noretry'), beginAlloc('noretry'), { when: (a) => a.s.krc[a.cpu].cache < a.p.cacheSize, goto: 'alloc' }),
+    alt('cache full: done; atomic_set(&krcp->work_in_progress, 0)', idle, { when: (a) => a.s.krc[a.cpu].cache >= a.p.cacheSize }),
+  ),
+  allocation('alloc', (page) => ({ run: (o, a) => (page ? 'push' : idle(o, a)) })),
+  // raw_spin_lock_irqsave(&krcp->lock); put_cached_bnode(); raw_spin_unlock_irqrestore().
+  step('push', 'put_cached_bnode() under krcp->lock', (o, a) => {
+    krcLock(o, a);
+    unlock(o.k, a.cfg, a.cpu, krcpOf(a.cpu));
+    if (a.s.krc[a.cpu].cache < a.p.cacheSize) {
+      o.d.krc[a.cpu].cache++;
+      return 'fill';
+    }
+    freePage(o.d.pa);
+    return idle(o, a);
+  }),
+]);
+
+/** nowait-outside-lock: the page is allocated before krc_this_cpu_lock(). */
+const outside = (a: A) => a.p.variant === 'nowait-outside-lock';
+/** Option B (and D's RT half): GFP_RT_ATOMIC bails out on RT where the context is atomic, which under krcp->lock it always is. */
+const bailsOut = (a: A) => (a.p.variant === 'rt-atomic-gfp' || a.p.variant === 'lockdep-annotation') && a.cfg.rt && !preemptible(a.k, a.cfg, a.cpu);
+/** The variants that call the page allocator under krcp->lock when the array is full. */
+const allocatesUnderLock = (a: A) => !outside(a) && a.p.variant !== 'workqueue-refill' && !bailsOut(a);
+const underLockMode = (p: P): AllocMode => (p.variant === 'no-locks-gfp' || p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic');
 
 /** Where a CPU's task starts: the drain first on the last CPU under `drain`, then its first call. */
-function firstPc(p: P, cpu: number, drain: boolean): Pc {
-  if (drain && cpu === p.cpus - 1) return 'drain';
+function firstPc(p: P, cpu: number): string {
+  if (p.drain && cpu === p.cpus - 1) return 'drain';
   return pageAllocUsers(p) ? 'user' : cpu === 0 && p.context !== 'task' ? 'enter' : 'call';
 }
 
@@ -256,231 +436,30 @@ const pageAllocUsers = (p: P) => p.users === 'page-alloc';
 
 function transitions(s: State, p: P): Transition<State>[] {
   const cfg = cfgOf(p);
-  const out: Transition<State>[] = [];
   const k0 = s.kernel;
-  // Every CPU step goes through here: it updates the latency stretches.
-  const step = (cpu: number, label: string, effect: (d: Draft<State>) => void, lane = `cpu${cpu}`) =>
-    out.push({
-      lane,
-      label,
-      apply: (d) => {
-        effect(d);
-        latencyStep(d.kernel, cfg, cpu, d.lat, p.latencyBound + 1);
-      },
-    });
-
+  const cpuSteps: Transition<State>[] = programTransitions(s, p, cfg, {
+    kernel: (x) => x.kernel,
+    draft: (d) => d.kernel,
+    programOf: (fr) => (fr.task === KWORKER ? kworker : pageAllocUsers(p) ? pageUser : caller),
+    who: (fr) => (fr.task === KWORKER ? 'kworker: ' : fr.kind === 'task' ? '' : `${fr.kind}: `),
+  });
+  // The scheduler: switch to the other task of this CPU when it has something to do (a
+  // preemptible task, or one blocked on a sleeping lock: canSchedule).
   for (let cpu = 0; cpu < p.cpus; cpu++) {
-    const lane = `cpu${cpu}`;
+    if (!canSchedule(k0, cfg, cpu)) continue;
     const fr = top(k0, cpu);
-    const task = fr.task;
-    const who = task === KWORKER ? `${lane}: kworker` : lane;
-    const krc = s.krc[cpu];
-    const n = s.calls[cpu];
-    const o = obj(cpu, n);
-    const krcp = perCpuLockName(KRCP, cpu);
-    /** The running frame goes on at `pc`, its locals `data`. */
-    const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
-    /** Stores `o` into a fresh array page. */
-    const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
-    /** The kworker leaves fill_page_cache_func(): `atomic_set(&krcp->work_in_progress, 0);`. */
-    const idle = (d: Draft<State>) => {
-      d.krc[cpu].workInProgress = false;
-      at(d, 'idle');
-    };
-
-    // The scheduler: switch to the other task of this CPU when it has something to do (a
-    // preemptible task, or one blocked on a sleeping lock: canSchedule).
-    if (canSchedule(k0, cfg, cpu)) {
-      const other = task === CALLER ? KWORKER : CALLER;
-      const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other);
-      const runnable = parked !== undefined && (other === CALLER ? parked.at(-1)!.pc !== 'done' : parked.at(-1)!.pc !== 'idle' || krc.workQueued);
-      const why = fr.pc === 'done' ? 'is done' : fr.pc === 'idle' && !krc.workQueued ? 'sleeps' : undefined;
-      if (runnable) step(cpu, `${lane}: ${switchLabel(k0, cpu, other, why)}`, (d) => schedule(d.kernel, cfg, cpu, other));
-    }
-
-    if (fr.waiting !== null && fr.pc !== 'alloc' && fr.pc !== 'drain') continue;
-    /** krc_this_cpu_lock(): local_irq_save() + raw_spin_lock(&krcp->lock); nothing else on this CPU holds it. */
-    const krcLock = (d: Draft<State>) => {
-      if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held by another context than this CPU's caller`);
-    };
-    const cur = krc.arrays.at(-1);
-    const room = cur !== undefined && cur.length < p.arraySlots;
-    switch (fr.pc as Pc) {
-      case 'enter': {
-        // cpu0's caller enters its `context` once, before its first call; the hardirq runs the calls in its own frame.
-        const c = AROUND[p.context as Exclude<Context, 'task'>];
-        step(cpu, `${lane}: ${c.enter}`, (d) => {
-          at(d, p.context === 'hardirq' ? 'done' : 'call');
-          c.enters(d.kernel, cfg, cpu);
-        });
-        break;
-      }
-      case 'leave': {
-        const c = AROUND[p.context as Exclude<Context, 'task'>];
-        step(cpu, `${lane}: ${c.leave}`, (d) => {
-          c.leaves(d.kernel, cfg, cpu);
-          at(d, 'done');
-        });
-        break;
-      }
-      case 'call':
-        if (p.variant === 'nowait-outside-lock' && !room)
-          step(cpu, `${who}: kfree_rcu(${o}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, (d) => at(d, 'alloc', allocBegin('atomic', cpu)));
-        else
-          step(cpu, `${who}: kfree_rcu(${o}): krc_this_cpu_lock()`, (d) => {
-            krcLock(d);
-            at(d, 'locked');
-          });
-        break;
-      case 'locked': {
-        if (room)
-          step(cpu, `${who}: ${o} into the pointer array`, (d) => {
-            d.krc[cpu].arrays.at(-1)!.push(o);
-            at(d, 'unlock');
-          });
-        else if (p.variant === 'nowait-outside-lock')
-          // The array had room before the lock, and the monitor took it since.
-          step(cpu, `${who}: no room any more: ${o}'s rcu_head onto krcp->head`, (d) => {
-            d.krc[cpu].heads.push(o);
-            at(d, 'unlock');
-          });
-        else if (p.variant === 'workqueue-refill') {
-          if (krc.cache > 0)
-            step(cpu, `${lane}: array page from the krcp page cache; ${o} into it`, (d) => {
-              newArray(d.krc[cpu]);
-              d.krc[cpu].cache--;
-              at(d, 'unlock');
-            });
-          else
-            // run_page_cache_worker(): `!atomic_xchg(&krcp->work_in_progress, 1)` queues the refill once until it has run.
-            step(cpu, `${lane}: page cache empty: ${o}'s rcu_head onto krcp->head; ${krc.workInProgress ? 'refill already in progress' : 'queue the refill work'}`, (d) => {
-              d.krc[cpu].heads.push(o);
-              if (!krc.workInProgress) {
-                d.krc[cpu].workInProgress = true;
-                d.krc[cpu].workQueued = true;
-              }
-              at(d, 'unlock');
-            });
-        } else if ((p.variant === 'rt-atomic-gfp' || p.variant === 'lockdep-annotation') && cfg.rt && !preemptible(k0, cfg, cpu))
-          step(cpu, `${lane}: no room: GFP_RT_ATOMIC, PREEMPT_RT and not preemptible: NULL; ${o}'s rcu_head onto krcp->head`, (d) => {
-            d.krc[cpu].heads.push(o);
-            at(d, 'unlock');
-          });
-        else {
-          // Option C's gfp 0 under the lock fails when the lockless cache is empty, as __GFP_NO_LOCKS does.
-          const mode = p.variant === 'no-locks-gfp' || p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic';
-          step(cpu, `${lane}: no room: ${p.variant === 'gfp-zero-fails' ? '__get_free_page(0)' : allocCall(mode)}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
-        }
-        break;
-      }
-      case 'alloc': {
-        const op = fr.data as AllocOp;
-        for (const a of allocSteps(k0, cfg, s.pa, op, { zoneHoldSteps: p.zoneHoldSteps })) {
-          if (a.op.pc !== 'done') {
-            step(cpu, `${who}: ${a.what}`, (d) => {
-              a.apply(d.kernel, d.pa);
-              at(d, 'alloc', a.op);
-            });
-            continue;
-          }
-          if (task === CALLER && pageAllocUsers(p))
-            step(cpu, `${who}: ${a.what}`, (d) => {
-              a.apply(d.kernel, d.pa);
-              if (a.op.page) return at(d, 'user-free');
-              // A gfp-0 user with no page: nothing to free.
-              if (p.userGfp === '0' && s.pa.zoneFree > 0) d.gfp0Null = true;
-              d.calls[cpu] = n + 1;
-              at(d, n + 1 < p.calls ? 'user' : 'done');
-            });
-          else if (task === CALLER && p.variant === 'nowait-outside-lock')
-            // The allocation returns; krc_this_cpu_lock() is the caller's next step.
-            step(cpu, `${who}: ${a.what}`, (d) => {
-              a.apply(d.kernel, d.pa);
-              at(d, a.op.page ? 'page' : 'no-page');
-            });
-          else if (task === CALLER)
-            step(cpu, `${who}: ${a.what}${a.op.page ? `; ${o} into the new array` : `; ${o}'s rcu_head onto krcp->head`}`, (d) => {
-              a.apply(d.kernel, d.pa);
-              if (a.op.page) newArray(d.krc[cpu]);
-              else d.krc[cpu].heads.push(o);
-              at(d, 'unlock');
-            });
-          else
-            step(cpu, `${who}: ${a.what}`, (d) => {
-              a.apply(d.kernel, d.pa);
-              if (a.op.page) at(d, 'push');
-              else idle(d);
-            });
-        }
-        break;
-      }
-      case 'page':
-      case 'no-page':
-        step(cpu, `${who}: krc_this_cpu_lock(); ${fr.pc === 'page' ? `${o} into the new array` : `${o}'s rcu_head onto krcp->head`}`, (d) => {
-          krcLock(d);
-          if (fr.pc === 'page') newArray(d.krc[cpu]);
-          else d.krc[cpu].heads.push(o);
-          at(d, 'unlock');
-        });
-        break;
-      case 'unlock':
-        step(cpu, `${who}: krc_this_cpu_unlock()`, (d) => {
-          d.calls[cpu] = n + 1;
-          unlock(d.kernel, cfg, cpu, krcp);
-          at(d, n + 1 < p.calls ? 'call' : cpu === 0 && p.context !== 'task' ? 'leave' : 'done');
-        });
-        break;
-      case 'drain':
-        // drain_all_pages() → drain_pages_zone(0, zone) from this CPU (page_alloc.ts quotes it).
-        for (const a of drainSteps(k0, cfg, s.pa, s.drain!, cpu))
-          step(cpu, `${who}: ${a.what}`, (d) => {
-            a.apply(d.kernel, d.pa);
-            d.drain = a.op.pc === 'done' ? null : { ...a.op };
-            if (a.op.pc === 'done') at(d, firstPc(p, cpu, false));
-          });
-        break;
-      case 'user': {
-        // gfp 0: the allocator's atomic path (pcp, then zone->lock), or under option C the lockless one.
-        const mode = p.userGfp === 'GFP_KERNEL' ? 'may-sleep' : p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic';
-        step(cpu, `${who}: ${p.userGfp === 'GFP_KERNEL' ? allocCall('may-sleep') : '__get_free_page(0)'}`, (d) => at(d, 'alloc', allocBegin(mode, cpu)));
-        break;
-      }
-      case 'user-free':
-        step(cpu, `${who}: free_page()`, (d) => {
-          freePage(d.pa);
-          d.calls[cpu] = n + 1;
-          at(d, n + 1 < p.calls ? 'user' : 'done');
-        });
-        break;
-      case 'idle':
-        if (task === KWORKER && krc.workQueued)
-          step(cpu, `${who}: fill_page_cache_func()`, (d) => {
-            d.krc[cpu].workQueued = false;
-            at(d, 'fill');
-          });
-        break;
-      case 'fill':
-        if (krc.cache < p.cacheSize) step(cpu, `${who}: ${allocCall('noretry')}`, (d) => at(d, 'alloc', allocBegin('noretry', cpu)));
-        else step(cpu, `${who}: cache full: done; atomic_set(&krcp->work_in_progress, 0)`, (d) => idle(d));
-        break;
-      case 'push':
-        // raw_spin_lock_irqsave(&krcp->lock); put_cached_bnode(); raw_spin_unlock_irqrestore().
-        step(cpu, `${who}: put_cached_bnode() under krcp->lock`, (d) => {
-          if (!lock(d.kernel, cfg, cpu, krcp, { irqsave: true })) throw new Error(`${krcp} is held while the kworker runs on cpu${cpu}`);
-          unlock(d.kernel, cfg, cpu, krcp);
-          if (krc.cache < p.cacheSize) {
-            d.krc[cpu].cache++;
-            at(d, 'fill');
-          } else {
-            freePage(d.pa);
-            idle(d);
-          }
-        });
-        break;
-      default:
-        break;
-    }
+    const queued = s.krc[cpu].workQueued;
+    const other = fr.task === CALLER ? KWORKER : CALLER;
+    const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other)?.at(-1);
+    const runnable = parked !== undefined && (other === CALLER ? parked.pc !== END : parked.pc !== 'idle' || queued);
+    const why = fr.pc === END ? 'is done' : fr.pc === 'idle' && !queued ? 'sleeps' : undefined;
+    if (runnable) cpuSteps.push({ lane: `cpu${cpu}`, label: `cpu${cpu}: ${switchLabel(k0, cpu, other, why)}`, apply: (d) => schedule(d.kernel, cfg, cpu, other) });
   }
+  // Every CPU step updates the latency stretches.
+  const out: Transition<State>[] = cpuSteps.map((x) => {
+    const cpu = Number(x.lane.slice(3));
+    return { ...x, apply: (d) => (x.apply(d), latencyStep(d.kernel, cfg, cpu, d.lat, p.latencyBound + 1)) };
+  });
 
   // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
   // the per-CPU cache if it has room (workqueue-refill), else to the zone.
@@ -523,7 +502,7 @@ export default defineModel({
     d.kernel = initKernel<AllocOp | null>(
       Array.from({ length: p.cpus }, (_, c) => ({
         task: CALLER,
-        pc: firstPc(p, c, p.drain),
+        pc: firstPc(p, c),
         parked: p.variant === 'workqueue-refill' ? [{ task: KWORKER, pc: 'idle' }] : [],
         budget: c === 0 && p.context === 'hardirq' ? { hardirq: 1 } : {},
       })),

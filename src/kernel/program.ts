@@ -26,7 +26,9 @@ import type { Frame, Kernel, KernelDraft } from './state.ts';
  * `spin(label, lock)` (or `lockAlt(lock)` as one alternative) is a blocking acquisition: it
  * waits while the lock is held elsewhere, as the layer's lock() does. `call(name, body)` inlines a function: its labels are prefixed with
  * `name.` and its `return` goes to the instruction after the call (no recursion: kernel
- * models need none). Bounded loops are gotos on the model's own counters. A program ends at
+ * models need none). `computed(label, a => alts)` offers alternatives that depend on the
+ * state, for a multi-step operation of the layer (an allocation through page_alloc, a drain)
+ * whose progress the frame's locals keep. Bounded loops are gotos on the model's own counters. A program ends at
  * `end`; a frame there has no step left (an interrupt frame's last step returns it).
  *
  * programTransitions() turns the running frame of every CPU into its enabled transitions,
@@ -68,7 +70,8 @@ export interface Alt<S, P> {
 
 export interface Instr<S, P> {
   readonly at: string;
-  readonly alts: readonly Alt<S, P>[];
+  /** Its alternatives, or (steps()) a function that computes them from the state. */
+  readonly alts: readonly Alt<S, P>[] | ((a: At<S, P>) => readonly Alt<S, P>[]);
 }
 
 /** A function body to inline with call(). */
@@ -91,6 +94,16 @@ export function step<S, P>(at: string, label: Alt<S, P>['label'], run?: Alt<S, P
 
 /** An instruction with alternatives: a nondeterministic choice among those whose guard holds. */
 export function either<S, P>(at: string, ...alts: Alt<S, P>[]): Instr<S, P> {
+  return { at, alts };
+}
+
+/**
+ * An instruction whose alternatives depend on the state: a multi-step operation of the layer
+ * that keeps its own progress in the frame's locals (page_alloc's allocSteps(), each step a
+ * transition), offered as the alternatives the operation has now. Their gotos are checked
+ * when they are taken.
+ */
+export function computed<S, P>(at: string, alts: (a: At<S, P>) => readonly Alt<S, P>[]): Instr<S, P> {
   return { at, alts };
 }
 
@@ -147,7 +160,7 @@ export class Program<S, P> {
     }
     this.first = flat[0]?.instr.at ?? END;
     for (const [at, { instr }] of this.byLabel)
-      for (const a of instr.alts) if (a.goto !== undefined && a.goto !== END && !this.byLabel.has(a.goto)) throw new ModelError(`program ${name}: "${at}" goes to "${a.goto}", which is no label; labels: ${[...this.byLabel.keys()].join(', ')}`);
+      if (typeof instr.alts !== 'function') for (const a of instr.alts) if (a.goto !== undefined && a.goto !== END && !this.byLabel.has(a.goto)) throw new ModelError(`program ${name}: "${at}" goes to "${a.goto}", which is no label; labels: ${[...this.byLabel.keys()].join(', ')}`);
   }
 
   /** The instruction at `pc` ('' is the first) and the label after it; undefined at `end`. */
@@ -182,8 +195,9 @@ function flatten<S, P>(lines: readonly Line<S, P>[], prefix: string, after: stri
       flatten(l.body, `${prefix}${l.call}.`, next, out);
       return;
     }
-    const alts = l.alts.map((a) => ({ ...a, goto: rename(a.goto), run: a.run && ((o: Into<S>, at: At<S, P>) => rename(a.run!(o, at) ?? undefined)) }));
-    out.push({ instr: { at: prefix + l.at, alts }, next });
+    const renamed = (a: Alt<S, P>): Alt<S, P> => ({ ...a, goto: rename(a.goto), run: a.run && ((o: Into<S>, at: At<S, P>) => rename(a.run!(o, at) ?? undefined)) });
+    const alts = l.alts;
+    out.push({ instr: { at: prefix + l.at, alts: typeof alts === 'function' ? (at: At<S, P>) => alts(at).map(renamed) : alts.map(renamed) }, next });
   });
 }
 
@@ -228,7 +242,8 @@ export function programTransitions<S, P>(s: S, p: P, cfg: KernelConfig, runner: 
     if (!here) continue;
     const a: At<S, P> = { s, p, cfg, cpu, k, fr };
     const lane = `cpu${cpu}`;
-    for (const x of here.instr.alts) {
+    const alts = here.instr.alts;
+    for (const x of typeof alts === 'function' ? alts(a) : alts) {
       if (x.when && !x.when(a)) continue;
       const label = typeof x.label === 'string' ? x.label : x.label(a);
       out.push({

@@ -3,6 +3,7 @@ import { anyModel, bool, defineModel, explore, invariant, t, type StateOf } from
 import {
   alt,
   call,
+  computed,
   declareLocks,
   either,
   END,
@@ -13,11 +14,13 @@ import {
   lockAlt,
   program,
   programTransitions,
+  HERE,
   RETURN,
   returns,
   step,
   top,
   unlock,
+  type Alt,
   type Program,
 } from '../../src/kernel/index.ts';
 
@@ -96,10 +99,36 @@ describe('programs', () => {
     while (pc !== END) {
       const here = prog.at(pc)!;
       trail.push(here.instr.at);
-      const x = here.instr.alts[0];
+      const x = (here.instr.alts as readonly Alt<S, P>[])[0];
       pc = (x.run?.({ d: {} as never, k: {} as never }, {} as never) as string | undefined) ?? x.goto ?? here.next;
     }
     expect(trail).toEqual(['start', 'f.a', 'f.b', 'after', 'f2.a', 'f2.b']);
+  });
+
+  it('computed() offers the alternatives the state has now, stays with HERE, and its gotos are renamed inside a call', () => {
+    // A countdown in `inside`: one step per remaining count, then back to the caller.
+    const countdown = [
+      computed<S, P>('tick', (a) =>
+        a.s.inside > 0 ? [alt(`tick ${a.s.inside}`, (o) => (o.d.inside--, HERE))] : [alt('zero', undefined, { goto: 'out' }), alt('also zero', () => RETURN)],
+      ),
+      step<S, P>('out', 'out', () => RETURN),
+    ];
+    const prog = program<S, P>('p', [call('f', countdown), step('after', 'after')]);
+    const s = fresh();
+    (s as { inside: number }).inside = 2;
+    const trail: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [x] = programTransitions(s, { locked: false }, cfg, runner(prog));
+      trail.push(x.label);
+      x.apply(s as never);
+    }
+    expect(trail).toEqual(['cpu0: tick 2', 'cpu0: tick 1', 'cpu0: zero', 'cpu0: out']);
+    expect(top(s.kernel, 0).pc).toBe('after');
+    // cpu1 finds the count at zero: two alternatives; the one that returns goes to `after` too.
+    const zero = programTransitions(s, { locked: false }, cfg, runner(prog));
+    expect(zero.map((x) => x.label)).toEqual(['cpu0: after', 'cpu1: zero', 'cpu1: also zero']);
+    zero[2].apply(s as never);
+    expect(top(s.kernel, 1).pc).toBe('after');
   });
 
   it('a duplicate label or a goto to no label is a model error naming it', () => {

@@ -168,10 +168,10 @@ describe('kfree_rcu_bulk', () => {
       const o = run(model, { variant: 'nowait-outside-lock', context: 'hardirq' });
       expect(story(o, 'wait-context')).toEqual([
         'cpu0: hardirq enters',
-        'cpu0: kfree_rcu(o00): no room: __get_free_page(GFP_NOWAIT) before krc_this_cpu_lock()',
-        'cpu0: pcp_spin_trylock()',
-        'cpu0: pcp list empty; pcp_spin_unlock()',
-        'cpu0: spin_lock_irqsave(zone->lock)',
+        'cpu0: hardirq: kfree_rcu(o00): no room: __get_free_page(GFP_NOWAIT) before krc_this_cpu_lock()',
+        'cpu0: hardirq: pcp_spin_trylock()',
+        'cpu0: hardirq: pcp list empty; pcp_spin_unlock()',
+        'cpu0: hardirq: spin_lock_irqsave(zone->lock)',
       ]);
       expect(o.properties.find((p) => p.name === 'wait-context')!.violation!.message).toMatch(/in a \{SPIN\} context \(non-threaded hardirq\)/);
     });
