@@ -92,10 +92,10 @@
 import { bool, defineModel, int, invariant, ModelError, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
-  allocBegin,
   allocCall,
   allocOpType,
-  allocSteps,
+  allocation,
+  beginAllocation,
   canSchedule,
   declarePageAllocLocks,
   declarePerCpuLock,
@@ -128,7 +128,6 @@ import {
   schedule,
   switchLabel,
   top,
-  topDraft,
   program,
   programTransitions,
   computed,
@@ -144,6 +143,7 @@ import {
   waitContextProperties,
   kvfreeRcuBatching,
   KRCP,
+  type AllocationSpec,
   type AllocOp,
   type Kernel,
   type KernelConfig,
@@ -277,28 +277,9 @@ function idle(o: O, a: A): string {
   o.d.krc[a.cpu].workInProgress = false;
   return 'idle';
 }
-/** Starts a page allocation in `mode`, kept in the frame's locals while it runs. */
-const beginAlloc = (mode: AllocMode) => (o: O, a: A) => void (topDraft(o.k, a.cpu).data = allocBegin(mode, a.cpu));
-
-/**
- * The allocation the running frame keeps in its locals, one page_alloc step a transition; its
- * last step (`op.pc === 'done'`) clears the locals and runs `done` with the page it got.
- */
-function allocation(at: string, done: (page: boolean) => { readonly label?: (a: A) => string; readonly run: (o: O, a: A) => string | void }) {
-  return computed<State, P>(at, (a) =>
-    allocSteps(a.k, a.cfg, a.s.pa, a.fr.data as AllocOp, { zoneHoldSteps: a.p.zoneHoldSteps }).map((x) => {
-      const end = x.op.pc === 'done' ? done(x.op.page) : undefined;
-      return alt<State, P>(
-        end?.label ? (b) => `${x.what}${end.label!(b)}` : x.what,
-        (o, b) => {
-          x.apply(o.k, o.d.pa);
-          topDraft(o.k, b.cpu).data = end ? null : { ...x.op };
-          return end ? end.run(o, b) : HERE;
-        },
-      );
-    }),
-  );
-}
+/** The frame's allocation on this model's page allocator; its last step runs `done` with the page it got. */
+const alloc = (done: AllocationSpec<State, P>['done']) =>
+  allocation<State, P>('alloc', { pa: (s) => s.pa, paDraft: (d) => d.pa, options: (a) => ({ zoneHoldSteps: a.p.zoneHoldSteps }), done });
 
 /** `drain`: drain_all_pages() → drain_pages_zone(0, zone) from this CPU (page_alloc.ts quotes it), then `then`. */
 const drain = (then: string) =>
@@ -325,7 +306,7 @@ const caller = program<State, P>(CALLER, [
   ),
   either(
     'call',
-    alt((a) => `kfree_rcu(${objAt(a)}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, beginAlloc('atomic'), { when: (a) => outside(a) && !room(a), goto: 'alloc' }),
+    alt((a) => `kfree_rcu(${objAt(a)}): no room: ${allocCall('atomic')} before krc_this_cpu_lock()`, beginAllocation('atomic'), { when: (a) => outside(a) && !room(a), goto: 'alloc' }),
     alt((a) => `kfree_rcu(${objAt(a)}): krc_this_cpu_lock()`, krcLock, { when: (a) => !(outside(a) && !room(a)), goto: 'locked' }),
   ),
   either(
@@ -355,14 +336,14 @@ const caller = program<State, P>(CALLER, [
     ),
     alt((a) => `no room: GFP_RT_ATOMIC, PREEMPT_RT and not preemptible: NULL; ${objAt(a)}'s rcu_head onto krcp->head`, onHeads, { when: (a) => !room(a) && bailsOut(a), goto: 'unlock' }),
     // Option C's gfp 0 under the lock fails when the lockless cache is empty, as __GFP_NO_LOCKS does.
-    alt((a) => `no room: ${a.p.variant === 'gfp-zero-fails' ? '__get_free_page(0)' : allocCall(underLockMode(a.p))}`, (o, a) => beginAlloc(underLockMode(a.p))(o, a), {
+    alt((a) => `no room: ${a.p.variant === 'gfp-zero-fails' ? '__get_free_page(0)' : allocCall(underLockMode(a.p))}`, beginAllocation((a) => underLockMode(a.p)), {
       when: (a) => !room(a) && allocatesUnderLock(a),
       goto: 'alloc',
     }),
   ),
   // Under the lock the page becomes the new array; outside it (nowait-outside-lock) the
   // allocation returns and krc_this_cpu_lock() is the caller's next step.
-  allocation('alloc', (page) => ({
+  alloc((page) => ({
     label: (a) => (outside(a) ? '' : page ? `; ${objAt(a)} into the new array` : `; ${objAt(a)}'s rcu_head onto krcp->head`),
     run: (o, a) => {
       if (outside(a)) return page ? 'page' : 'no-page';
@@ -383,8 +364,8 @@ const caller = program<State, P>(CALLER, [
 const pageUser = program<State, P>(CALLER, [
   drain('user'),
   // gfp 0: the allocator's atomic path (pcp, then zone->lock), or under option C the lockless one.
-  step('user', (a) => (a.p.userGfp === 'GFP_KERNEL' ? allocCall('may-sleep') : '__get_free_page(0)'), (o, a) => beginAlloc(a.p.userGfp === 'GFP_KERNEL' ? 'may-sleep' : a.p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic')(o, a)),
-  allocation('alloc', (page) => ({
+  step('user', (a) => (a.p.userGfp === 'GFP_KERNEL' ? allocCall('may-sleep') : '__get_free_page(0)'), beginAllocation((a) => (a.p.userGfp === 'GFP_KERNEL' ? 'may-sleep' : a.p.variant === 'gfp-zero-fails' ? 'lockless' : 'atomic'))),
+  alloc((page) => ({
     run: (o, a) => {
       if (page) return 'user-free';
       // A gfp-0 user with no page: nothing to free.
@@ -400,10 +381,10 @@ const kworker = program<State, P>(KWORKER, [
   step('idle', 'fill_page_cache_func()', (o, a) => void (o.d.krc[a.cpu].workQueued = false), { when: (a) => a.s.krc[a.cpu].workQueued }),
   either(
     'fill',
-    alt(allocCall('noretry'), beginAlloc('noretry'), { when: (a) => a.s.krc[a.cpu].cache < a.p.cacheSize, goto: 'alloc' }),
+    alt(allocCall('noretry'), beginAllocation('noretry'), { when: (a) => a.s.krc[a.cpu].cache < a.p.cacheSize, goto: 'alloc' }),
     alt('cache full: done; atomic_set(&krcp->work_in_progress, 0)', idle, { when: (a) => a.s.krc[a.cpu].cache >= a.p.cacheSize }),
   ),
-  allocation('alloc', (page) => ({ run: (o, a) => (page ? 'push' : idle(o, a)) })),
+  alloc((page) => ({ run: (o, a) => (page ? 'push' : idle(o, a)) })),
   // raw_spin_lock_irqsave(&krcp->lock); put_cached_bnode(); raw_spin_unlock_irqrestore().
   step('push', 'put_cached_bnode() under krcp->lock', (o, a) => {
     krcLock(o, a);

@@ -77,13 +77,13 @@
 // allocator follows 6.2+ (a pcp lock taken by trylock, exempt from lockdep's wait-context
 // check): 5.10 had none, which changes no verdict here. The headless kvfree_rcu(ptr) is
 // models/kvfree_rcu_headless.ts.
-import { atQuiescence, bool, defineModel, int, invariant, oneOf, t, type Draft, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
+import { atQuiescence, bool, defineModel, int, invariant, oneOf, t, type ParamValues, type StateOf, type Transition } from '../src/index.ts';
 import {
   allocate,
-  allocBegin,
+  allocation,
   allocCall,
   allocOpType,
-  allocSteps,
+  beginAllocation,
   declareLocks,
   declarePageAllocLocks,
   declarePerCpuLock,
@@ -101,7 +101,15 @@ import {
   rcuBatchType,
   rcuReadLock,
   rcuReadUnlock,
-  setPc,
+  program,
+  programTransitions,
+  alt,
+  either,
+  step,
+  END,
+  type At,
+  type Into,
+  type Instr,
   synchronizeRcuBegin,
   synchronizeRcuDone,
   synchronizeRcuEnd,
@@ -112,7 +120,6 @@ import {
   KRCP,
   type AllocOp,
   type KernelConfig,
-  type KernelDraft,
 } from '../src/kernel/index.ts';
 import { gracePeriodsEnd, noDoubleFree, noLeakAtQuiescence, synchronizeRcuLegal, synchronizeRcuReturns } from '../properties/rcu.ts';
 
@@ -167,13 +174,10 @@ const schema = (p: P) => {
   });
 };
 type State = StateOf<typeof schema>;
-type Krc = State['krc'][number];
 
 function cfgOf(p: P): KernelConfig {
   return kernelConfig({ rt: p.rt, maxNesting: 0 });
 }
-
-type Pc = 'enter' | 'call' | 'alloc' | 'sync-wait' | 'leave' | 'done';
 
 /** Array pages the free path holds: in the CPUs' current arrays and in batches waiting for their grace period. */
 function pagesInUse(s: State): number {
@@ -200,192 +204,116 @@ function onEmpty(p: P): { alloc: 'lockless' | 'atomic' | null; underKrcp: boolea
   }
 }
 
+type A = At<State, P>;
+type O = Into<State>;
+
+/** The object of the CPU's current kvfree_rcu() call. */
+const objAt = (a: A) => obj(a.cpu, a.s.calls[a.cpu]);
+const krcpOf = (cpu: number) => perCpuLockName(KRCP, cpu);
+function take(o: O, a: A, name: string): void {
+  if (!lock(o.k, a.cfg, a.cpu, name, { irqsave: true })) throw new Error(`${name} is held outside its section`);
+}
+/** The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock(). */
+function section(o: O, a: A): void {
+  take(o, a, krcpOf(a.cpu));
+  unlock(o.k, a.cfg, a.cpu, krcpOf(a.cpu));
+}
+/** krcp->lock around the last step of an allocation: still held (v5.10), or taken again after it. */
+function relocked(o: O, a: A): void {
+  if (onEmpty(a.p).underKrcp) unlock(o.k, a.cfg, a.cpu, krcpOf(a.cpu));
+  else section(o, a);
+}
+const newArray = (o: O, a: A) => void o.d.krc[a.cpu].arrays.push([objAt(a)]);
+const onHeads = (o: O, a: A) => void o.d.krc[a.cpu].heads.push(objAt(a));
+/** No page: wait for a grace period to give reserve pages back. */
+const waitForGp = (o: O, a: A) => synchronizeRcuBegin(o.k, a.cfg, a.cpu);
+function room(a: A): boolean {
+  const cur = a.s.krc[a.cpu].arrays.at(-1);
+  return cur !== undefined && cur.length < a.p.arraySlots;
+}
+/** The array is full and the reserve empty: what onEmpty() says happens now. */
+const empty = (a: A) => !room(a) && a.s.pool === 0;
+const call = (a: A) => `kvfree_rcu(${objAt(a)}, rh)`;
+
+/** kvfree_rcu(obj, rh) of the CPU's next object, up to `leave`. */
+const kvfreeRcu: Instr<State, P>[] = [
+  either(
+    'call',
+    alt((a) => `${call(a)}: into the pointer array`, (o, a) => (o.d.krc[a.cpu].arrays.at(-1)!.push(objAt(a)), section(o, a)), { when: room, goto: 'leave' }),
+    alt(
+      (a) => `${call(a)}: array page from the reserve`,
+      (o, a) => {
+        o.d.pool--;
+        newArray(o, a);
+        section(o, a);
+      },
+      { when: (a) => !room(a) && a.s.pool > 0, goto: 'leave' },
+    ),
+    alt(
+      (a) => `${call(a)}: reserve empty: ${allocCall(onEmpty(a.p).alloc!)}${onEmpty(a.p).underKrcp ? ' under krcp->lock' : ''}`,
+      (o, a) => {
+        if (onEmpty(a.p).underKrcp) take(o, a, krcpOf(a.cpu));
+        else section(o, a);
+        beginAllocation<State, P>(onEmpty(a.p).alloc!)(o, a);
+      },
+      { when: (a) => empty(a) && onEmpty(a.p).alloc !== null, goto: 'alloc' },
+    ),
+    alt((a) => `${call(a)}: reserve empty: rcu_head onto krcp->head`, (o, a) => (onHeads(o, a), section(o, a)), {
+      when: (a) => empty(a) && onEmpty(a.p).alloc === null && onEmpty(a.p).fallback === 'rcu_head',
+      goto: 'leave',
+    }),
+    alt((a) => `${call(a)}: reserve empty: not admitted; synchronize_rcu() until a grace period gives a page back`, (o, a) => (section(o, a), waitForGp(o, a)), {
+      when: (a) => empty(a) && onEmpty(a.p).alloc === null && onEmpty(a.p).fallback === 'wait',
+      goto: 'sync-wait',
+    }),
+  ),
+  allocation<State, P>('alloc', {
+    pa: (s) => s.pa,
+    paDraft: (d) => d.pa,
+    options: () => ({ pressure: true }),
+    done: (page) => ({
+      label: (a) => {
+        const relock = onEmpty(a.p).underKrcp ? '' : 'krc_this_cpu_lock(); ';
+        if (page) return `; ${relock}${objAt(a)} into a page beyond the reserve; krc_this_cpu_unlock()`;
+        if (onEmpty(a.p).fallback === 'rcu_head') return `; ${relock}emergency path: rcu_head onto krcp->head; krc_this_cpu_unlock()`;
+        return '; no page anywhere: synchronize_rcu() until the reserve refills';
+      },
+      run: (o, a) => {
+        if (!page && onEmpty(a.p).fallback === 'wait') return (waitForGp(o, a), 'sync-wait');
+        (page ? newArray : onHeads)(o, a);
+        relocked(o, a);
+        return 'leave';
+      },
+    }),
+  }),
+  step('sync-wait', 'synchronize_rcu() returns; retry', (o, a) => synchronizeRcuEnd(o.k, a.cpu), { when: (a) => synchronizeRcuDone(a.k, a.cpu), goto: 'call' }),
+];
+
+/** The call is done; the CPU goes on at `again` while calls remain. */
+function counted(o: O, a: A, again: string): string {
+  const n = a.s.calls[a.cpu] + 1;
+  o.d.calls[a.cpu] = n;
+  return n < a.p.calls ? again : END;
+}
+
+/** cpu0: each call under raw_spin_lock_irqsave(&some_lock) (seed 001's example), an irqs-off RCU reader. */
+const underRawLock = program<State, P>('task0', [
+  step('enter', 'raw_spin_lock_irqsave(&some_lock)', (o, a) => take(o, a, SOME_LOCK)),
+  ...kvfreeRcu,
+  step('leave', 'raw_spin_unlock_irqrestore(&some_lock)', (o, a) => (unlock(o.k, a.cfg, a.cpu, SOME_LOCK), counted(o, a, 'enter'))),
+]);
+/** cpu1: each call inside rcu_read_lock(). */
+const inReader = program<State, P>('task1', [
+  step('enter', 'rcu_read_lock()', (o, a) => rcuReadLock(o.k, a.cpu)),
+  ...kvfreeRcu,
+  step('leave', 'rcu_read_unlock()', (o, a) => (rcuReadUnlock(o.k, a.cpu), counted(o, a, 'enter'))),
+]);
+/** cpu2: plain process context. */
+const inProcess = program<State, P>('task2', [...kvfreeRcu, step('leave', 'returns', (o, a) => counted(o, a, 'call'))]);
+const PROGRAMS = [underRawLock, inReader, inProcess];
+
 function transitions(s: State, p: P): Transition<State>[] {
-  const cfg = cfgOf(p);
-  const empty = onEmpty(p);
-  const out: Transition<State>[] = [];
-  const k0 = s.kernel;
-  for (let cpu = 0; cpu < p.cpus; cpu++) {
-    const lane = `cpu${cpu}`;
-    const fr = top(k0, cpu);
-    const krc = s.krc[cpu];
-    const n = s.calls[cpu];
-    const o = obj(cpu, n);
-    const krcp = perCpuLockName(KRCP, cpu);
-    /** The running frame goes on at `pc`, its locals `data`. */
-    const at = (d: Draft<State>, pc: Pc, data: AllocOp | null = null) => setPc(d.kernel, cpu, pc, data === null ? null : { ...data });
-    const newArray = (c: Draft<Krc>) => void c.arrays.push([o]);
-    /** No page: wait for a grace period to give reserve pages back. */
-    const waitForGp = (d: Draft<State>) => {
-      synchronizeRcuBegin(d.kernel, cfg, cpu);
-      at(d, 'sync-wait');
-    };
-    const take = (k: KernelDraft, name: string, irqsave = true) => {
-      if (!lock(k, cfg, cpu, name, { irqsave })) throw new Error(`${name} is held outside its section`);
-    };
-    /** The krcp->lock section is one step: krc_this_cpu_lock(), the choice, krc_this_cpu_unlock(). */
-    const section = (k: KernelDraft) => {
-      take(k, krcp);
-      unlock(k, cfg, cpu, krcp);
-    };
-    switch (fr.pc as Pc) {
-      case 'enter':
-        if (cpu === 0)
-          out.push({
-            lane,
-            label: `${lane}: raw_spin_lock_irqsave(&some_lock)`,
-            apply: (d) => {
-              take(d.kernel, SOME_LOCK);
-              at(d, 'call');
-            },
-          });
-        else if (cpu === 1)
-          out.push({
-            lane,
-            label: `${lane}: rcu_read_lock()`,
-            apply: (d) => {
-              rcuReadLock(d.kernel, cpu);
-              at(d, 'call');
-            },
-          });
-        break;
-      case 'call': {
-        const call = `${lane}: kvfree_rcu(${o}, rh)`;
-        const cur = krc.arrays.at(-1);
-        if (cur !== undefined && cur.length < p.arraySlots)
-          out.push({
-            lane,
-            label: `${call}: into the pointer array`,
-            apply: (d) => {
-              d.krc[cpu].arrays.at(-1)!.push(o);
-              section(d.kernel);
-              at(d, 'leave');
-            },
-          });
-        else if (s.pool > 0)
-          out.push({
-            lane,
-            label: `${call}: array page from the reserve`,
-            apply: (d) => {
-              d.pool--;
-              newArray(d.krc[cpu]);
-              section(d.kernel);
-              at(d, 'leave');
-            },
-          });
-        else if (empty.alloc !== null) {
-          const mode = empty.alloc;
-          out.push({
-            lane,
-            label: `${call}: reserve empty: ${allocCall(mode)}${empty.underKrcp ? ' under krcp->lock' : ''}`,
-            apply: (d) => {
-              if (empty.underKrcp) take(d.kernel, krcp);
-              else section(d.kernel);
-              at(d, 'alloc', allocBegin(mode, cpu));
-            },
-          });
-        } else if (empty.fallback === 'rcu_head')
-          out.push({
-            lane,
-            label: `${call}: reserve empty: rcu_head onto krcp->head`,
-            apply: (d) => {
-              d.krc[cpu].heads.push(o);
-              section(d.kernel);
-              at(d, 'leave');
-            },
-          });
-        else
-          out.push({
-            lane,
-            label: `${call}: reserve empty: not admitted; synchronize_rcu() until a grace period gives a page back`,
-            apply: (d) => {
-              section(d.kernel);
-              waitForGp(d);
-            },
-          });
-        break;
-      }
-      case 'alloc': {
-        /** krcp->lock around `f`: still held (v5.10), or taken again after the allocation. */
-        const underKrcp = (d: Draft<State>, f: () => void) => {
-          f();
-          if (empty.underKrcp) unlock(d.kernel, cfg, cpu, krcp);
-          else section(d.kernel);
-        };
-        const relock = empty.underKrcp ? '' : 'krc_this_cpu_lock(); ';
-        for (const a of allocSteps(k0, cfg, s.pa, fr.data as AllocOp, { pressure: true })) {
-          const step = (label: string, then: (d: Draft<State>) => void): void =>
-            void out.push({
-              lane,
-              label: `${lane}: ${a.what}${label}`,
-              apply: (d) => {
-                a.apply(d.kernel, d.pa);
-                then(d);
-              },
-            });
-          if (a.op.pc !== 'done') step('', (d) => at(d, 'alloc', a.op));
-          else if (a.op.page)
-            step(`; ${relock}${o} into a page beyond the reserve; krc_this_cpu_unlock()`, (d) => {
-              underKrcp(d, () => newArray(d.krc[cpu]));
-              at(d, 'leave');
-            });
-          else if (empty.fallback === 'rcu_head')
-            step(`; ${relock}emergency path: rcu_head onto krcp->head; krc_this_cpu_unlock()`, (d) => {
-              underKrcp(d, () => void d.krc[cpu].heads.push(o));
-              at(d, 'leave');
-            });
-          else step('; no page anywhere: synchronize_rcu() until the reserve refills', waitForGp);
-        }
-        break;
-      }
-      case 'sync-wait':
-        if (synchronizeRcuDone(k0, cpu))
-          out.push({
-            lane,
-            label: `${lane}: synchronize_rcu() returns; retry`,
-            apply: (d) => {
-              synchronizeRcuEnd(d.kernel, cpu);
-              at(d, 'call');
-            },
-          });
-        break;
-      case 'leave': {
-        const next: Pc = n + 1 < p.calls ? (cpu < 2 ? 'enter' : 'call') : 'done';
-        if (cpu === 0)
-          out.push({
-            lane,
-            label: `${lane}: raw_spin_unlock_irqrestore(&some_lock)`,
-            apply: (d) => {
-              d.calls[cpu] = n + 1;
-              unlock(d.kernel, cfg, cpu, SOME_LOCK);
-              at(d, next);
-            },
-          });
-        else if (cpu === 1)
-          out.push({
-            lane,
-            label: `${lane}: rcu_read_unlock()`,
-            apply: (d) => {
-              d.calls[cpu] = n + 1;
-              rcuReadUnlock(d.kernel, cpu);
-              at(d, next);
-            },
-          });
-        else
-          out.push({
-            lane,
-            label: `${lane}: returns`,
-            apply: (d) => {
-              d.calls[cpu] = n + 1;
-              at(d, next);
-            },
-          });
-        break;
-      }
-      default:
-        break;
-    }
-  }
+  const out: Transition<State>[] = programTransitions(s, p, cfgOf(p), { kernel: (x) => x.kernel, draft: (d) => d.kernel, programOf: (_fr, cpu) => PROGRAMS[cpu] });
 
   // kfree_rcu_monitor() and kfree_rcu_work() (src/kernel/kvfree_rcu.ts): array pages back to
   // the reserve while it has room, else to the zone.
@@ -417,7 +345,7 @@ export default defineModel({
   state: schema,
   init: (p, d) => {
     for (let c = 0; c < p.cpus; c++) for (let i = 0; i < p.calls; i++) allocate(d.mem, obj(c, i));
-    d.kernel = initKernel<AllocOp | null>(Array.from({ length: p.cpus }, (_, c) => ({ task: `task${c}`, pc: c < 2 ? 'enter' : 'call' })));
+    d.kernel = initKernel<AllocOp | null>(Array.from({ length: p.cpus }, (_, c) => ({ task: `task${c}`, pc: '' })));
     declarePerCpuLock(d.kernel, KRCP, 'raw_spinlock_t');
     declareLocks(d.kernel, [{ name: SOME_LOCK, type: 'raw_spinlock_t' }]);
     declarePageAllocLocks(d.kernel);
@@ -438,7 +366,7 @@ export default defineModel({
       );
     }),
     invariant<State, P>('progress-without-memory', 'a kvfree_rcu() that finds the reserve empty and gets no page still completes: it never waits for pages to come back', (s, p) => {
-      const cpu = s.kernel.cpus.findIndex((_, c) => (top(s.kernel, c).pc as Pc) === 'sync-wait');
+      const cpu = s.kernel.cpus.findIndex((_, c) => top(s.kernel, c).pc === 'sync-wait');
       return (
         cpu < 0 || {
           message: `cpu${cpu}'s kvfree_rcu(${obj(cpu, s.calls[cpu])}, rh) waits for a grace period to give pages back: the reserve (${p.reserve} page(s)) is empty and progress needs memory`,

@@ -23,7 +23,8 @@
  * pcp lock taken and its trylock fails; another CPU spins (or on RT sleeps) on zone->lock.
  * transitions() asks `allocSteps()` what the allocation can do from the state it reads; a
  * step's `apply(k, pa)` runs it on the successor's kernel and page allocator, and the model
- * stores the step's `op` where it keeps the allocation.
+ * stores the step's `op` where it keeps the allocation. A program runs one with `allocation()`,
+ * the instruction that keeps the op in the frame's locals.
  *
  * Modes:
  * - `may-sleep` (GFP_KERNEL): might_sleep() on entry; pcp, then zone->lock; when the zone is
@@ -74,9 +75,10 @@
 import { ModelError } from '../core/errors.ts';
 import { t, type Draft, type ValueOf } from '../core/schema.ts';
 import type { KernelConfig } from './config.ts';
-import { inHardirq, inNmi, top } from './cpu.ts';
+import { inHardirq, inNmi, top, topDraft } from './cpu.ts';
 import { perCpuLockName } from './local_lock.ts';
 import { acquireLabel, canAcquire, canTrylock, declareLocks, describeHolder, lock, lockState, mightSleep, trylock, unlock, type LockOptions } from './locks.ts';
+import { alt, computed, HERE, type At, type Instr, type Into } from './program.ts';
 import type { Kernel, KernelDraft } from './state.ts';
 
 export const ALLOC_MODES = ['may-sleep', 'noretry', 'atomic', 'lockless'] as const;
@@ -358,4 +360,37 @@ export function drainSteps(k: Kernel, cfg: KernelConfig, pa: PageAlloc, op: Drai
 /** Frees a page back to the zone (__free_pages(); the zone->lock section is one step). */
 export function freePage(pa: PageAllocDraft): void {
   pa.zoneFree++;
+}
+
+/** How a program's allocation instruction reaches the page allocator and what it does with the page. */
+export interface AllocationSpec<S, P> {
+  /** The page allocator in a state, and in the successor being written. */
+  readonly pa: (s: S) => PageAlloc;
+  readonly paDraft: (d: Draft<S>) => PageAllocDraft;
+  readonly options?: (a: At<S, P>) => AllocOptions;
+  /** The allocation's last step, by its result: text added to the step's label, and its effect, which returns the label to go to. */
+  readonly done: (page: boolean) => { readonly label?: (a: At<S, P>) => string; readonly run: (o: Into<S>, a: At<S, P>) => string | void };
+}
+
+/**
+ * A program instruction that runs the allocation the running frame keeps in its locals (begun
+ * with `allocBegin()` by the step before), one allocSteps() step a transition, staying at `at`
+ * until its last step, which clears the locals and runs `spec.done` with the page it got.
+ */
+export function allocation<S, P>(at: string, spec: AllocationSpec<S, P>): Instr<S, P> {
+  return computed<S, P>(at, (a) =>
+    allocSteps(a.k, a.cfg, spec.pa(a.s), a.fr.data as AllocOp, spec.options?.(a)).map((x) => {
+      const end = x.op.pc === 'done' ? spec.done(x.op.page) : undefined;
+      return alt<S, P>(end?.label ? (b) => `${x.what}${end.label!(b)}` : x.what, (o, b) => {
+        x.apply(o.k, spec.paDraft(o.d));
+        topDraft(o.k, b.cpu).data = end ? null : { ...x.op };
+        return end ? end.run(o, b) : HERE;
+      });
+    }),
+  );
+}
+
+/** A program step's effect that begins an allocation in `mode` in the running frame's locals (for allocation()). */
+export function beginAllocation<S, P>(mode: AllocMode | ((a: At<S, P>) => AllocMode)) {
+  return (o: Into<S>, a: At<S, P>): void => void (topDraft(o.k, a.cpu).data = allocBegin(typeof mode === 'function' ? mode(a) : mode, a.cpu));
 }
