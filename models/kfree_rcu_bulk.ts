@@ -72,7 +72,14 @@
 //   the two wherever the running one is preemptible or blocked on a sleeping lock. The refill
 //   is asked for once until it has run, as 6.18's run_page_cache_worker() does with
 //   `!atomic_xchg(&krcp->work_in_progress, 1)` and fill_page_cache_func() ends with
-//   `atomic_set(&krcp->work_in_progress, 0);` (the hrtimer that queues the work is one step).
+//   `atomic_set(&krcp->work_in_progress, 0);`. krcp->page_cache_work is a work item of the
+//   layer (src/kernel/workqueue.ts): 6.18 starts an hrtimer whose handler runs
+//   `queue_delayed_work(system_highpri_wq, &krcp->page_cache_work, 0);`, a bound workqueue and
+//   no delay, so the work is queued at once on this CPU (the hrtimer is the same step here), and
+//   this CPU's kworker starts it (process_one_work() clears PENDING) and ends it. The shrinker's
+//   backoff path, `queue_delayed_work(rcu_reclaim_wq, &krcp->page_cache_work,
+//   msecs_to_jiffies(rcu_delay_page_cache_fill_msec))` on an unbound workqueue, is not modelled
+//   (no shrinker).
 //
 // - `drain`: cpu1's task first drains cpu0's pcp list as drain_all_pages() does (page_alloc.ts:
 //   spin_lock() of the remote pcp->lock, free_pcppages_bulk() under zone->lock). With a page on
@@ -144,6 +151,11 @@ import {
   kvfreeRcuBatching,
   KRCP,
   type AllocationSpec,
+  workType,
+  queueWork,
+  startWork,
+  endWork,
+  workRunnable,
   type AllocOp,
   type Kernel,
   type KernelConfig,
@@ -210,8 +222,8 @@ const schema = (p: P) => {
     cache: t.int(0, p.cacheSize),
     /** krcp->work_in_progress: a refill was asked for and has not finished (run_page_cache_worker()'s atomic_xchg() to 1, fill_page_cache_func()'s atomic_set() to 0 at its end). */
     workInProgress: t.bool(),
-    /** The refill work is queued and has not started yet. */
-    workQueued: t.bool(),
+    /** krcp->page_cache_work: fill_page_cache_func(), queued on system_highpri_wq (bound: this CPU's kworker runs it). */
+    work: workType({ cpus: p.cpus }),
   });
   return t.struct({
     kernel: kernelType({
@@ -275,6 +287,7 @@ function krcLock(o: O, a: A): void {
 /** The kworker leaves fill_page_cache_func(): `atomic_set(&krcp->work_in_progress, 0);`. */
 function idle(o: O, a: A): string {
   o.d.krc[a.cpu].workInProgress = false;
+  endWork(o.k, a.cfg, a.cpu, o.d.krc[a.cpu].work, 'fill_page_cache_func');
   return 'idle';
 }
 /** The frame's allocation on this model's page allocator; its last step runs `done` with the page it got. */
@@ -329,7 +342,7 @@ const caller = program<State, P>(CALLER, [
         onHeads(o, a);
         if (!a.s.krc[a.cpu].workInProgress) {
           o.d.krc[a.cpu].workInProgress = true;
-          o.d.krc[a.cpu].workQueued = true;
+          queueWork(o.d.krc[a.cpu].work, a.cpu);
         }
       },
       { when: (a) => !room(a) && a.p.variant === 'workqueue-refill' && a.s.krc[a.cpu].cache === 0, goto: 'unlock' },
@@ -378,7 +391,7 @@ const pageUser = program<State, P>(CALLER, [
 
 /** workqueue-refill's kworker: fill_page_cache_func() each time the refill work is queued. */
 const kworker = program<State, P>(KWORKER, [
-  step('idle', 'fill_page_cache_func()', (o, a) => void (o.d.krc[a.cpu].workQueued = false), { when: (a) => a.s.krc[a.cpu].workQueued }),
+  step('idle', 'fill_page_cache_func()', (o, a) => startWork(o.d.krc[a.cpu].work, a.cpu), { when: (a) => workRunnable(a.s.krc[a.cpu].work, a.cpu) }),
   either(
     'fill',
     alt(allocCall('noretry'), beginAllocation('noretry'), { when: (a) => a.s.krc[a.cpu].cache < a.p.cacheSize, goto: 'alloc' }),
@@ -429,7 +442,7 @@ function transitions(s: State, p: P): Transition<State>[] {
   for (let cpu = 0; cpu < p.cpus; cpu++) {
     if (!canSchedule(k0, cfg, cpu)) continue;
     const fr = top(k0, cpu);
-    const queued = s.krc[cpu].workQueued;
+    const queued = workRunnable(s.krc[cpu].work, cpu);
     const other = fr.task === CALLER ? KWORKER : CALLER;
     const parked = k0.cpus[cpu].parked.find((fs) => fs[0].task === other)?.at(-1);
     const runnable = parked !== undefined && (other === CALLER ? parked.pc !== END : parked.pc !== 'idle' || queued);
@@ -499,7 +512,7 @@ export default defineModel({
   transitions,
   isEndState: (s, p) =>
     callersDone(s, p) &&
-    s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.workQueued) &&
+    s.krc.every((c) => c.arrays.length === 0 && c.heads.length === 0 && !c.work.pending) &&
     s.kernel.rcu.callbacks.length === 0 &&
     s.kernel.cpus.every((_, cpu) => (taskPc(s.kernel, cpu, KWORKER) ?? 'idle') === 'idle'),
   lanes: (p) => [...Array.from({ length: p.cpus }, (_, c) => `cpu${c}`), RCU_LANE],

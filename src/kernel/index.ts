@@ -118,4 +118,5 @@ export * from './latency.ts';
 export * from './kvfree_rcu.ts';
 export * from './llist.ts';
 export * from './irq_work.ts';
+export * from './workqueue.ts';
 export { program, programTransitions, step, either, computed, alt, call, spin, lockAlt, returns, END, HERE, RETURN, Program, type At, type Into, type Alt, type Instr, type Call, type ProgramRunner } from './program.ts';
